@@ -1,0 +1,62 @@
+"""Outbound actions: what postsale tells the executors to do, on `actions`.
+
+Actions are commands, so they are named in the imperative. Each carries the
+rule (playbook row) that decided it, the policy version, the event time at
+which it was decided, the events that caused it and a deterministic id: the
+same decision always gets the same `action_id`, so a consumer can drop a
+repeat, and a person can ask "why?" and get the chain back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from models.common import ActionType, Amount, CurrencyCode, EventTime, OrderId, Party, RuleId, StoreId
+
+
+def action_id_for(order_id: str, rule: str, action_type: str, key: str) -> str:
+    """Deterministic id of a decision: same order, rule, type and decision key → same id."""
+    digest = hashlib.blake2b(f"{order_id}\x1f{rule}\x1f{action_type}\x1f{key}".encode(), digest_size=12)
+    return "act-" + digest.hexdigest()
+
+
+class Action(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action_id: str = Field(description="Deterministic idempotency key of this decision.", examples=["act-3f2a9c0d1e4b5a6978abcdef"])
+    order_id: OrderId
+    store_id: StoreId
+    type: ActionType
+    rule: RuleId = Field(description="The playbook row that decided it.")
+    policy_version: str = Field(description="Version of the policy file in force.", examples=["2026.11-default"])
+    decided_at: EventTime = Field(description="Event time of the decision (an event's time, or the deadline's due time).")
+    caused_by: tuple[str, ...] = Field(description="Event ids that led to this decision.", examples=[["evt-1", "evt-7"]])
+    reason: str = Field(description="Why, in the shop's words, with the threshold that was crossed.")
+    party: Party | None = Field(default=None, description="For refunds and coupons: who receives the money.")
+    amount: Amount | None = None
+    currency: CurrencyCode | None = None
+    cause: str | None = Field(
+        default=None,
+        description="For customer refunds: what is being refunded (`order`, `dispute-1`, …); one refund per cause.",
+    )
+    notice: str | None = Field(
+        default=None,
+        description="For notify_customer / escalate: which message to send (a template id).",
+        examples=["interception_failed"],
+    )
+    quantity: int | None = Field(default=None, description="For accept_return: units accepted.")
+    due_by: EventTime | None = Field(default=None, description="When the executor must have done it (refund deadline).")
+    attempt: int | None = Field(default=None, description="For reorder: which supplier attempt (1 = first alternative).")
+
+
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
+
+
+def dump_action(action: Action) -> bytes:
+    return ACTION_ADAPTER.dump_json(action, exclude_none=True)
+
+
+def parse_action(raw: bytes | str) -> Action:
+    return ACTION_ADAPTER.validate_json(raw)

@@ -1,0 +1,102 @@
+"""Shared field types: identifiers, countries, money, time.
+
+Every timestamp is timezone-aware (`AwareDatetime`): a naive time in an event
+is refused at the edge, because "2 days after ship-by" means nothing without
+an offset.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+OrderId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$"),
+    Field(description="The store's order id; the Kafka key of every record about the order.", examples=["TM-20261111-0001"]),
+]
+EventId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$"),
+    Field(description="Unique id of the event; a repeat of the same id changes nothing.", examples=["evt-8f14e45f"]),
+]
+StoreId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
+    Field(description="The store the order belongs to.", examples=["store-hz-01"]),
+]
+Marketplace = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$"),
+    Field(
+        description="Marketplace the order was placed on, lower case; the policy may override thresholds per marketplace.",
+        examples=["tmall", "taobao", "aliexpress", "shopify"],
+    ),
+]
+CountryCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    Field(description="ISO 3166-1 alpha-2 country code.", examples=["CN", "US"]),
+]
+CurrencyCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    Field(description="ISO 4217 currency code.", examples=["CNY", "USD"]),
+]
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2, description="A money amount, two decimals.", examples=["25.00"]),
+]
+EventTime = Annotated[
+    AwareDatetime,
+    Field(description="Event time, RFC 3339 with an offset.", examples=["2026-11-11T10:00:00+08:00"]),
+]
+
+Party = Literal["supplier", "customer"]
+
+# Rule ids are the playbook's row ids (shared/PLAYBOOK.md); every action names one.
+RuleId = Literal[
+    "no_stock",
+    "oversize",
+    "overdue_expedite",
+    "overdue_switch",
+    "supplier_unresponsive",
+    "customs_hold",
+    "wrong_or_missing",
+    "damaged",
+    "customer_cancel",
+    "wrong_address",
+    "penalty_points",
+    "dispute_reasons",
+    "buyer_remorse",
+    "misuse",
+    "product_defect",
+    "return_windows",
+    "dispute_rate",
+    "non_quality_return_cap",
+    "promotion",
+]
+RULE_IDS: tuple[str, ...] = RuleId.__args__  # type: ignore[attr-defined]
+
+ActionType = Literal[
+    "expedite",
+    "reorder",
+    "refund",
+    "notify_customs",
+    "notify_customer",
+    "request_evidence",
+    "open_claim",
+    "reissue",
+    "intercept",
+    "cancel_supplier_order",
+    "claim_carrier",
+    "accept_return",
+    "offer_coupon",
+    "send_guidance",
+    "abandon_return",
+    "close_dispute",
+    "escalate",
+]
+ACTION_TYPES: tuple[str, ...] = ActionType.__args__  # type: ignore[attr-defined]

@@ -1,0 +1,332 @@
+"""Inbound events: what stores publish on `orders`, `shipments` and `disputes`.
+
+One discriminated union (`Event`) on the `type` tag, decoded once at the edge
+with `EVENT_ADAPTER`. Events are facts, so they are named in the past tense
+and frozen. `extra="forbid"`: a misspelt field (`shipby`) is refused with its
+name instead of being silently dropped.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from models.common import (
+    Amount,
+    CountryCode,
+    CurrencyCode,
+    EventId,
+    EventTime,
+    Marketplace,
+    OrderId,
+    Party,
+    StoreId,
+)
+
+TOPIC_ORDERS = "orders"
+TOPIC_SHIPMENTS = "shipments"
+TOPIC_DISPUTES = "disputes"
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+    event_id: EventId
+    order_id: OrderId
+    occurred_at: EventTime
+
+
+class Dimensions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    length: float = Field(gt=0, le=10_000, description="cm")
+    width: float = Field(gt=0, le=10_000, description="cm")
+    height: float = Field(gt=0, le=10_000, description="cm")
+
+    def girth_rule_cm(self) -> float:
+        """Carrier 'length + girth': longest side plus twice the sum of the other two."""
+        sides = sorted((self.length, self.width, self.height), reverse=True)
+        return sides[0] + 2 * (sides[1] + sides[2])
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sku: str = Field(min_length=1, max_length=64, examples=["SKU-KETTLE-1L"])
+    quantity: int = Field(ge=1, le=100_000, examples=[2])
+    unit_price: Amount
+    weight_kg: float = Field(gt=0, le=10_000, description="Weight of one unit, kg.", examples=[1.2])
+    dimensions_cm: Dimensions = Field(description="Packed size of one unit, cm.")
+
+
+class Buyer(BaseModel):
+    """Customer data. Never logged: every field is hidden from repr and str."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str | None = Field(default=None, max_length=200, repr=False)
+    phone: str | None = Field(default=None, max_length=64, repr=False)
+    email: str | None = Field(default=None, max_length=200, repr=False)
+    address: str | None = Field(default=None, max_length=1000, repr=False)
+
+
+class OrderPlaced(_Event):
+    type: Literal["order.placed"] = "order.placed"
+    store_id: StoreId
+    marketplace: Marketplace
+    origin_country: CountryCode
+    destination_country: CountryCode
+    items: tuple[Item, ...] = Field(min_length=1, max_length=500)
+    amount: Amount = Field(description="What the buyer paid, the most a customer refund can return.")
+    currency: CurrencyCode
+    ship_by: EventTime | None = Field(
+        default=None, description="When the order must leave the warehouse; derived from the policy's handling time if absent."
+    )
+    wholesale: bool = Field(default=False, description="A wholesale order (non_quality_return_cap applies).")
+    buyer: Buyer | None = Field(default=None, description="Customer data; kept out of logs, metrics and actions.")
+
+
+class OrderPaid(_Event):
+    type: Literal["order.paid"] = "order.paid"
+
+
+class OrderSupplierOrdered(_Event):
+    type: Literal["order.supplier_ordered"] = "order.supplier_ordered"
+    supplier_id: str | None = Field(default=None, max_length=64, examples=["sup-7"])
+    cost: Amount | None = Field(default=None, description="What the store paid the supplier: a supplier refund returns it.")
+    currency: CurrencyCode | None = None
+
+
+class OrderOutOfStock(_Event):
+    type: Literal["order.out_of_stock"] = "order.out_of_stock"
+    supplier_id: str | None = Field(default=None, max_length=64)
+
+
+class OrderOversize(_Event):
+    type: Literal["order.oversize"] = "order.oversize"
+    detail: str | None = Field(default=None, max_length=200, description="What the carrier said.")
+
+
+class OrderSupplierReplied(_Event):
+    type: Literal["order.supplier_replied"] = "order.supplier_replied"
+    promised_ship_at: EventTime | None = None
+
+
+class OrderSupplierUnresponsive(_Event):
+    type: Literal["order.supplier_unresponsive"] = "order.supplier_unresponsive"
+
+
+class OrderCancelRequested(_Event):
+    type: Literal["order.cancel_requested"] = "order.cancel_requested"
+
+
+class OrderAddressInvalid(_Event):
+    type: Literal["order.address_invalid"] = "order.address_invalid"
+
+
+class OrderRefunded(_Event):
+    """A refund was made (by an executor, the platform or a person)."""
+
+    type: Literal["order.refunded"] = "order.refunded"
+    party: Party
+    amount: Amount
+    currency: CurrencyCode
+    caused_by: str | None = Field(default=None, max_length=128, description="The action id this refund carried out, if any.")
+
+
+class OrderReordered(_Event):
+    type: Literal["order.reordered"] = "order.reordered"
+    supplier_id: str | None = Field(default=None, max_length=64)
+    cost: Amount | None = None
+    currency: CurrencyCode | None = None
+    caused_by: str | None = Field(default=None, max_length=128)
+
+
+class OrderReissued(_Event):
+    type: Literal["order.reissued"] = "order.reissued"
+    caused_by: str | None = Field(default=None, max_length=128)
+
+
+class ActionFailed(_Event):
+    """An executor gave up on an action (see the executor)."""
+
+    type: Literal["action.failed"] = "action.failed"
+    action_id: str = Field(min_length=1, max_length=128)
+    action_type: str = Field(min_length=1, max_length=64)
+    reason: str = Field(max_length=500)
+
+
+ShipmentStatus = Literal[
+    "info_received",
+    "in_transit",
+    "out_for_delivery",
+    "failed_attempt",
+    "available_for_pickup",
+    "customs_hold",
+    "customs_cleared",
+    "exception",
+    "delivered",
+    "delivery_refused",
+    "returned_to_sender",
+    "expired",
+]
+# `info_received` is a label printed, not a parcel handed over: it does not count as shipped.
+SHIPPED_STATUSES: frozenset[str] = frozenset(ShipmentStatus.__args__) - {"info_received"}  # type: ignore[attr-defined]
+
+
+class ShipmentUpdate(_Event):
+    type: Literal["shipment.update"] = "shipment.update"
+    carrier: str = Field(min_length=1, max_length=64, examples=["cainiao"])
+    tracking_number: str = Field(min_length=1, max_length=64, examples=["LP00123456789CN"])
+    status: ShipmentStatus
+    refusal_reason: Literal["damaged", "other"] | None = Field(
+        default=None, description="With status delivery_refused: why the buyer refused the parcel."
+    )
+
+
+class ShipmentInterceptResult(_Event):
+    type: Literal["shipment.intercept_result"] = "shipment.intercept_result"
+    succeeded: bool
+
+
+DisputeReason = Literal[
+    "invalid_tracking",
+    "wrong_address",
+    "in_transit",
+    "customs_held",
+    "returned",
+    "not_as_described",
+    "quality",
+    "damaged",
+    "short_shipment",
+    "counterfeit",
+    "wrong_item",
+    "missing_item",
+    "buyer_remorse",
+    "misuse",
+]
+DISPUTE_REASONS: tuple[str, ...] = DisputeReason.__args__  # type: ignore[attr-defined]
+
+
+class DisputeOpened(_Event):
+    type: Literal["dispute.opened"] = "dispute.opened"
+    reason: DisputeReason
+    amount_claimed: Amount | None = Field(default=None, description="Partial refund asked for; the order amount if absent.")
+    return_cost: Amount | None = Field(default=None, description="Estimated cost of shipping the goods back (buyer_remorse).")
+    quantity: int | None = Field(default=None, ge=1, le=100_000, description="Units the buyer wants to return.")
+
+
+class DisputeEvidenceSubmitted(_Event):
+    type: Literal["dispute.evidence_submitted"] = "dispute.evidence_submitted"
+    kind: Literal["photo", "video", "other"] = "photo"
+
+
+class DisputeVerified(_Event):
+    type: Literal["dispute.verified"] = "dispute.verified"
+    approved: bool
+
+
+class DisputeReturnAccepted(_Event):
+    type: Literal["dispute.return_accepted"] = "dispute.return_accepted"
+    return_cost: Amount | None = None
+
+
+class DisputeReturnShipped(_Event):
+    type: Literal["dispute.return_shipped"] = "dispute.return_shipped"
+    tracking_number: str | None = Field(default=None, max_length=64)
+    return_cost: Amount | None = None
+
+
+class DisputeReturnReceived(_Event):
+    type: Literal["dispute.return_received"] = "dispute.return_received"
+
+
+class DisputeClosed(_Event):
+    type: Literal["dispute.closed"] = "dispute.closed"
+    outcome: Literal["buyer_won", "seller_won", "withdrawn", "settled"] = "settled"
+    seller_cooperated: bool = Field(default=True, description="False when the platform found the seller did not cooperate.")
+
+
+Event = Annotated[
+    OrderPlaced
+    | OrderPaid
+    | OrderSupplierOrdered
+    | OrderOutOfStock
+    | OrderOversize
+    | OrderSupplierReplied
+    | OrderSupplierUnresponsive
+    | OrderCancelRequested
+    | OrderAddressInvalid
+    | OrderRefunded
+    | OrderReordered
+    | OrderReissued
+    | ActionFailed
+    | ShipmentUpdate
+    | ShipmentInterceptResult
+    | DisputeOpened
+    | DisputeEvidenceSubmitted
+    | DisputeVerified
+    | DisputeReturnAccepted
+    | DisputeReturnShipped
+    | DisputeReturnReceived
+    | DisputeClosed,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+EVENT_TYPES: tuple[str, ...] = tuple(
+    cls.model_fields["type"].default
+    for cls in (
+        OrderPlaced,
+        OrderPaid,
+        OrderSupplierOrdered,
+        OrderOutOfStock,
+        OrderOversize,
+        OrderSupplierReplied,
+        OrderSupplierUnresponsive,
+        OrderCancelRequested,
+        OrderAddressInvalid,
+        OrderRefunded,
+        OrderReordered,
+        OrderReissued,
+        ActionFailed,
+        ShipmentUpdate,
+        ShipmentInterceptResult,
+        DisputeOpened,
+        DisputeEvidenceSubmitted,
+        DisputeVerified,
+        DisputeReturnAccepted,
+        DisputeReturnShipped,
+        DisputeReturnReceived,
+        DisputeClosed,
+    )
+)
+
+
+def topic_of(event_type: str) -> str:
+    """The input topic an event type belongs on (`order.*`/`action.*` → orders)."""
+    if event_type.startswith("shipment."):
+        return TOPIC_SHIPMENTS
+    if event_type.startswith("dispute."):
+        return TOPIC_DISPUTES
+    return TOPIC_ORDERS
+
+
+def parse_event(raw: bytes | str) -> Event:
+    """Decode and validate one wire record; raises `pydantic.ValidationError` naming the field."""
+    return EVENT_ADAPTER.validate_json(raw)
+
+
+def dump_event(event: Event) -> bytes:
+    return EVENT_ADAPTER.dump_json(event, exclude_none=True)
+
+
+__all__ = [
+    "Decimal",
+    "Event",
+    "EVENT_ADAPTER",
+    "EVENT_TYPES",
+    "parse_event",
+    "dump_event",
+    "topic_of",
+]

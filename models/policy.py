@@ -1,0 +1,217 @@
+"""The policy: every threshold of the playbook, as data a store can change.
+
+A policy file has `version`, `defaults` (a full set of thresholds), and
+overrides per marketplace, per destination region and per promotion window.
+An order's thresholds are resolved once from its marketplace, destination
+country and placement time: defaults ← marketplace ← region ← promotion.
+Overrides name only the fields they change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from models.common import CountryCode
+
+
+class CarrierLimits(BaseModel):
+    """Size and weight a parcel may have; the oversize row checks orders against them at placement."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    max_weight_kg: float = Field(default=30.0, gt=0, description="Total parcel weight, kg.")
+    max_side_cm: float = Field(default=120.0, gt=0, description="Longest side of any unit, cm.")
+    max_length_plus_girth_cm: float = Field(default=300.0, gt=0, description="Longest side + 2×(other two), cm.")
+
+
+class Calendar(BaseModel):
+    """Which working-day calendar counts 'working days': a `holidays` country and the time zone of its dates."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    country: str = Field(default="CN", description="A country code the `holidays` library knows.")
+    timezone: str = Field(default="Asia/Shanghai", description="IANA zone in which a working day is a date.")
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"unknown holiday calendar {value!r} (the holidays library has no such country)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class Thresholds(BaseModel):
+    """All numbers the playbook rows read. Days are calendar days unless the name says working days."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Before shipment
+    handling_time_hours: float = Field(default=72, gt=0, description="Ship-by = placed_at + this, when the order has none.")
+    overdue_expedite_after_days: float = Field(default=2, gt=0, description="overdue_expedite: days after ship-by.")
+    overdue_switch_after_days: float = Field(default=4, gt=0, description="overdue_switch: days after ship-by.")
+    supplier_reply_window_hours: float = Field(default=48, gt=0, description="supplier_unresponsive: hours after an expedite.")
+    max_reorder_attempts: int = Field(default=1, ge=0, le=10, description="Alternative suppliers to try before refunding.")
+    # After shipment
+    customs_hold_escalate_after_days: float = Field(default=7, gt=0, description="customs_hold: escalate if still held.")
+    evidence_wait_days: float = Field(default=7, gt=0, description="wrong_or_missing/damaged: escalate if no evidence.")
+    verification_min_working_days: int = Field(default=10, ge=0, description="What the buyer is told verification takes, at least.")
+    verification_max_working_days: int = Field(default=30, ge=1, description="No verification after this → escalate.")
+    refund_within_working_days: int = Field(default=15, ge=1, description="A verified refund must be done within this.")
+    claim_resolution: Literal["reissue", "refund"] = Field(default="reissue", description="What a verified claim gets.")
+    # Special situations
+    intercept_result_wait_days: float = Field(default=3, gt=0, description="No interception result after this → escalate.")
+    # Dispute reasons
+    delivery_estimate_days_domestic: float = Field(default=7, gt=0)
+    delivery_estimate_days_international: float = Field(default=30, gt=0)
+    # buyer_remorse and returns
+    remorse_coupon_above_return_cost_share: float = Field(
+        default=0.3, ge=0, description="Return cost above this share of the order value → offer a coupon instead."
+    )
+    coupon_share_of_order: float = Field(default=0.1, gt=0, le=1, description="Coupon value as a share of the order.")
+    return_tracking_days: int = Field(default=10, ge=1, description="Buyer must enter return tracking within this.")
+    return_abandon_window_days: int = Field(default=30, ge=1, description="Seller may abandon the return within this.")
+    abandon_above_return_cost_share: float = Field(
+        default=1.0, ge=0, description="Return shipping above this share of the order value → abandon the return."
+    )
+    non_quality_return_cap_share: float | None = Field(
+        default=None, gt=0, le=1, description="Wholesale: non-quality returns capped at this share of units (0.10 on 1688)."
+    )
+    # penalty_points (Taobao/Alibaba refusal to ship)
+    penalty_points_apply: bool = Field(default=False, description="Does this marketplace deduct refusal-to-ship points?")
+    penalty_no_ship_no_cooperation: int = Field(default=60, ge=0)
+    penalty_no_ship_cooperated: int = Field(default=24, ge=0)
+    penalty_out_of_stock_refunded: int = Field(default=12, ge=0)
+    penalty_warning_hours_before_ship_by: float = Field(default=12, ge=0, description="Expedite this long before ship-by.")
+    penalty_points_alert_at: int = Field(default=36, ge=1, description="A store at or above this total is alerted.")
+    # dispute_rate
+    dispute_rate_window_days: int = Field(default=30, ge=1, le=365)
+    dispute_rate_alert_at: float = Field(default=0.05, gt=0, le=1)
+    # promotion
+    proactive_notices: bool = Field(default=False, description="Tell buyers ship time, tracking and trouble before they ask.")
+    # housekeeping
+    retain_closed_days: float = Field(default=60, gt=0, description="Keep a delivered or cancelled order's state this long.")
+
+    carrier_limits: CarrierLimits = Field(default_factory=CarrierLimits)
+    calendar: Calendar = Field(default_factory=Calendar)
+
+    def inconsistencies(self) -> list[tuple[str, str]]:
+        """Pairs of thresholds that contradict each other, as (field, message)."""
+        problems: list[tuple[str, str]] = []
+        if self.overdue_switch_after_days <= self.overdue_expedite_after_days:
+            problems.append(("overdue_switch_after_days", "must be greater than overdue_expedite_after_days"))
+        if self.verification_max_working_days < self.verification_min_working_days:
+            problems.append(("verification_max_working_days", "must not be less than verification_min_working_days"))
+        if self.penalty_points_alert_at <= 0:
+            problems.append(("penalty_points_alert_at", "must be positive"))
+        return problems
+
+    def merged(self, override: Thresholds) -> Thresholds:
+        """This set with the fields the override sets explicitly (nested models merged one level deep)."""
+        return self.merged_unchecked(override)
+
+    def merged_unchecked(self, override: Thresholds) -> Thresholds:
+        update: dict[str, Any] = {}
+        for name in override.model_fields_set:
+            value = getattr(override, name)
+            if isinstance(value, BaseModel):
+                current = getattr(self, name)
+                value = current.model_copy(update={k: getattr(value, k) for k in value.model_fields_set})
+            update[name] = value
+        return Thresholds.model_validate({**self.model_dump(), **{k: _plain(v) for k, v in update.items()}})
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump() if isinstance(value, BaseModel) else value
+
+
+class Promotion(BaseModel):
+    """A big-sale window: orders placed inside it get these overrides (shorter ship-by, proactive notices)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=64, examples=["double11"])
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    marketplaces: tuple[str, ...] | None = Field(default=None, description="Only these marketplaces; all if absent.")
+    overrides: Thresholds = Field(default_factory=Thresholds)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Promotion:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    version: str = Field(min_length=1, max_length=64, description="Named on every action decided under this policy.")
+    defaults: Thresholds = Field(default_factory=Thresholds)
+    marketplaces: dict[str, Thresholds] = Field(default_factory=dict, description="Overrides per marketplace id.")
+    regions: dict[CountryCode, Thresholds] = Field(default_factory=dict, description="Overrides per destination country.")
+    promotions: tuple[Promotion, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Policy:
+        if not (info.context or {}).get("defer_consistency"):
+            problems = self.inconsistencies()
+            if problems:
+                where, message = problems[0]
+                raise ValueError(f"{'.'.join(map(str, where))}: {message}")
+        return self
+
+    def inconsistencies(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every resolved combination (defaults, each marketplace, region, promotion) checked for contradictions."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        combos: list[tuple[tuple[str | int, ...], Thresholds]] = [(("defaults",), self.defaults)]
+        combos += [(("marketplaces", k), self.defaults.merged_unchecked(v)) for k, v in self.marketplaces.items()]
+        combos += [(("regions", k), self.defaults.merged_unchecked(v)) for k, v in self.regions.items()]
+        combos += [
+            (("promotions", i, "overrides"), self.defaults.merged_unchecked(p.overrides)) for i, p in enumerate(self.promotions)
+        ]
+        for where, th in combos:
+            out += [((*where, field), message) for field, message in th.inconsistencies()]
+        return out
+
+    def __hash__(self) -> int:  # policies are cache keys; the version names the content
+        return hash((self.version, id(self)))
+
+    def thresholds_for(self, marketplace: str, destination_country: str, placed_at: datetime) -> ResolvedThresholds:
+        return _resolve(self, marketplace, destination_country, _active_promotion(self, marketplace, placed_at))
+
+
+class ResolvedThresholds(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    thresholds: Thresholds
+    promotion: str | None = None
+
+
+def _active_promotion(policy: Policy, marketplace: str, at: datetime) -> str | None:
+    for promo in policy.promotions:
+        if promo.starts_at <= at < promo.ends_at and (promo.marketplaces is None or marketplace in promo.marketplaces):
+            return promo.name
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _resolve(policy: Policy, marketplace: str, region: str, promotion: str | None) -> ResolvedThresholds:
+    th = policy.defaults
+    if marketplace in policy.marketplaces:
+        th = th.merged(policy.marketplaces[marketplace])
+    if region in policy.regions:
+        th = th.merged(policy.regions[region])
+    if promotion is not None:
+        promo = next(p for p in policy.promotions if p.name == promotion)
+        th = th.merged(promo.overrides)
+    return ResolvedThresholds(thresholds=th, promotion=promotion)

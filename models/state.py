@@ -1,0 +1,167 @@
+"""An order's state as the engine keeps it between events.
+
+Frozen: a rule returns a new state (`evolve`) instead of changing the old one,
+so a failed send can never leave a half-updated order behind. The state holds
+what the rules need and the order's decision history (for "why?"), never
+customer data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from models.common import ActionType, RuleId
+from models.events import DisputeReason
+
+Stage = Literal["placed", "supplier_ordered", "shipped", "delivered", "cancelled", "returned"]
+STAGES: tuple[str, ...] = Stage.__args__  # type: ignore[attr-defined]
+
+
+# `retire` is housekeeping, not a playbook row: it forgets a finished order's state.
+DeadlineRule = RuleId | Literal["retire"]
+
+
+class Deadline(BaseModel):
+    """A point in event time at which a rule looks at the order again."""
+
+    model_config = ConfigDict(frozen=True)
+    due: AwareDatetime
+    rule: DeadlineRule
+    key: str = Field(description="Distinguishes several deadlines of one rule (e.g. `attempt-1`).")
+    caused_by: tuple[str, ...] = ()
+
+
+class Decided(BaseModel):
+    """One line of the order's decision history."""
+
+    model_config = ConfigDict(frozen=True)
+    action_id: str
+    type: ActionType
+    rule: RuleId
+    decided_at: AwareDatetime
+    policy_version: str
+    caused_by: tuple[str, ...]
+    reason: str
+
+
+class CustomerRefund(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    cause: str
+    amount: Decimal
+    action_id: str
+
+
+class DisputeCase(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    seq: int
+    reason: DisputeReason
+    rule: RuleId = Field(description="The playbook row that owns this dispute's path.")
+    opened_at: AwareDatetime
+    opened_by: str
+    status: Literal[
+        "open",
+        "evidence_requested",
+        "claim_open",
+        "verified",
+        "rejected",
+        "return_accepted",
+        "return_shipped",
+        "return_received",
+        "closed",
+    ] = "open"
+    amount_claimed: Decimal | None = None
+    return_cost: Decimal | None = None
+    quantity: int | None = None
+    verified_at: AwareDatetime | None = None
+
+    @property
+    def cause(self) -> str:
+        return f"dispute-{self.seq}"
+
+
+class OrderState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    store_id: str
+    marketplace: str
+    origin_country: str
+    destination_country: str
+    amount: Decimal
+    currency: str
+    placed_at: AwareDatetime
+    placed_by: str = Field(description="event_id of order.placed")
+    ship_by: AwareDatetime
+    wholesale: bool = False
+    units: int = 1
+    promotion: str | None = None
+
+    supplier_ordered: bool = False
+    supplier_cost: Decimal | None = None
+    supplier_currency: str | None = None
+    supplier_attempt: int = Field(default=0, description="0 = the original supplier; n = the n-th alternative.")
+    expedited: bool = False
+    awaiting_supplier_since: AwareDatetime | None = None
+    shipped_at: AwareDatetime | None = None
+    delivered_at: AwareDatetime | None = None
+    cancelled_at: AwareDatetime | None = None
+    last_status: str | None = None
+    customs_hold_since: AwareDatetime | None = None
+    customs_hold_event: str | None = None
+    interception: Literal["pending", "succeeded", "failed"] | None = None
+    interception_cause: Literal["customer_cancel", "wrong_address"] | None = None
+    dispute: DisputeCase | None = None
+    disputes_opened: int = 0
+    penalty_points: int = Field(default=0, description="Refusal-to-ship points this order has cost its store.")
+
+    customer_refunds: tuple[CustomerRefund, ...] = ()
+    refunds_done: Decimal = Decimal("0")
+    deadlines: tuple[Deadline, ...] = ()
+    decided: tuple[Decided, ...] = ()
+    seen: tuple[int, ...] = Field(default=(), description="64-bit digests of processed event ids.")
+
+    def evolve(self, **changes: Any) -> OrderState:
+        return self.model_copy(update=changes)
+
+    @property
+    def shipped(self) -> bool:
+        return self.shipped_at is not None
+
+    @property
+    def domestic(self) -> bool:
+        return self.origin_country == self.destination_country
+
+    @property
+    def stage(self) -> Stage:
+        if self.cancelled_at is not None:
+            return "cancelled"
+        if self.last_status == "returned_to_sender":
+            return "returned"
+        if self.delivered_at is not None:
+            return "delivered"
+        if self.shipped_at is not None:
+            return "shipped"
+        if self.supplier_ordered:
+            return "supplier_ordered"
+        return "placed"
+
+    @property
+    def customer_refunded(self) -> Decimal:
+        return sum((r.amount for r in self.customer_refunds), Decimal("0"))
+
+    def decided_ids(self) -> frozenset[str]:
+        return frozenset(d.action_id for d in self.decided)
+
+    def deadline(self, rule: str, key: str | None = None) -> Deadline | None:
+        return next((d for d in self.deadlines if d.rule == rule and (key is None or d.key == key)), None)
+
+
+ORDER_STATE_ADAPTER: TypeAdapter[OrderState] = TypeAdapter(OrderState)
+
+
+def utc_iso(value: datetime) -> str:
+    return value.isoformat()

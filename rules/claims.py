@@ -1,0 +1,101 @@
+"""The evidence → claim → verification → resolution path that wrong_or_missing, damaged and
+"not as described" share (seeds 000-002).
+
+request photo/video evidence; when it arrives, open a claim with the platform
+(verification takes 10-30 working days); verified → reissue or customer refund
+(policy `claim_resolution`), a refund to be completed within 15 working days;
+rejected → tell the buyer. No evidence after `evidence_wait_days`, no
+verification after 30 working days, refund not done after 15 working days →
+escalate to a person.
+"""
+
+from __future__ import annotations
+
+from models.events import DisputeEvidenceSubmitted, DisputeOpened, DisputeVerified
+from models.state import DisputeCase
+from rules.base import Due, Plan, Trigger, days, fmt
+from rules.lifecycle import REFUND_DUE_KEY
+
+
+def resolve(plan: Plan, case: DisputeCase, why: str) -> None:
+    """Reissue or refund, as the policy prefers; a refund gets its completion deadline."""
+    if plan.th.claim_resolution == "reissue":
+        plan.act("reissue", case.cause, f"{why}: reissue the item (policy claim_resolution=reissue)")
+        return
+    due = plan.working_days_after(plan.at, plan.th.refund_within_working_days)
+    amount = case.amount_claimed if case.amount_claimed is not None else plan.order.amount
+    plan.refund_customer(
+        case.cause,
+        amount,
+        f"{why}: refund the customer within {plan.th.refund_within_working_days} working days (by {fmt(due)})",
+        due_by=due,
+    )
+    plan.schedule(f"{REFUND_DUE_KEY}-{case.cause}", due)
+
+
+def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
+    """Advance the order's open dispute along the claim path; `what` names the problem in the reasons."""
+    case = plan.order.dispute
+    th = plan.th
+    if case is None:
+        return
+    if isinstance(trigger, DisputeOpened):
+        plan.act(
+            "request_evidence",
+            case.cause,
+            f"buyer reports {what}: ask for photo or video evidence (escalate if none within {th.evidence_wait_days:g} days)",
+        )
+        plan.update(dispute=case.model_copy(update={"status": "evidence_requested"}))
+        plan.schedule(f"evidence-{case.cause}", plan.at + days(th.evidence_wait_days))
+    elif isinstance(trigger, DisputeEvidenceSubmitted):
+        if case.status not in ("open", "evidence_requested"):
+            plan.note(f"evidence received while the claim is {case.status}: nothing new to do")
+            return
+        due = plan.working_days_after(plan.at, th.verification_max_working_days)
+        plan.act(
+            "open_claim",
+            case.cause,
+            f"evidence of {what} received: open a claim with the platform; verification takes "
+            f"{th.verification_min_working_days}-{th.verification_max_working_days} working days (escalate after {fmt(due)})",
+        )
+        plan.settle(plan.rule, key=f"evidence-{case.cause}")
+        plan.update(dispute=case.model_copy(update={"status": "claim_open"}))
+        plan.schedule(f"verification-{case.cause}", due)
+    elif isinstance(trigger, DisputeVerified):
+        if case.status in ("verified", "rejected", "closed"):
+            plan.note(f"verification result while the claim is {case.status}: ignored")
+            return
+        plan.settle(plan.rule, key=f"verification-{case.cause}")
+        plan.settle(plan.rule, key=f"evidence-{case.cause}")
+        if trigger.approved:
+            plan.update(dispute=case.model_copy(update={"status": "verified", "verified_at": plan.at}))
+            resolve(plan, case, f"claim of {what} verified by the platform")
+        else:
+            plan.update(dispute=case.model_copy(update={"status": "rejected"}))
+            plan.act("notify_customer", case.cause, f"claim of {what} rejected by the platform: tell the buyer", notice="claim_rejected")
+    elif isinstance(trigger, Due):
+        key = trigger.key
+        if key.startswith("evidence-"):
+            plan.act(
+                "escalate",
+                key,
+                f"no evidence of {what} {th.evidence_wait_days:g} days after asking: a person decides",
+                notice="no_evidence",
+            )
+        elif key.startswith("verification-"):
+            plan.act(
+                "escalate",
+                key,
+                f"claim of {what} not verified after {th.verification_max_working_days} working days: chase the platform",
+                notice="verification_overdue",
+            )
+        elif key.startswith(REFUND_DUE_KEY):
+            if plan.order.refunds_done >= plan.order.customer_refunded:
+                plan.note("refund already reported done")
+                return
+            plan.act(
+                "escalate",
+                key,
+                f"customer refund not done {th.refund_within_working_days} working days after verification",
+                notice="refund_overdue",
+            )

@@ -1,0 +1,319 @@
+"""Which playbook row sees which trigger, and the invariants no row may break.
+
+`handle_event(order, event, policy)` and `advance(order, now, policy)` are the
+only entry points; the live worker and the replay both call them and nothing
+else decides.
+
+Invariants enforced here, once, for every row:
+- a repeated event (same `event_id`) changes nothing;
+- before an event at time t is applied, the order's deadlines due before t
+  fire first (they would have fired by then in real time), so a decision
+  depends only on the order's own events and the time, never on how other
+  orders' events were interleaved;
+- an action already decided for the order (same id) is not decided again;
+- an order never gets two customer refunds for one cause, nor refunds beyond
+  what the buyer paid: such a refund becomes an escalation to a person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from models.actions import Action, action_id_for
+from models.events import (
+    ActionFailed,
+    DisputeClosed,
+    Event,
+    OrderPlaced,
+)
+from models.ledger import LedgerEntry
+from models.policy import Policy
+from models.state import CustomerRefund, Decided, OrderState
+from rules import lifecycle
+from rules.base import Ctx, Due, Outcome, Trigger
+from rules.buyer_remorse import buyer_remorse
+from rules.customer_cancel import customer_cancel
+from rules.customs_hold import customs_hold
+from rules.damaged import damaged
+from rules.dispute_rate import dispute_rate
+from rules.dispute_reasons import dispute_reasons
+from rules.misuse import misuse
+from rules.no_stock import no_stock
+from rules.non_quality_return_cap import non_quality_return_cap
+from rules.overdue_expedite import overdue_expedite
+from rules.overdue_switch import overdue_switch
+from rules.oversize import oversize
+from rules.penalty_points import penalty_points
+from rules.product_defect import product_defect
+from rules.promotion import promotion
+from rules.return_windows import return_windows
+from rules.supplier_unresponsive import supplier_unresponsive
+from rules.wrong_address import wrong_address
+from rules.wrong_or_missing import wrong_or_missing
+
+Row = Callable[[OrderState, Trigger, Ctx], Outcome]
+
+ROWS: dict[str, Row] = {
+    "no_stock": no_stock,
+    "oversize": oversize,
+    "overdue_expedite": overdue_expedite,
+    "overdue_switch": overdue_switch,
+    "supplier_unresponsive": supplier_unresponsive,
+    "customs_hold": customs_hold,
+    "wrong_or_missing": wrong_or_missing,
+    "damaged": damaged,
+    "customer_cancel": customer_cancel,
+    "wrong_address": wrong_address,
+    "penalty_points": penalty_points,
+    "dispute_reasons": dispute_reasons,
+    "buyer_remorse": buyer_remorse,
+    "misuse": misuse,
+    "product_defect": product_defect,
+    "return_windows": return_windows,
+    "dispute_rate": dispute_rate,
+    "non_quality_return_cap": non_quality_return_cap,
+    "promotion": promotion,
+}
+
+# Stand-ins resolved from the order's state: the row that owns its open dispute,
+# and the row that asked for an interception.
+CASE_OWNER = "@case_owner"
+INTERCEPTOR = "@interceptor"
+
+ON_EVENT: dict[str, tuple[str, ...]] = {
+    "order.placed": (
+        "oversize",
+        "overdue_expedite",
+        "overdue_switch",
+        "penalty_points",
+        "promotion",
+        "non_quality_return_cap",
+        "dispute_rate",
+    ),
+    "order.paid": (),
+    "order.supplier_ordered": (),
+    "order.out_of_stock": ("no_stock",),
+    "order.oversize": ("oversize",),
+    "order.supplier_replied": ("supplier_unresponsive",),
+    "order.supplier_unresponsive": ("supplier_unresponsive",),
+    "order.cancel_requested": ("customer_cancel",),
+    "order.address_invalid": ("wrong_address",),
+    "order.refunded": (),
+    "order.reordered": (),
+    "order.reissued": (),
+    "action.failed": (),
+    "shipment.update": ("customs_hold", "damaged", "promotion"),
+    "shipment.intercept_result": (INTERCEPTOR,),
+    "dispute.opened": ("dispute_reasons", CASE_OWNER, "dispute_rate"),
+    "dispute.evidence_submitted": (CASE_OWNER,),
+    "dispute.verified": (CASE_OWNER,),
+    "dispute.return_accepted": ("return_windows",),
+    "dispute.return_shipped": ("return_windows",),
+    "dispute.return_received": ("return_windows",),
+    "dispute.closed": ("penalty_points",),
+}
+
+CUSTOMER_MONEY = frozenset({"refund", "abandon_return"})
+MAX_FIRINGS_PER_CALL = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one event (or one clock advance) did to an order."""
+
+    state: OrderState | None
+    actions: tuple[Action, ...] = ()
+    ledger: tuple[LedgerEntry, ...] = ()
+    notes: tuple[str, ...] = ()
+    duplicate: bool = False
+    rejected: str | None = None
+    retired: bool = False
+
+    @property
+    def deadlines(self) -> tuple[datetime, ...]:
+        return tuple(d.due for d in self.state.deadlines) if self.state is not None else ()
+
+
+def event_digest(event_id: str) -> int:
+    """Stable 64-bit digest of an event id (Python's hash() differs per process)."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+
+
+def ctx_for(order: OrderState, policy: Policy) -> Ctx:
+    resolved = policy.thresholds_for(order.marketplace, order.destination_country, order.placed_at)
+    return Ctx(thresholds=resolved.thresholds, policy_version=policy.version, promotion=resolved.promotion)
+
+
+class _Run:
+    """Accumulates the outcomes of one engine call and applies the invariants."""
+
+    def __init__(self, order: OrderState) -> None:
+        self.order = order
+        self.actions: list[Action] = []
+        self.ledger: list[LedgerEntry] = []
+        self.notes: list[str] = []
+        self._decided = set(order.decided_ids())
+
+    def take(self, outcome: Outcome) -> None:
+        self.order = outcome.state
+        self.ledger.extend(outcome.ledger)
+        self.notes.extend(outcome.notes)
+        for action in outcome.actions:
+            self._decide(action)
+
+    def _decide(self, action: Action) -> None:
+        if action.action_id in self._decided:
+            self.notes.append(f"{action.rule}: {action.type} {action.action_id} was already decided; not repeated")
+            return
+        if action.party == "customer" and action.type in CUSTOMER_MONEY and action.amount is not None:
+            blocked = self._refund_guard(action)
+            if blocked is None:
+                return
+            action = blocked
+        self._decided.add(action.action_id)
+        self.actions.append(action)
+        self.order = self.order.evolve(
+            decided=(
+                *self.order.decided,
+                Decided(
+                    action_id=action.action_id,
+                    type=action.type,
+                    rule=action.rule,
+                    decided_at=action.decided_at,
+                    policy_version=action.policy_version,
+                    caused_by=action.caused_by,
+                    reason=action.reason,
+                ),
+            )
+        )
+
+    def _refund_guard(self, action: Action) -> Action | None:
+        """The refund as it may go out, an escalation instead of it, or None (already escalated)."""
+        order = self.order
+        assert action.amount is not None
+        cause = action.cause or "order"
+        remaining = order.amount - order.customer_refunded
+        problem = None
+        if any(r.cause == cause for r in order.customer_refunds):
+            problem = f"the customer was already refunded for {cause}"
+        elif remaining <= 0:
+            problem = f"the customer was already refunded the full {order.amount} {order.currency}"
+        if problem is not None:
+            escalation = action.model_copy(
+                update={
+                    "action_id": action_id_for(order.order_id, action.rule, "escalate", f"refund-blocked-{cause}"),
+                    "type": "escalate",
+                    "reason": f"{action.reason} — not sent: {problem}; a person decides",
+                    "notice": "refund_blocked",
+                }
+            )
+            if escalation.action_id in self._decided:
+                return None
+            return escalation
+        amount = action.amount
+        if amount > remaining:
+            amount = remaining
+            action = action.model_copy(
+                update={"amount": amount, "reason": f"{action.reason} (capped at the {remaining} not yet refunded)"}
+            )
+        self.order = order.evolve(
+            customer_refunds=(*order.customer_refunds, CustomerRefund(cause=cause, amount=Decimal(amount), action_id=action.action_id))
+        )
+        return action
+
+    def decision(self, **extra: object) -> Decision:
+        return Decision(
+            state=self.order,
+            actions=tuple(self.actions),
+            ledger=tuple(self.ledger),
+            notes=tuple(self.notes),
+            **extra,  # type: ignore[arg-type]
+        )
+
+
+def _rows_for(order: OrderState, event_type: str) -> list[str]:
+    rows = []
+    for name in ON_EVENT[event_type]:
+        if name == CASE_OWNER:
+            owner = order.dispute.rule if order.dispute is not None else None
+            if owner is not None and not (event_type == "dispute.opened" and owner == "dispute_reasons"):
+                rows.append(owner)
+        elif name == INTERCEPTOR:
+            if order.interception_cause is not None:
+                rows.append(order.interception_cause)
+        else:
+            rows.append(name)
+    return rows
+
+
+def _fire(run: _Run, before: datetime, policy: Policy) -> bool:
+    """Fire the order's deadlines due strictly before `before`, earliest first. False if the order retired."""
+    for _ in range(MAX_FIRINGS_PER_CALL):
+        due = [d for d in run.order.deadlines if d.due < before]
+        if not due:
+            return True
+        deadline = min(due, key=lambda d: (d.due, d.rule, d.key))
+        run.order = run.order.evolve(deadlines=tuple(d for d in run.order.deadlines if d is not deadline))
+        ctx = ctx_for(run.order, policy)
+        if deadline.rule == "retire":
+            if run.order.deadlines or (run.order.dispute is not None and run.order.dispute.status != "closed"):
+                run.order = lifecycle.retire_at(run.order, ctx, deadline.due)
+                continue
+            return False
+        run.take(ROWS[deadline.rule](run.order, Due(deadline), ctx))
+    run.notes.append("engine: too many deadlines fired in one call; the rest wait for the next tick")
+    return True
+
+
+def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Decision:
+    """Apply one inbound event to the order it names (`order` is None if the engine has no state for it)."""
+    digest = event_digest(event.event_id)
+    if order is None:
+        if not isinstance(event, OrderPlaced):
+            return Decision(state=None, rejected=f"unknown order: no order.placed seen for {event.type}")
+        resolved = policy.thresholds_for(event.marketplace, event.destination_country, event.occurred_at)
+        ctx = Ctx(thresholds=resolved.thresholds, policy_version=policy.version, promotion=resolved.promotion)
+        run = _Run(lifecycle.new_order(event, ctx).evolve(seen=(digest,)))
+        for name in ON_EVENT[event.type]:
+            run.take(ROWS[name](run.order, event, ctx))
+        return run.decision()
+    if digest in order.seen:
+        return Decision(state=order, duplicate=True, notes=(f"event {event.event_id} already processed",))
+    run = _Run(order)
+    if not _fire(run, event.occurred_at, policy):
+        # The order finished and was forgotten before this event's time: treat the event as for an unknown order.
+        return Decision(state=None, retired=True, rejected=f"order retired before this {event.type}", notes=tuple(run.notes))
+    run.order = run.order.evolve(seen=(*run.order.seen, digest))
+    if isinstance(event, OrderPlaced):
+        run.notes.append(f"order.placed {event.event_id} for an order already placed by {order.placed_by}: ignored")
+        return run.decision()
+    ctx = ctx_for(run.order, policy)
+    run.order = lifecycle.apply(run.order, event, ctx)
+    rows = _rows_for(run.order, event.type)
+    for name in rows:
+        run.take(ROWS[name](run.order, event, ctx))
+    if isinstance(event, DisputeClosed):
+        run.order = lifecycle.close_dispute(run.order)
+    elif isinstance(event, ActionFailed):
+        run.notes.append(f"executor gave up on {event.action_type} {event.action_id}: {event.reason}")
+    return run.decision()
+
+
+def advance(order: OrderState, now: datetime, policy: Policy) -> Decision:
+    """Let time reach `now` for this order: every deadline due before `now` fires, earliest first.
+
+    Strictly before: a clock at T says every event up to T has been seen, but an
+    event at exactly T may still come, and it must win over a deadline at T.
+    """
+    run = _Run(order)
+    if not _fire(run, now, policy):
+        return Decision(state=None, retired=True, actions=tuple(run.actions), ledger=tuple(run.ledger), notes=tuple(run.notes))
+    return run.decision()
+
+
+def next_due(order: OrderState) -> datetime | None:
+    return min((d.due for d in order.deadlines), default=None)

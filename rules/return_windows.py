@@ -1,0 +1,90 @@
+"""return_windows: after a return is accepted, the buyer has 10 days to enter the return tracking
+number, or the case closes in the seller's favour; within 30 days of that, the seller may abandon the
+returned goods and the buyer is refunded at once (seed 004).
+
+Abandon (refund without taking the goods back) when the return shipping costs
+more than `abandon_above_return_cost_share` of the order value. Otherwise the
+refund follows the goods' arrival; if they have not arrived 30 days after the
+buyer shipped them, a person decides.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from models.events import DisputeReturnAccepted, DisputeReturnReceived, DisputeReturnShipped
+from models.state import DisputeCase, OrderState
+from rules.base import Ctx, Due, Outcome, Plan, Trigger, days
+
+
+def refund_for_return(order: OrderState, case: DisputeCase) -> Decimal:
+    """What a returned case refunds: the claimed amount, or the returned units' share of the order."""
+    if case.amount_claimed is not None:
+        return case.amount_claimed
+    if case.quantity is not None and order.units > 0:
+        return order.amount * min(case.quantity, order.units) / order.units
+    return order.amount
+
+
+def start_return_window(plan: Plan) -> None:
+    case = plan.order.dispute
+    if case is None:
+        return
+    plan.update(dispute=case.model_copy(update={"status": "return_accepted"}))
+    plan.schedule(f"return-tracking-{case.cause}", plan.at + days(plan.th.return_tracking_days), rule="return_windows")
+
+
+def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+    plan = Plan.of(order, trigger, ctx, "return_windows")
+    th = ctx.thresholds
+    case = order.dispute
+    if case is None:
+        plan.note("return event with no open dispute")
+        return plan.done()
+    if isinstance(trigger, DisputeReturnAccepted):
+        if trigger.return_cost is not None:
+            case = case.model_copy(update={"return_cost": trigger.return_cost})
+            plan.update(dispute=case)
+        start_return_window(plan)
+    elif isinstance(trigger, DisputeReturnShipped):
+        plan.settle("return_windows", key=f"return-tracking-{case.cause}")
+        cost = trigger.return_cost if trigger.return_cost is not None else case.return_cost
+        case = case.model_copy(update={"status": "return_shipped", "return_cost": cost})
+        plan.update(dispute=case)
+        limit = order.amount * Decimal(str(th.abandon_above_return_cost_share))
+        if cost is not None and cost > limit:
+            plan.act(
+                "abandon_return",
+                case.cause,
+                f"return shipping {cost} {order.currency} costs more than the goods are worth "
+                f"({th.abandon_above_return_cost_share:g} × {order.amount}): abandon the return, the buyer is refunded at once",
+                party="customer",
+                amount=refund_for_return(order, case).quantize(Decimal("0.01")),
+                currency=order.currency,
+                cause=case.cause,
+            )
+            plan.update(dispute=case.model_copy(update={"status": "closed"}))
+        else:
+            plan.schedule(f"return-receipt-{case.cause}", plan.at + days(th.return_abandon_window_days))
+    elif isinstance(trigger, DisputeReturnReceived):
+        plan.settle("return_windows", key=f"return-receipt-{case.cause}")
+        plan.update(dispute=case.model_copy(update={"status": "return_received"}))
+        plan.refund_customer(case.cause, refund_for_return(order, case), "the returned goods arrived: refund the buyer")
+    elif isinstance(trigger, Due):
+        if trigger.key.startswith("return-tracking-") and case.status == "return_accepted":
+            plan.act(
+                "close_dispute",
+                case.cause,
+                f"the buyer entered no return tracking number within {th.return_tracking_days} days: "
+                "the case closes in the seller's favour",
+            )
+            plan.update(dispute=case.model_copy(update={"status": "closed"}))
+        elif trigger.key.startswith("return-receipt-") and case.status == "return_shipped":
+            plan.act(
+                "escalate",
+                case.cause + "-receipt",
+                f"returned goods not received {th.return_abandon_window_days} days after the buyer shipped them: "
+                "abandon (refund) or chase the parcel",
+                notice="return_not_received",
+            )
+    return plan.done()

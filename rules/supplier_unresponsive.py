@@ -1,0 +1,32 @@
+"""supplier_unresponsive: no answer to an expedite within the reply window (48 h), or an event says so.
+
+→ the no_stock path, "so the customer is not left waiting indefinitely".
+A supplier reply closes the window.
+"""
+
+from __future__ import annotations
+
+from models.events import OrderSupplierReplied, OrderSupplierUnresponsive
+from models.state import OrderState
+from rules.base import Ctx, Due, Outcome, Plan, Trigger, fmt
+from rules.no_stock import reorder_pending, switch_supplier
+
+
+def supplier_unresponsive(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+    plan = Plan.of(order, trigger, ctx, "supplier_unresponsive")
+    th = ctx.thresholds
+    if isinstance(trigger, OrderSupplierReplied):
+        plan.settle("supplier_unresponsive")
+        plan.update(awaiting_supplier_since=None)
+    elif isinstance(trigger, OrderSupplierUnresponsive):
+        if reorder_pending(order):
+            plan.note("a reorder from another supplier is already under way")
+        else:
+            switch_supplier(plan, "the supplier is unresponsive")
+    elif isinstance(trigger, Due) and order.awaiting_supplier_since is not None:
+        switch_supplier(
+            plan,
+            f"no supplier answer {th.supplier_reply_window_hours:g} h after the expedite of "
+            f"{fmt(order.awaiting_supplier_since)}",
+        )
+    return plan.done()
