@@ -235,19 +235,16 @@ class _Run:
         )
 
 
-def _rows_for(order: OrderState, event_type: str) -> list[str]:
-    rows = []
-    for name in ON_EVENT[event_type]:
-        if name == CASE_OWNER:
-            owner = order.dispute.rule if order.dispute is not None else None
-            if owner is not None and not (event_type == "dispute.opened" and owner == "dispute_reasons"):
-                rows.append(owner)
-        elif name == INTERCEPTOR:
-            if order.interception_cause is not None:
-                rows.append(order.interception_cause)
-        else:
-            rows.append(name)
-    return rows
+def _row_named(name: str, order: OrderState, event_type: str) -> str | None:
+    """Resolve a stand-in against the order as it is now (dispute_reasons opens the case its owner then sees)."""
+    if name == CASE_OWNER:
+        owner = order.dispute.rule if order.dispute is not None else None
+        if owner is None or (event_type == "dispute.opened" and owner == "dispute_reasons"):
+            return None
+        return owner
+    if name == INTERCEPTOR:
+        return order.interception_cause
+    return name
 
 
 def _fire(run: _Run, before: datetime, policy: Policy) -> bool:
@@ -293,9 +290,10 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
         return run.decision()
     ctx = ctx_for(run.order, policy)
     run.order = lifecycle.apply(run.order, event, ctx)
-    rows = _rows_for(run.order, event.type)
-    for name in rows:
-        run.take(ROWS[name](run.order, event, ctx))
+    for name in ON_EVENT[event.type]:
+        row = _row_named(name, run.order, event.type)
+        if row is not None:
+            run.take(ROWS[row](run.order, event, ctx))
     if isinstance(event, DisputeClosed):
         run.order = lifecycle.close_dispute(run.order)
     elif isinstance(event, ActionFailed):

@@ -1,0 +1,247 @@
+"""The offline commands' work: replay a file, explain one order, diff two policies.
+
+Kept apart from `cli` (argument parsing) so that tests and benchmarks call
+the same functions the commands do.
+"""
+
+from __future__ import annotations
+
+import io
+import resource
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from models.actions import Action, dump_action, parse_action
+from models.events import Event
+from models.policy import Policy
+from models.state import OrderState
+from rules.engine import advance, handle_event
+from streams.replay import BadLine, Replayer, read_events
+
+
+@dataclass
+class ReplayResult:
+    replayer: Replayer
+    seconds: float
+    bad_lines: int
+    peak_rss_mb: float
+
+    @property
+    def events_per_second(self) -> float:
+        return self.replayer.stats.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def iter_lines(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        for line in fh:
+            if on_progress is not None:
+                on_progress(len(line))
+            yield line
+
+
+def replay_file(
+    path: Path,
+    policy: Policy,
+    *,
+    out: IO[bytes] | None,
+    on_bad: Callable[[BadLine], None],
+    on_rejected: Callable[[int, Event, str], None] | None = None,
+    until: datetime | None = None,
+    lateness_seconds: float = 0.0,
+    on_progress: Callable[[int], None] | None = None,
+) -> ReplayResult:
+    """Replay `path`; actions go to `out` as JSON lines as they are decided."""
+    replayer = Replayer(policy, lateness=timedelta(seconds=lateness_seconds))
+    bad = 0
+    write = out.write if out is not None else None
+    started = time.perf_counter()
+    line_no = 0
+    for item in read_events(iter_lines(path, on_progress)):
+        if isinstance(item, BadLine):
+            bad += 1
+            on_bad(item)
+            continue
+        line_no += 1
+        decision, actions = replayer.feed(item)
+        if decision.rejected is not None and on_rejected is not None:
+            on_rejected(line_no, item, decision.rejected)
+        if write is not None:
+            for action in actions:
+                write(dump_action(action) + b"\n")
+    for action in replayer.finish(until):
+        if write is not None:
+            write(dump_action(action) + b"\n")
+    seconds = time.perf_counter() - started
+    replayer.stats.invalid = bad
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return ReplayResult(replayer, seconds, bad, peak)
+
+
+# --- explain -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str  # "event", "deadline", "action", "note", "rejected", "duplicate"
+    text: str
+    rule: str | None = None
+    action: Action | None = None
+
+
+@dataclass
+class Timeline:
+    order_id: str
+    entries: list[TimelineEntry] = field(default_factory=list)
+    state: OrderState | None = None
+
+
+def _record_decision(tl: Timeline, at: datetime, decision: Any, kind_prefix: str = "") -> None:
+    for action in decision.actions:
+        detail = ""
+        if action.amount is not None:
+            detail = f" {action.party or ''} {action.amount} {action.currency}".rstrip()
+        tl.entries.append(
+            TimelineEntry(action.decided_at, "action", f"{detail.strip() + ': ' if detail else ''}{action.reason}", action.rule, action)
+        )
+    for note in decision.notes:
+        tl.entries.append(TimelineEntry(at, "note", note))
+
+
+def explain_order(path: Path, order_id: str, policy: Policy, until: datetime | None = None) -> Timeline:
+    """The order's timeline: each event, each deadline that fired, each decision with its rule and reason."""
+    needle = orjson.dumps(order_id)
+    events: list[Event] = []
+    for item in read_events(line for line in iter_lines(path) if needle in line):
+        if not isinstance(item, BadLine) and item.order_id == order_id:
+            events.append(item)
+    events.sort(key=lambda e: e.occurred_at)
+    tl = Timeline(order_id)
+    state: OrderState | None = None
+    for event in events:
+        if state is not None:
+            before = {(d.rule, d.key, d.due) for d in state.deadlines}
+            fired = advance(state, event.occurred_at, policy)
+            _deadline_entries(tl, state, fired.state, before, event.occurred_at)
+            _record_decision(tl, event.occurred_at, fired)
+            state = fired.state
+        tl.entries.append(TimelineEntry(event.occurred_at, "event", f"{event.type} ({event.event_id})"))
+        decision = handle_event(state, event, policy)
+        if decision.duplicate:
+            tl.entries.append(TimelineEntry(event.occurred_at, "duplicate", f"repeat of {event.event_id}: no effect"))
+        if decision.rejected:
+            tl.entries.append(TimelineEntry(event.occurred_at, "rejected", decision.rejected))
+        _record_decision(tl, event.occurred_at, decision)
+        state = decision.state if decision.state is not None or decision.retired else state
+    if state is not None and until is not None:
+        before = {(d.rule, d.key, d.due) for d in state.deadlines}
+        fired = advance(state, until, policy)
+        _deadline_entries(tl, state, fired.state, before, until)
+        _record_decision(tl, until, fired)
+        state = fired.state
+    tl.state = state
+    tl.entries.sort(key=lambda e: (e.at, {"deadline": 0, "event": 1}.get(e.kind, 2)))
+    return tl
+
+
+def _deadline_entries(
+    tl: Timeline, old: OrderState, new: OrderState | None, before: set[Any], now: datetime
+) -> None:
+    for d in old.deadlines:
+        if d.due < now and (new is None or (d.rule, d.key, d.due) not in {(x.rule, x.key, x.due) for x in new.deadlines}):
+            tl.entries.append(TimelineEntry(d.due, "deadline", f"deadline {d.rule}/{d.key} reached", d.rule))
+
+
+# --- diff ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PolicyDiff:
+    added: list[Action] = field(default_factory=list)
+    removed: list[Action] = field(default_factory=list)
+    changed: list[tuple[Action, Action]] = field(default_factory=list)
+    unchanged: int = 0
+    refunds_a: dict[str, Decimal] = field(default_factory=dict)
+    refunds_b: dict[str, Decimal] = field(default_factory=dict)
+    events: int = 0
+
+    def by_rule_and_type(self) -> list[tuple[str, str, int, int, int]]:
+        counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for a in self.added:
+            counts[(a.rule, a.type)][0] += 1
+        for a in self.removed:
+            counts[(a.rule, a.type)][1] += 1
+        for a, _ in self.changed:
+            counts[(a.rule, a.type)][2] += 1
+        return sorted((r, t, *v) for (r, t), v in counts.items())  # type: ignore[misc]
+
+    def money_moved(self) -> dict[str, Decimal]:
+        return {c: self.refunds_b.get(c, Decimal(0)) - self.refunds_a.get(c, Decimal(0)) for c in self.refunds_a.keys() | self.refunds_b.keys()}
+
+    def example_orders(self, n: int = 5) -> list[str]:
+        seen: list[str] = []
+        for a in [*self.added, *self.removed, *(x for x, _ in self.changed)]:
+            if a.order_id not in seen:
+                seen.append(a.order_id)
+            if len(seen) >= n:
+                break
+        return seen
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "added": len(self.added),
+            "removed": len(self.removed),
+            "changed": len(self.changed),
+            "unchanged": self.unchanged,
+            "by_rule_and_type": [
+                {"rule": r, "type": t, "added": a, "removed": rm, "changed": c} for r, t, a, rm, c in self.by_rule_and_type()
+            ],
+            "customer_refunds_a": {k: str(v) for k, v in self.refunds_a.items()},
+            "customer_refunds_b": {k: str(v) for k, v in self.refunds_b.items()},
+            "money_moved": {k: str(v) for k, v in self.money_moved().items()},
+            "example_orders": self.example_orders(),
+        }
+
+
+_COMPARED = ("type", "rule", "party", "amount", "currency", "cause", "notice", "quantity", "decided_at", "due_by", "attempt")
+
+
+def _actions_of(path: Path, policy: Policy, until: datetime | None) -> tuple[dict[str, Action], dict[str, Decimal], int]:
+    buf = io.BytesIO()
+    result = replay_file(path, policy, out=buf, on_bad=lambda _b: None, until=until)
+    actions: dict[str, Action] = {}
+    for line in buf.getvalue().splitlines():
+        a = parse_action(line)
+        actions[a.action_id] = a
+    return actions, result.replayer.stats.customer_refunds, result.replayer.stats.events
+
+
+def diff_policies(path: Path, a: Policy, b: Policy, until: datetime | None = None) -> PolicyDiff:
+    """Replay the same history under both policies; a decision is the same when its id is (ids do not
+    depend on the policy version), and changed when its content differs."""
+    acts_a, refunds_a, events = _actions_of(path, a, until)
+    acts_b, refunds_b, _ = _actions_of(path, b, until)
+    diff = PolicyDiff(refunds_a=refunds_a, refunds_b=refunds_b, events=events)
+    for aid, act in acts_a.items():
+        other = acts_b.get(aid)
+        if other is None:
+            diff.removed.append(act)
+        elif any(getattr(act, f) != getattr(other, f) for f in _COMPARED):
+            diff.changed.append((act, other))
+        else:
+            diff.unchanged += 1
+    diff.added = [act for aid, act in acts_b.items() if aid not in acts_a]
+    return diff
+
+
+def counter_table(counter: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
