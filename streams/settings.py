@@ -1,0 +1,158 @@
+"""One validated settings object, from the environment (POSTSALE_*) and command-line flags.
+
+Nothing else in postsale reads `os.environ`. A bad setting stops the worker
+at start-up with the variable's name and what is wrong with it; secrets are
+`SecretStr`, so they never appear in a repr, a log line or a metric.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used, with one line per problem naming the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POSTSALE_", frozen=True, extra="forbid", env_nested_delimiter="__")
+
+    # Kafka
+    brokers: list[str] = Field(
+        default_factory=lambda: ["kafka://127.0.0.1:9092"],
+        description="Broker URLs, comma separated (kafka://host:port;host2:port or several entries).",
+    )
+    app_id: str = Field(default="postsale", pattern=r"^[A-Za-z0-9._-]+$", description="Consumer group and table prefix.")
+    partitions: int = Field(default=8, ge=1, le=1024, description="Partition count of every input topic and table.")
+    replication_factor: int = Field(default=1, ge=1, le=7)
+    topic_orders: str = "orders"
+    topic_shipments: str = "shipments"
+    topic_disputes: str = "disputes"
+    topic_actions: str = "actions"
+    topic_dead_letter: str = "postsale-dead-letter"
+    topic_ticks: str = "postsale-ticks"
+    topic_ledger: str = "postsale-store-ledger"
+    create_topics: bool = Field(default=True, description="Create missing topics at start-up (off where an admin owns them).")
+    # Security
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    # State
+    store: str = Field(default="memory://", description="memory:// (tests, demo) or rocksdb:// (production).")
+    data_dir: Path = Field(default=Path("./postsale-data"), description="Where RocksDB state lives.")
+    standby_replicas: int = Field(default=1, ge=0, le=5)
+    # Policy
+    policy_file: Path | None = Field(default=None, description="Policy YAML; the shipped default if unset.")
+    # Time
+    clock_speed: float = Field(default=1.0, gt=0, le=1_000_000, description="Simulated seconds per wall second (demo).")
+    clock_origin: str | None = Field(default=None, description="Event time at the worker's start when clock_speed != 1.")
+    tick_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    allowed_lateness_seconds: float = Field(default=0.0, ge=0, description="How far behind its partition an event may be.")
+    max_future_seconds: float = Field(default=86_400.0, gt=0, description="Events further in the future are dead-lettered.")
+    # Routing
+    partitioner: Literal["murmur2", "none"] = Field(default="murmur2", description="How producers partition order ids.")
+    misrouted: Literal["reroute", "dead_letter"] = "reroute"
+    # Web
+    web_enabled: bool = True
+    web_host: str = Field(default="127.0.0.1", description="Bind address of /metrics, health and the order view.")
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    order_view: bool = Field(default=True, description="Serve GET /orders/{order_id}.")
+    order_view_token: SecretStr | None = Field(default=None, description="Bearer token the order view requires, if set.")
+    stores_max: int = Field(default=100, ge=1, description="Store labels exported to Prometheus at most (bounded labels).")
+    # Consumer tuning
+    session_timeout_seconds: float = Field(default=10.0, gt=0)
+    heartbeat_interval_seconds: float = Field(default=2.0, gt=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+
+    @field_validator("brokers", mode="before")
+    @classmethod
+    def _split_brokers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("brokers")
+    @classmethod
+    def _broker_urls(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one broker URL is needed")
+        out = []
+        for url in value:
+            if "://" not in url:
+                url = f"kafka://{url}"
+            parsed = urlparse(url)
+            if parsed.scheme not in ("kafka", "aiokafka"):
+                raise ValueError(f"{url!r}: the scheme must be kafka://")
+            for host in parsed.netloc.split(";"):
+                h, _, port = host.rpartition(":")
+                if not h or not port.isdigit():
+                    raise ValueError(f"{url!r}: each broker is host:port")
+            out.append(url)
+        return out
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if not (value.startswith("memory://") or value.startswith("rocksdb://")):
+            raise ValueError("store must be memory:// or rocksdb://")
+        return value
+
+    @model_validator(mode="after")
+    def _security(self) -> Settings:
+        sasl = self.security_protocol.startswith("SASL")
+        if sasl and (self.sasl_mechanism is None or not self.sasl_username or self.sasl_password is None):
+            raise ValueError("SASL needs sasl_mechanism, sasl_username and sasl_password")
+        if not sasl and self.sasl_mechanism is not None:
+            raise ValueError("sasl_mechanism is set but security_protocol is not SASL_PLAINTEXT or SASL_SSL")
+        if self.heartbeat_interval_seconds * 3 > self.session_timeout_seconds:
+            raise ValueError("heartbeat_interval_seconds must be at most a third of session_timeout_seconds")
+        topics = [self.topic_orders, self.topic_shipments, self.topic_disputes, self.topic_actions, self.topic_dead_letter]
+        if len(set(topics)) != len(topics):
+            raise ValueError("topic names must be distinct")
+        return self
+
+    @property
+    def input_topics(self) -> tuple[str, str, str]:
+        return (self.topic_orders, self.topic_shipments, self.topic_disputes)
+
+    def broker_string(self) -> str:
+        """Faust's `broker` setting: one kafka:// URL with hosts separated by ';'."""
+        hosts = [h for url in self.brokers for h in urlparse(url).netloc.split(";")]
+        return "kafka://" + ";".join(hosts)
+
+    def bootstrap_servers(self) -> list[str]:
+        return [h for url in self.brokers for h in urlparse(url).netloc.split(";")]
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.security_protocol.endswith("SSL"):
+            return None
+        ctx = ssl.create_default_context(cafile=str(self.ssl_cafile) if self.ssl_cafile else None)
+        if self.ssl_certfile is not None:
+            ctx.load_cert_chain(str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None)
+        return ctx
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from POSTSALE_* variables with flag overrides; a `SettingsError` naming each bad variable."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        lines = []
+        for e in exc.errors():
+            field = ".".join(str(p) for p in e["loc"])
+            var = f"POSTSALE_{field.upper()}" if field else "settings"
+            lines.append(f"{var}: {e['msg']}")
+        raise SettingsError("bad settings:\n  " + "\n  ".join(lines)) from exc
