@@ -8,7 +8,7 @@ customer data.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -116,6 +116,7 @@ class OrderState(BaseModel):
     interception_cause: Literal["customer_cancel", "wrong_address"] | None = None
     dispute: DisputeCase | None = None
     disputes_opened: int = 0
+    dispute_days: tuple[date, ...] = Field(default=(), description="UTC dates disputes were opened (dispute_rate).")
     penalty_points: int = Field(default=0, description="Refusal-to-ship points this order has cost its store.")
 
     customer_refunds: tuple[CustomerRefund, ...] = ()

@@ -38,8 +38,8 @@ def is_working_day(day: date, country: str) -> bool:
 def add_working_days(start: datetime, n: int, country: str, timezone: str) -> datetime:
     """The same local time of day, `n` working days after `start`'s local date (n ≥ 0).
 
-    "Within 15 working days of verification on Friday 2026-09-25 (CN)" is the
-    15th working day after that Friday, skipping the National Day week.
+    "Within 15 working days of verification on Friday 2026-09-18 (CN)" is
+    2026-10-15: the National Day week is skipped, the make-up Sunday 09-20 counts.
     """
     zone = _zone(timezone)
     local = start.astimezone(zone)

@@ -15,6 +15,8 @@ refusal-to-ship case (penalty_points): escalated to a person at once.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from models.common import RuleId
 from models.events import DisputeOpened
 from models.state import DisputeCase, OrderState
@@ -52,7 +54,8 @@ def open_case(order: OrderState, event: DisputeOpened) -> OrderState:
         return_cost=event.return_cost,
         quantity=event.quantity,
     )
-    return order.evolve(dispute=case, disputes_opened=seq)
+    day = event.occurred_at.astimezone(UTC).date()
+    return order.evolve(dispute=case, disputes_opened=seq, dispute_days=(*order.dispute_days, day))
 
 
 def _in_transit(plan: Plan, case: DisputeCase) -> None:

@@ -5,7 +5,8 @@ returned goods and the buyer is refunded at once (seed 004).
 Abandon (refund without taking the goods back) when the return shipping costs
 more than `abandon_above_return_cost_share` of the order value. Otherwise the
 refund follows the goods' arrival; if they have not arrived 30 days after the
-buyer shipped them, a person decides.
+buyer shipped them, a person decides. Goods that arrive after the case closed
+(abandoned and refunded, or closed in the seller's favour) refund nothing.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             plan.schedule(f"return-receipt-{case.cause}", plan.at + days(th.return_abandon_window_days))
     elif isinstance(trigger, DisputeReturnReceived):
         plan.settle("return_windows", key=f"return-receipt-{case.cause}")
+        if case.status == "closed":
+            # Abandoned (already refunded) or closed in the seller's favour: goods arriving anyway owe nothing.
+            plan.note(f"returned goods arrived for {case.cause}, which is already closed: no refund")
+            return plan.done()
         plan.update(dispute=case.model_copy(update={"status": "return_received"}))
         plan.refund_customer(case.cause, refund_for_return(order, case), "the returned goods arrived: refund the buyer")
     elif isinstance(trigger, Due):

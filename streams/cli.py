@@ -156,6 +156,39 @@ def policy_check(path: Annotated[Path, typer.Argument(help="Policy YAML file.")]
     Console().print(table)
 
 
+@app.command()
+def worker(
+    broker: Annotated[
+        list[str] | None, typer.Option("--broker", "-b", help="Broker URL (repeat for several); POSTSALE_BROKERS.")
+    ] = None,
+    policy: PolicyOpt = None,
+    store: Annotated[str | None, typer.Option("--store", help="memory:// or rocksdb://")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where RocksDB state lives.")] = None,
+    web_host: Annotated[str | None, typer.Option("--web-host", help="Bind address of the web endpoints.")] = None,
+    web_port: Annotated[int | None, typer.Option("--web-port", help="Port of /metrics, health and /orders.")] = None,
+    without_web: Annotated[bool, typer.Option("--without-web", help="No web server.")] = False,
+) -> None:
+    """Run a worker against the configured Kafka cluster (settings from POSTSALE_* and these flags)."""
+    from streams.settings import SettingsError, load_settings
+    from streams.worker import run_worker
+
+    try:
+        settings = load_settings(
+            brokers=broker or None,
+            policy_file=policy,
+            store=store,
+            data_dir=data_dir,
+            web_host=web_host,
+            web_port=web_port,
+            web_enabled=False if without_web else None,
+        )
+    except SettingsError as exc:
+        err.print(f"[red]{exc}[/red]", markup=False)
+        raise typer.Exit(2) from exc
+    pol = _policy(settings.policy_file)
+    run_worker(settings, pol)
+
+
 def main() -> None:
     app()
 

@@ -14,7 +14,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -25,7 +25,7 @@ from models.ledger import StoreLedger
 from models.policy import Policy
 from models.state import OrderState
 from rules.engine import Decision, advance, handle_event, next_due
-from rules.store_ledger import apply_entry
+from rules.store_ledger import StoreTotals
 
 
 def validation_reason(exc: ValidationError) -> str:
@@ -92,12 +92,27 @@ class Replayer:
         self.policy = policy
         self.lateness = lateness
         self.orders: dict[str, OrderState] = {}
-        self.stores: dict[str, StoreLedger] = {}
+        self.totals = StoreTotals()
         self.index = DeadlineIndex()
         self.watermark: datetime | None = None
         self.stats = ReplayStats()
 
+    @property
+    def stores(self) -> dict[str, StoreLedger]:
+        """Each store's penalty points and dispute rate as of the replay clock."""
+        if self.watermark is None:
+            return {}
+        th = self.policy.defaults
+        today = self.watermark.astimezone(UTC).date()
+        return {
+            store: self.totals.ledger(
+                store, today, th.dispute_rate_window_days, th.penalty_points_alert_at, th.dispute_rate_alert_at
+            )
+            for store in self.totals.stores()
+        }
+
     def _record(self, order_id: str, decision: Decision) -> list[Action]:
+        self.totals.apply(self.orders.get(order_id), decision.state)
         if decision.state is None:
             self.orders.pop(order_id, None)
             self.index.set(order_id, None)
@@ -106,8 +121,6 @@ class Replayer:
         else:
             self.orders[order_id] = decision.state
             self.index.set(order_id, next_due(decision.state))
-        for entry in decision.ledger:
-            self.stores[entry.store_id] = apply_entry(self.stores.get(entry.store_id), entry)
         for action in decision.actions:
             self.stats.actions_by_type[action.type] += 1
             self.stats.actions_by_rule[action.rule] += 1

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError as _SourceError
 
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -26,7 +27,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POSTSALE_", frozen=True, extra="forbid", env_nested_delimiter="__")
 
     # Kafka
-    brokers: list[str] = Field(
+    brokers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["kafka://127.0.0.1:9092"],
         description="Broker URLs, comma separated (kafka://host:port;host2:port or several entries).",
     )
@@ -39,7 +40,6 @@ class Settings(BaseSettings):
     topic_actions: str = "actions"
     topic_dead_letter: str = "postsale-dead-letter"
     topic_ticks: str = "postsale-ticks"
-    topic_ledger: str = "postsale-store-ledger"
     create_topics: bool = Field(default=True, description="Create missing topics at start-up (off where an admin owns them).")
     # Security
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     # Policy
     policy_file: Path | None = Field(default=None, description="Policy YAML; the shipped default if unset.")
     # Time
+    clock_mode: Literal["wall", "events"] = Field(
+        default="wall",
+        description="wall: once caught up, time follows the wall clock (live); events: only event times and "
+        "explicit clock ticks move it (tests, replays through Kafka).",
+    )
     clock_speed: float = Field(default=1.0, gt=0, le=1_000_000, description="Simulated seconds per wall second (demo).")
     clock_origin: str | None = Field(default=None, description="Event time at the worker's start when clock_speed != 1.")
     tick_interval_seconds: float = Field(default=1.0, gt=0, le=60)
@@ -149,6 +154,8 @@ def load_settings(**overrides: Any) -> Settings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)
+    except _SourceError as exc:
+        raise SettingsError(f"bad settings:\n  {exc}") from exc
     except ValidationError as exc:
         lines = []
         for e in exc.errors():

@@ -1,0 +1,320 @@
+"""The agents: decode at the edge, align in event time, call the rules, send, then store.
+
+Order of effects for every decision (DESIGN.md, "Effects"): the actions (and
+the store-ledger entries) are sent and acknowledged by the broker first; only
+then is the order's state written to its table, and only then is the source
+record acknowledged (committed later by Faust). A crash in between repeats
+the decision under the same action ids; it never loses one, and the event ids
+recorded in the state make a re-delivered event a no-op.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from aiokafka.partitioner import murmur2
+from faust.types import EventT, TP
+from pydantic import ValidationError
+
+from models.actions import Action, dump_action
+from models.events import Event, parse_event, topic_of
+from models.state import OrderState
+from rules.engine import Decision, advance, handle_event, next_due
+from streams.app import Runtime
+from streams.codec import decode_state, encode_state
+from streams.replay import validation_reason
+
+
+@dataclass
+class Inbound:
+    """A decoded event and the record it came in, held until aligned."""
+
+    event: Event
+    record: EventT
+    received: float
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition the Java client and aiokafka choose for a key (murmur2, positive, modulo)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def install(rt: Runtime) -> None:
+    s = rt.settings
+    app = rt.app
+    inputs = [rt.topics[t] for t in s.input_topics]
+    ticks = rt.topics[s.topic_ticks]
+    channel = app.topic(*s.input_topics, s.topic_ticks, key_type=bytes, value_type=bytes)
+    order_processor = OrderProcessor(rt)
+
+    @app.agent(channel, name="postsale-orders")
+    async def orders(stream: Any) -> None:
+        async for record in stream.noack().events():
+            await order_processor.on_record(record)
+
+    @app.timer(interval=s.tick_interval_seconds)
+    async def tick() -> None:
+        """Time flows through the agents as messages: one tick per owned partition per interval."""
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == s.topic_ticks:
+                await ticks.send(key=b"tick", value=b"{}", partition=tp.partition)
+        order_processor.export_gauges()
+
+    @app.on_partitions_revoked.connect  # type: ignore[misc]
+    async def on_revoked(_app: Any, revoked: set[TP], **_: Any) -> None:
+        for tp in revoked:
+            if tp.topic in s.input_topics:
+                order_processor.forget(tp.partition)
+
+    @app.on_partitions_assigned.connect  # type: ignore[misc]
+    async def on_assigned(_app: Any, assigned: set[TP], **_: Any) -> None:
+        for tp in assigned:
+            if tp.topic in s.input_topics:
+                order_processor.forget(tp.partition)
+
+    rt.order_agent = orders  # type: ignore[attr-defined]
+    del inputs
+
+
+class OrderProcessor:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        s = rt.settings
+        self.inputs = set(s.input_topics)
+        self.ticks_topic = s.topic_ticks
+        self.partitions = s.partitions
+        self.max_future = timedelta(seconds=s.max_future_seconds)
+        self.known_stores: set[str] = set()
+
+    # --- partitions -------------------------------------------------------------------------------------------
+
+    def forget(self, partition: int) -> None:
+        """Drop what this worker held for a partition; its next owner (maybe us again) re-reads it."""
+        aligner = self.rt.aligners.pop(partition, None)
+        if aligner is not None:
+            aligner.drop()
+        self.rt.deadlines.pop(partition, None)
+        self.rt.store_totals.pop(partition, None)
+        self.rt.index_ready.discard(partition)
+
+    def _ensure_index(self, partition: int) -> None:
+        """Rebuild a partition's deadline index from the orders table after it was (re)assigned.
+
+        Once per assignment, proportional to the open orders of the partition;
+        firing afterwards costs what is due."""
+        if partition in self.rt.index_ready:
+            return
+        idx = self.rt.index(partition)
+        totals = self.rt.totals(partition)
+        for key, raw in self.rt.orders.items():
+            if raw is None or partition_for(key.encode(), self.partitions) != partition:
+                continue
+            state = decode_state(raw)
+            idx.set(key, next_due(state))
+            totals.apply(None, state)
+        self.rt.index_ready.add(partition)
+
+    def _lagging(self, partition: int) -> Any:
+        consumer = self.rt.app.consumer
+
+        def lagging(topic: str, last_offset: int) -> bool:
+            tp = TP(topic, partition)
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:  # noqa: BLE001 - not assigned / no fetch yet: nothing known to be behind
+                return False
+            if highwater is None:
+                return False
+            lag = highwater - (last_offset + 1)
+            self.rt.metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(max(lag, 0))
+            return lag > 0
+
+        return lagging
+
+    # --- records --------------------------------------------------------------------------------------------------
+
+    async def on_record(self, record: EventT) -> None:
+        msg = record.message
+        topic, partition = msg.topic, msg.partition
+        self._ensure_index(partition)
+        aligner = self.rt.aligner(partition)
+        if topic == self.ticks_topic:
+            self._tick_request(record, aligner)
+            await self._release(partition)
+            record.ack()
+            return
+        inbound = await self._decode(record)
+        if inbound is None:
+            aligner.saw_offset(topic, msg.offset)
+        else:
+            aligner.add(topic, msg.offset, inbound.event.occurred_at, inbound)
+        await self._release(partition)
+
+    def _tick_request(self, record: EventT, aligner: Any) -> None:
+        try:
+            body = orjson.loads(record.value or b"{}")
+            if isinstance(body, dict) and body.get("now"):
+                aligner.request(datetime.fromisoformat(body["now"]))
+        except (orjson.JSONDecodeError, ValueError, TypeError):
+            pass  # a tick is only a nudge; a bad one nudges without a time
+
+    async def _decode(self, record: EventT) -> Inbound | None:
+        msg = record.message
+        raw = msg.value if isinstance(msg.value, bytes) else bytes(msg.value or b"")
+        key = msg.key if isinstance(msg.key, bytes | None) else bytes(msg.key)
+        try:
+            event = parse_event(raw)
+        except ValidationError as exc:
+            reason = validation_reason(exc)
+            kind = "invalid_json" if exc.errors()[0]["type"] in ("json_invalid", "json_type") else "invalid_event"
+            await self._dead_letter(record, kind, reason)
+            return None
+        if key is None or key != event.order_id.encode():
+            await self._dead_letter(record, "key_mismatch", "record key is not the event's order_id")
+            return None
+        if topic_of(event.type) != _logical_topic(self.rt, msg.topic):
+            await self._dead_letter(record, "wrong_topic", f"{event.type} does not belong on {msg.topic}")
+            return None
+        now = datetime.now(UTC) if self.rt.clock is None else max(self.rt.clock.now(), datetime.now(UTC))
+        if event.occurred_at - now > self.max_future:
+            await self._dead_letter(record, "future_timestamp", f"occurred_at is more than {self.max_future} ahead")
+            return None
+        if self.rt.settings.partitioner == "murmur2" and partition_for(key, self.partitions) != msg.partition:
+            self.rt.metrics.misrouted_events.labels(topic=msg.topic).inc()
+            if self.rt.settings.misrouted == "dead_letter":
+                await self._dead_letter(record, "misrouted", "key does not hash to this partition (murmur2)")
+                return None
+        self.rt.metrics.events_consumed.labels(topic=msg.topic, type=event.type).inc()
+        return Inbound(event, record, time.perf_counter())
+
+    async def _dead_letter(self, record: EventT, reason: str, detail: str) -> None:
+        """The original bytes and key, with where they came from and why, in headers; then acknowledge."""
+        msg = record.message
+        headers = [
+            ("postsale.reason", reason.encode()),
+            ("postsale.detail", detail.encode()),
+            ("postsale.source.topic", msg.topic.encode()),
+            ("postsale.source.partition", str(msg.partition).encode()),
+            ("postsale.source.offset", str(msg.offset).encode()),
+        ]
+        fut = await self.rt.topics["dead_letter"].send(
+            key=msg.key, value=msg.value if msg.value is not None else b"", headers=headers
+        )
+        await fut
+        self.rt.metrics.invalid_records.labels(topic=msg.topic, reason=reason).inc()
+        record.ack()
+
+    # --- deciding -------------------------------------------------------------------------------------------------
+
+    async def _release(self, partition: int) -> None:
+        aligner = self.rt.aligner(partition)
+        wall = self.rt.clock.now() if self.rt.clock is not None else None
+        ready, clock = aligner.release(self._lagging(partition), wall)
+        if self.rt.log.isEnabledFor(10):
+            self.rt.log.debug(
+                "partition %d: released %d, held %d, clock %s, progress %s",
+                partition, len(ready), len(aligner), clock,
+                {t: (p.last_offset, p.last_time) for t, p in aligner.progress.items()},
+            )
+        for inbound in ready:
+            await self._apply(inbound)
+        self.rt.metrics.held_events.labels(partition=str(partition)).set(len(aligner))
+        if clock is not None:
+            await self._fire(partition, clock)
+            if self.rt.clock is not None:
+                lag = (self.rt.clock.now() - clock).total_seconds() / self.rt.clock.speed
+                self.rt.metrics.clock_lag.labels(partition=str(partition)).set(max(lag, 0.0))
+
+    async def _apply(self, inbound: Inbound) -> None:
+        event = inbound.event
+        raw = self.rt.orders.get(event.order_id)
+        state = decode_state(raw) if raw is not None else None
+        decision = handle_event(state, event, self.rt.policy)
+        topic = inbound.record.message.topic
+        if decision.duplicate:
+            self.rt.metrics.duplicate_events.labels(topic=topic).inc()
+        if decision.rejected is not None and not decision.retired:
+            await self._dead_letter(inbound.record, "unknown_order", decision.rejected)
+            return
+        await self._commit_decision(event.order_id, state, decision)
+        self.rt.metrics.processing_latency.observe(time.perf_counter() - inbound.received)
+        inbound.record.ack()
+
+    async def _fire(self, partition: int, now: datetime) -> None:
+        idx = self.rt.index(partition)
+        for order_id in list(idx.pop_due(now)):
+            raw = self.rt.orders.get(order_id)
+            if raw is None:
+                continue
+            state = decode_state(raw)
+            decision = advance(state, now, self.rt.policy)
+            for d in state.deadlines:
+                if d.due < now and d.rule != "retire":
+                    self.rt.metrics.deadlines_fired.labels(rule=d.rule).inc()
+            await self._commit_decision(order_id, state, decision)
+
+    async def _commit_decision(self, order_id: str, before: OrderState | None, decision: Decision) -> None:
+        """Send, wait for the broker, then store: never a stored decision whose action was not sent."""
+        pending: list[Awaitable[Any]] = []
+        for action in decision.actions:
+            pending.append(await self._send_action(action))
+        for fut in pending:
+            await fut
+        self._count(decision.actions)
+        idx_partition = partition_for(order_id.encode(), self.partitions)
+        self.rt.totals(idx_partition).apply(before, decision.state)
+        if decision.state is None:
+            if before is not None:
+                self.rt.orders.pop(order_id, None)
+            self.rt.index(idx_partition).set(order_id, None)
+        elif decision.state is not before:
+            self.rt.orders[order_id] = encode_state(decision.state)
+            self.rt.index(idx_partition).set(order_id, next_due(decision.state))
+
+    async def _send_action(self, action: Action) -> Awaitable[Any]:
+        return await self.rt.topics["actions"].send(key=action.order_id.encode(), value=dump_action(action))  # type: ignore[no-any-return]
+
+    def _count(self, actions: tuple[Action, ...]) -> None:
+        m = self.rt.metrics
+        for a in actions:
+            m.actions_emitted.labels(type=a.type, rule=a.rule).inc()
+            if a.type in ("refund", "abandon_return") and a.party is not None:
+                m.refunds.labels(party=a.party, currency=a.currency or "none").inc()
+                if a.amount is not None:
+                    m.refund_amount.labels(party=a.party, currency=a.currency or "none").inc(float(a.amount))
+
+    def export_gauges(self) -> None:
+        """Gauges that are sums over this worker's partitions; Prometheus sums them over workers."""
+        m = self.rt.metrics
+        m.deadlines_pending.set(sum(len(idx) for idx in self.rt.deadlines.values()))
+        clocks = [a.clock for a in self.rt.aligners.values() if a.clock is not None]
+        if not clocks:
+            return
+        today = max(clocks).astimezone(UTC).date()
+        th = self.rt.policy.defaults
+        stores: set[str] = set()
+        for totals in self.rt.store_totals.values():
+            stores.update(totals.stores())
+        for store in sorted(stores):
+            label = m.store_label(store, self.known_stores)
+            if label is None:
+                continue
+            points = orders = disputes = 0
+            for totals in self.rt.store_totals.values():
+                ledger = totals.ledger(store, today, th.dispute_rate_window_days, th.penalty_points_alert_at, 0.05)
+                points += ledger.penalty_points
+                orders += ledger.orders_in_window()
+                disputes += ledger.disputes_in_window()
+            m.store_penalty_points.labels(store=label).set(points)
+            m.store_orders_in_window.labels(store=label).set(orders)
+            m.store_disputes_in_window.labels(store=label).set(disputes)
+
+
+def _logical_topic(rt: Runtime, topic: str) -> str:
+    s = rt.settings
+    return {s.topic_orders: "orders", s.topic_shipments: "shipments", s.topic_disputes: "disputes"}.get(topic, topic)

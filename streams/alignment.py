@@ -1,0 +1,120 @@
+"""Event-time alignment of the three input topics of one partition, and the partition's clock.
+
+An order's events come on three topics (orders, shipments, disputes). Read
+from a backlog, one topic can run far ahead of another: the dispute of an
+order read before the shipment that preceded it would be decided on the
+wrong facts. So the worker holds an event (unacknowledged, so a crash
+re-delivers it) until every topic of its partition has either caught up with
+the broker or shown an event at least as late. Events then reach the rules
+in event-time order, as in `postsale replay`, and the decisions are the same.
+
+The partition's clock follows from the same facts: while any topic is behind,
+it is the event-time watermark (the earliest latest-time of the lagging
+topics); once all have caught up, it may follow the wall clock. It never goes
+backwards. Deadlines fire when this clock passes them, so a backlog never
+fires a deadline that a later event in it would have settled.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(order=True)
+class _Held(Generic[T]):
+    at: datetime
+    seq: int
+    item: T = field(compare=False)
+
+
+@dataclass
+class TopicProgress:
+    last_time: datetime | None = None
+    last_offset: int = -1
+
+
+class PartitionAligner(Generic[T]):
+    """Holds one partition's events until it is safe to hand them to the rules, earliest first."""
+
+    def __init__(self, topics: tuple[str, ...], lateness: timedelta = timedelta(0)) -> None:
+        self.topics = topics
+        self.lateness = lateness
+        self.progress: dict[str, TopicProgress] = {t: TopicProgress() for t in topics}
+        self._held: list[_Held[T]] = []
+        self._seq = 0
+        self.clock: datetime | None = None
+        # A time someone asked the clock to reach (an end-of-input tick); honoured once caught up.
+        self.requested: datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def add(self, topic: str, offset: int, at: datetime, item: T) -> None:
+        p = self.progress[topic]
+        p.last_offset = max(p.last_offset, offset)
+        if p.last_time is None or at > p.last_time:
+            p.last_time = at
+        self._seq += 1
+        heapq.heappush(self._held, _Held(at, self._seq, item))
+
+    def saw_offset(self, topic: str, offset: int) -> None:
+        """A record that is not an event (a bad record, a repeat) still moves the topic's position."""
+        p = self.progress[topic]
+        p.last_offset = max(p.last_offset, offset)
+
+    def request(self, at: datetime) -> None:
+        if self.requested is None or at > self.requested:
+            self.requested = at
+
+    def watermark(self, lagging: Callable[[str, int], bool]) -> datetime | None:
+        """Earliest latest-time among topics still behind the broker, less the lateness; None when none is
+        behind. A lagging topic that has shown no event yet holds everything back (`NEVER`)."""
+        marks = []
+        for topic, p in self.progress.items():
+            if lagging(topic, p.last_offset):
+                if p.last_time is None:
+                    return NEVER
+                marks.append(p.last_time)
+        if not marks:
+            return None
+        return min(marks) - self.lateness
+
+    def release(self, lagging: Callable[[str, int], bool], wall: datetime | None = None) -> tuple[list[T], datetime | None]:
+        """Events now safe to apply, in event-time order, and the clock after them.
+
+        `lagging(topic, last_offset)` says whether the broker has records past
+        `last_offset` on that topic's partition. `wall` is the live clock's time,
+        used only when nothing is behind.
+        """
+        mark = self.watermark(lagging)
+        ready: list[T] = []
+        if mark is None:
+            ready = [h.item for h in sorted(self._held)]
+            self._held.clear()
+            # Caught up: every event up to the latest one seen has been read, so time has reached it.
+            latest = max((p.last_time for p in self.progress.values() if p.last_time is not None), default=None)
+            times = [t - self.lateness for t in (wall, latest) if t is not None]
+            times += [self.requested] if self.requested is not None else []
+            candidate = max(times) if times else None
+        else:
+            while self._held and self._held[0].at <= mark:
+                ready.append(heapq.heappop(self._held).item)
+            candidate = mark if mark is not NEVER else None
+        if candidate is not None and (self.clock is None or candidate > self.clock):
+            self.clock = candidate
+        return ready, self.clock
+
+    def drop(self) -> list[T]:
+        """Forget everything held (the partition was revoked: the next owner re-reads it)."""
+        items = [h.item for h in self._held]
+        self._held.clear()
+        return items
+
+
+NEVER = datetime.min.replace(tzinfo=UTC)

@@ -1,0 +1,149 @@
+"""Prometheus metrics of a worker: a value passed in, built on a registry of the caller's choosing.
+
+Names follow `postsale_<what>_<unit>`. Label values come from bounded sets
+only: topic, event type, reason, action type, rule, party, currency, stage,
+partition, and store ids capped by `stores_max` (never an order id). Known
+label sets are initialised at start-up so that dashboards and alerts see
+zeros instead of missing series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from models.common import ACTION_TYPES, RULE_IDS
+from models.state import STAGES
+from streams.settings import Settings
+
+INVALID_REASONS = (
+    "invalid_json",
+    "invalid_event",
+    "key_mismatch",
+    "future_timestamp",
+    "unknown_order",
+    "wrong_topic",
+    "misrouted",
+)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    events_consumed: Counter
+    invalid_records: Counter
+    duplicate_events: Counter
+    misrouted_events: Counter
+    actions_emitted: Counter
+    refunds: Counter
+    refund_amount: Counter
+    open_orders: Gauge
+    deadlines_pending: Gauge
+    deadlines_fired: Counter
+    deadlines_overdue: Gauge
+    oldest_overdue_deadline_age: Gauge
+    clock_lag: Gauge
+    held_events: Gauge
+    processing_latency: Histogram
+    consumer_lag: Gauge
+    store_penalty_points: Gauge
+    store_orders_in_window: Gauge
+    store_disputes_in_window: Gauge
+    stores_max: int
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry, settings: Settings) -> Metrics:
+        ns = "postsale"
+        m = cls(
+            registry=registry,
+            events_consumed=Counter(
+                "events_consumed", "Valid events consumed, by topic and type.", ["topic", "type"], namespace=ns, registry=registry
+            ),
+            invalid_records=Counter(
+                "invalid_records", "Records sent to the dead-letter topic, by reason.", ["topic", "reason"], namespace=ns,
+                registry=registry,
+            ),
+            duplicate_events=Counter(
+                "duplicate_events", "Events ignored as repeats of an event_id already processed.", ["topic"], namespace=ns,
+                registry=registry,
+            ),
+            misrouted_events=Counter(
+                "misrouted_events", "Events found on a partition their key does not hash to.", ["topic"], namespace=ns,
+                registry=registry,
+            ),
+            actions_emitted=Counter(
+                "actions_emitted", "Actions sent to the actions topic, by type and rule.", ["type", "rule"], namespace=ns,
+                registry=registry,
+            ),
+            refunds=Counter("refunds", "Refund actions, by party and currency.", ["party", "currency"], namespace=ns, registry=registry),
+            refund_amount=Counter(
+                "refund_amount", "Refunded amount, by party and currency.", ["party", "currency"], namespace=ns, registry=registry
+            ),
+            open_orders=Gauge("open_orders", "Orders held in state, by lifecycle stage.", ["stage"], namespace=ns, registry=registry),
+            deadlines_pending=Gauge(
+                "deadlines_pending", "Orders with a pending deadline, on this worker's partitions.", namespace=ns, registry=registry
+            ),
+            deadlines_fired=Counter("deadlines_fired", "Deadlines fired, by rule.", ["rule"], namespace=ns, registry=registry),
+            deadlines_overdue=Gauge(
+                "deadlines_overdue", "Deadlines due by the wall clock but not fired yet.", namespace=ns, registry=registry
+            ),
+            oldest_overdue_deadline_age=Gauge(
+                "oldest_overdue_deadline_age_seconds",
+                "Age of the oldest deadline due by the wall clock and not fired.",
+                namespace=ns,
+                registry=registry,
+            ),
+            clock_lag=Gauge(
+                "clock_lag_seconds", "How far a partition's clock is behind the live clock.", ["partition"], namespace=ns,
+                registry=registry,
+            ),
+            held_events=Gauge(
+                "held_events", "Events held for event-time alignment, by partition.", ["partition"], namespace=ns, registry=registry
+            ),
+            processing_latency=Histogram(
+                "processing_latency_seconds",
+                "From an event's arrival at the worker to its actions acknowledged by the broker.",
+                namespace=ns,
+                registry=registry,
+                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            ),
+            consumer_lag=Gauge(
+                "consumer_lag_records", "Records not yet read, by input topic and partition.", ["topic", "partition"],
+                namespace=ns, registry=registry,
+            ),
+            store_penalty_points=Gauge(
+                "store_penalty_points", "Refusal-to-ship penalty points booked per store.", ["store"], namespace=ns,
+                registry=registry,
+            ),
+            store_orders_in_window=Gauge(
+                "store_orders_in_window", "Orders placed in the store's dispute-rate window (sum over workers).",
+                ["store"], namespace=ns, registry=registry,
+            ),
+            store_disputes_in_window=Gauge(
+                "store_disputes_in_window",
+                "Disputes opened in the store's dispute-rate window (sum over workers); rate = disputes / orders.",
+                ["store"], namespace=ns, registry=registry,
+            ),
+            stores_max=settings.stores_max,
+        )
+        for topic in settings.input_topics:
+            for reason in INVALID_REASONS:
+                m.invalid_records.labels(topic=topic, reason=reason)
+            m.duplicate_events.labels(topic=topic)
+            m.misrouted_events.labels(topic=topic)
+        for stage in STAGES:
+            m.open_orders.labels(stage=stage)
+        for rule in RULE_IDS:
+            m.deadlines_fired.labels(rule=rule)
+        for action_type in ACTION_TYPES:
+            for rule in RULE_IDS:
+                m.actions_emitted.labels(type=action_type, rule=rule)
+        return m
+
+    def store_label(self, store_id: str, known: set[str]) -> str | None:
+        """The store's label, or None once `stores_max` stores are exported (keeps the series bounded)."""
+        if store_id in known or len(known) < self.stores_max:
+            known.add(store_id)
+            return store_id
+        return None

@@ -1,0 +1,90 @@
+"""customs_hold: notify-customs at a hold; still held after 7 days → escalate; clearance or delivery closes it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import DAY, HOUR, T0, US, briefs, dispute, placed, run, shipped, status
+
+S = T0 + DAY
+HOLD = S + 2 * DAY
+NOTIFY = ("notify_customs", "customs_hold", None, None, None)
+ESCALATE = ("escalate", "customs_hold", None, None, "customs_hold_overdue")
+
+
+def parcel(*events):
+    return [placed(order_id="C1", dest="US", marketplace="aliexpress"), shipped(order_id="C1", at=S), *events]
+
+
+def st(name, at):
+    return status(name, order_id="C1", at=at)
+
+
+@pytest.mark.parametrize(
+    ("events", "until", "expected"),
+    [
+        pytest.param(
+            parcel(st("customs_hold", HOLD)),
+            HOLD + 7 * DAY + US,
+            [NOTIFY, ESCALATE],
+            id="held for more than 7 days: escalate",
+        ),
+        pytest.param(parcel(st("customs_hold", HOLD)), HOLD + 7 * DAY, [NOTIFY], id="exactly 7 days: not yet"),
+        pytest.param(
+            parcel(st("customs_hold", HOLD), st("customs_cleared", HOLD + 3 * DAY)),
+            HOLD + 30 * DAY,
+            [NOTIFY],
+            id="cleared after 3 days: no escalation",
+        ),
+        pytest.param(
+            parcel(st("customs_hold", HOLD), st("delivered", HOLD + 5 * DAY)),
+            HOLD + 30 * DAY,
+            [NOTIFY],
+            id="a delivered parcel closes its customs hold",
+        ),
+        pytest.param(
+            parcel(st("customs_hold", HOLD), st("in_transit", HOLD + 2 * DAY)),
+            HOLD + 30 * DAY,
+            [NOTIFY],
+            id="the parcel moving on closes the hold",
+        ),
+        pytest.param(
+            parcel(st("customs_hold", HOLD), st("exception", HOLD + 2 * DAY)),
+            HOLD + 7 * DAY + US,
+            [NOTIFY, ESCALATE],
+            id="an exception while held is still held",
+        ),
+        pytest.param(
+            parcel(st("customs_hold", HOLD), st("customs_hold", HOLD + DAY)),
+            HOLD + 7 * DAY + US,
+            [NOTIFY, ESCALATE],
+            id="a repeated hold status: one reminder, counted from the first",
+        ),
+        pytest.param(
+            parcel(st("customs_hold", HOLD), st("customs_cleared", HOLD + DAY), st("customs_hold", HOLD + 2 * DAY)),
+            HOLD + 2 * DAY + 7 * DAY + US,
+            [NOTIFY, NOTIFY, ESCALATE],
+            id="held again after clearance: a new reminder and a new clock",
+        ),
+        pytest.param(
+            parcel(dispute("customs_held", order_id="C1", at=HOLD)),
+            HOLD + 7 * DAY + US,
+            [NOTIFY, ESCALATE],
+            id="buyer's customs dispute starts the same path",
+        ),
+        pytest.param(
+            parcel(st("customs_hold", HOLD), dispute("customs_held", order_id="C1", at=HOLD + HOUR)),
+            HOLD + 3 * DAY,
+            [NOTIFY],
+            id="buyer's dispute about a hold already handled: no second reminder",
+        ),
+    ],
+)
+def test_customs_hold(events, until, expected):
+    actions = [a for a in run(events, until=until) if a.rule == "customs_hold"]
+    assert briefs(actions) == expected
+
+
+def test_escalation_is_dated_at_the_deadline():
+    actions = [a for a in run(parcel(st("customs_hold", HOLD)), until=HOLD + 30 * DAY) if a.type == "escalate"]
+    assert [a.decided_at for a in actions] == [HOLD + 7 * DAY]

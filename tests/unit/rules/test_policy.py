@@ -1,0 +1,304 @@
+"""The policy: the shipped default reproduces the playbook's numbers; a bad file is refused with line and field;
+overrides per marketplace, region and promotion change the threshold actually used; every action names the version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from pydantic import ValidationError
+
+from models.policy import Policy
+from models.policy_file import PolicyError, load_policy, parse_policy
+from tests.factories import (
+    CST,
+    DAY,
+    HOUR,
+    T0,
+    US,
+    default_policy,
+    dispute,
+    of_type,
+    placed,
+    policy_with,
+    run,
+    shipped,
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("overdue_expedite_after_days", 2, id="expedite 2 days after ship-by"),
+        pytest.param("overdue_switch_after_days", 4, id="switch 4 days after ship-by"),
+        pytest.param("supplier_reply_window_hours", 48, id="supplier answers within 48 h"),
+        pytest.param("max_reorder_attempts", 1, id="one alternative supplier"),
+        pytest.param("customs_hold_escalate_after_days", 7, id="customs hold escalates after 7 days"),
+        pytest.param("verification_min_working_days", 10, id="verification takes at least 10 working days"),
+        pytest.param("verification_max_working_days", 30, id="verification escalates after 30 working days"),
+        pytest.param("refund_within_working_days", 15, id="refund within 15 working days"),
+        pytest.param("penalty_no_ship_no_cooperation", 60, id="60 points: no ship, no cooperation"),
+        pytest.param("penalty_no_ship_cooperated", 24, id="24 points: no ship, cooperated"),
+        pytest.param("penalty_out_of_stock_refunded", 12, id="12 points: out of stock, refunded"),
+        pytest.param("return_tracking_days", 10, id="10 days to enter return tracking"),
+        pytest.param("return_abandon_window_days", 30, id="30 days to abandon the return"),
+        pytest.param("abandon_above_return_cost_share", 1.0, id="abandon when return costs more than the goods"),
+        pytest.param("handling_time_hours", 72, id="72 h handling when the order has no ship-by"),
+        pytest.param("penalty_points_apply", False, id="no points unless the marketplace deducts them"),
+        pytest.param("proactive_notices", False, id="no proactive notices outside a sale"),
+    ],
+)
+def test_shipped_default_reproduces_the_playbook(field, value):
+    assert getattr(default_policy().defaults, field) == value
+
+
+def test_shipped_default_marketplaces_regions_and_sales():
+    policy = load_policy()
+    assert policy.version == "2026.11-default"
+    assert policy.defaults.calendar.country == "CN"
+    for marketplace in ("taobao", "tmall", "1688"):
+        assert policy.thresholds_for(marketplace, "CN", T0).thresholds.penalty_points_apply
+    assert not policy.thresholds_for("aliexpress", "CN", T0).thresholds.penalty_points_apply
+    assert policy.thresholds_for("1688", "CN", T0).thresholds.non_quality_return_cap_share == pytest.approx(0.10)
+    d11 = policy.thresholds_for("tmall", "CN", datetime(2026, 11, 11, tzinfo=CST))
+    assert d11.promotion == "double11"
+    assert d11.thresholds.handling_time_hours == 12 and d11.thresholds.proactive_notices
+    assert d11.thresholds.penalty_points_apply  # the marketplace override survives the promotion's
+
+
+V = 'version: "bad-1"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "words"),
+    [
+        pytest.param(
+            V + "defaults:\n  overdue_expedite_after_days: two\n",
+            3,
+            "defaults.overdue_expedite_after_days",
+            "number",
+            id="wrong type",
+        ),
+        pytest.param(
+            V + "defaults:\n  handling_time_hours: -5\n",
+            3,
+            "defaults.handling_time_hours",
+            "greater than 0",
+            id="negative number",
+        ),
+        pytest.param(
+            V + "defaults:\n  max_reorder_attempts: -1\n",
+            3,
+            "defaults.max_reorder_attempts",
+            "greater than or equal",
+            id="negative attempts",
+        ),
+        pytest.param(
+            V + "defaults:\n  overdue_expedit_after_days: 2\n",
+            3,
+            "defaults.overdue_expedit_after_days",
+            "Extra inputs",
+            id="unknown (misspelt) field",
+        ),
+        pytest.param(
+            V + "marketplaces:\n  jd:\n    calendar:\n      country: XX\n",
+            5,
+            "marketplaces.jd.calendar.country",
+            "unknown holiday calendar",
+            id="unknown calendar country",
+        ),
+        pytest.param(
+            V + "defaults:\n  calendar:\n    timezone: Mars/Olympus\n",
+            4,
+            "defaults.calendar.timezone",
+            "unknown time zone",
+            id="unknown time zone",
+        ),
+        pytest.param(
+            V + "marketplaces:\n  jd:\n    overdue_switch_after_days: 2\n",
+            4,
+            "marketplaces.jd.overdue_switch_after_days",
+            "greater than overdue_expedite",
+            id="switch <= expedite in an override",
+        ),
+        pytest.param(
+            V + "regions:\n  FR:\n    overdue_expedite_after_days: 5\n",
+            3,
+            "regions.FR.overdue_switch_after_days",
+            "greater than overdue_expedite",
+            id="switch <= expedite via a region",
+        ),
+        pytest.param(
+            V
+            + "promotions:\n  - name: x\n"
+            + "    starts_at: '2026-11-02T00:00:00+08:00'\n    ends_at: '2026-11-01T00:00:00+08:00'\n",
+            3,
+            "promotions.0",
+            "ends_at must be after starts_at",
+            id="promotion ending before it starts",
+        ),
+        pytest.param(
+            V
+            + "promotions:\n  - name: x\n"
+            + "    starts_at: '2026-11-01T00:00:00'\n    ends_at: '2026-11-02T00:00:00+08:00'\n",
+            4,
+            "promotions.0.starts_at",
+            "timezone",
+            id="promotion with a naive start",
+        ),
+        pytest.param(
+            V + "regions:\n  usa:\n    handling_time_hours: 3\n",
+            3,
+            "regions.usa.[key]",
+            "pattern",
+            id="region not a country code",
+        ),
+        pytest.param('version: "v\ndefaults: [\n', 3, "", "not valid YAML", id="not YAML at all"),
+        pytest.param("- a\n- b\n", 1, "", "mapping", id="a list, not a mapping"),
+        pytest.param("defaults: {}\n", 1, "version", "required", id="no version"),
+    ],
+)
+def test_bad_policy_is_refused_with_line_and_field(text, line, field, words):
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, source="store.yaml")
+    problems = caught.value.problems
+    assert (problems[0][0], problems[0][1]) == (line, field)
+    assert words in problems[0][2]
+    assert "store.yaml" in str(caught.value) and f"line {line}" in str(caught.value)
+
+
+def test_every_problem_is_listed():
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(V + "defaults:\n  handling_time_hours: -5\n  evidence_wait_days: x\n")
+    assert [(line, field) for line, field, _ in caught.value.problems] == [
+        (3, "defaults.handling_time_hours"),
+        (4, "defaults.evidence_wait_days"),
+    ]
+
+
+def test_missing_file_is_a_policy_error(tmp_path):
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "nope.yaml")
+
+
+def test_a_policy_file_round_trips(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(V + "defaults:\n  overdue_switch_after_days: 5\n", encoding="utf-8")
+    policy = load_policy(path)
+    assert policy.version == "bad-1" and policy.defaults.overdue_switch_after_days == 5
+
+
+def test_the_model_refuses_contradictions_outside_files_too():
+    with pytest.raises(ValidationError, match="overdue_switch_after_days"):
+        Policy.model_validate({"version": "x", "defaults": {"overdue_switch_after_days": 1}})
+
+
+# ---------------------------------------------------------------- overrides change what the engine does
+
+SB = T0 + 3 * DAY
+
+
+def switched_at(policy, **placed_kw):
+    # the 48 h reply window after the +2d expedite switches at +4d on its own;
+    # only overdue_switch's own timing counts here
+    actions = run([placed(order_id="K1", ship_by=SB, **placed_kw)], until=SB + 10 * DAY, policy=policy)
+    return [a.decided_at for a in of_type(actions, "reorder", "overdue_switch")][:1]
+
+
+@pytest.mark.parametrize(
+    ("policy", "placed_kw", "expected"),
+    [
+        pytest.param(None, {"marketplace": "jd"}, [SB + 4 * DAY], id="default: switch at +4d"),
+        pytest.param(
+            policy_with({"overdue_switch_after_days": 3}),
+            {"marketplace": "jd"},
+            [SB + 3 * DAY],
+            id="defaults 3: a day earlier",
+        ),
+        pytest.param(
+            policy_with(marketplaces={"jd": {"overdue_switch_after_days": 3}}),
+            {"marketplace": "jd"},
+            [SB + 3 * DAY],
+            id="marketplace override 3 days",
+        ),
+        pytest.param(
+            policy_with(marketplaces={"jd": {"overdue_switch_after_days": 3}}),
+            {"marketplace": "pdd"},
+            [SB + 4 * DAY],
+            id="another marketplace's override does not apply",
+        ),
+        pytest.param(
+            policy_with({"supplier_reply_window_hours": 96}, regions={"FR": {"overdue_switch_after_days": 5}}),
+            {"marketplace": "jd", "dest": "FR"},
+            [SB + 5 * DAY],
+            id="region override by destination",
+        ),
+        pytest.param(
+            policy_with(
+                {"supplier_reply_window_hours": 96},
+                marketplaces={"jd": {"overdue_switch_after_days": 3}},
+                regions={"FR": {"overdue_switch_after_days": 5}},
+            ),
+            {"marketplace": "jd", "dest": "FR"},
+            [SB + 5 * DAY],
+            id="region wins over marketplace",
+        ),
+        pytest.param(
+            policy_with(
+                regions={"FR": {"overdue_switch_after_days": 5}},
+                promotions=[
+                    {
+                        "name": "spring",
+                        "starts_at": "2026-03-01T00:00:00+08:00",
+                        "ends_at": "2026-03-03T00:00:00+08:00",
+                        "overrides": {"overdue_switch_after_days": 2.5},
+                    }
+                ],
+            ),
+            {"marketplace": "jd", "dest": "FR"},
+            [SB + 2.5 * DAY],
+            id="promotion wins over region",
+        ),
+    ],
+)
+def test_override_changes_the_threshold_used(policy, placed_kw, expected):
+    assert switched_at(policy, **placed_kw) == expected
+
+
+def test_thresholds_are_resolved_at_placement_time():
+    # an order placed before a sale keeps the normal thresholds even when events arrive during it
+    policy = policy_with(
+        promotions=[
+            {
+                "name": "flash",
+                "starts_at": "2026-03-03T00:00:00+08:00",
+                "ends_at": "2026-03-10T00:00:00+08:00",
+                "overrides": {"handling_time_hours": 6, "proactive_notices": True},
+            }
+        ],
+        version="flash-1",
+    )
+    actions = run([placed(order_id="K2", marketplace="jd"), shipped(order_id="K2", at=T0 + 2 * DAY)], policy=policy)
+    assert not [a for a in actions if a.rule == "promotion"]
+    inside = run([placed(order_id="K3", marketplace="jd", at=T0 + DAY)], policy=policy)
+    assert [a.notice for a in inside if a.rule == "promotion"] == ["promotion_shipping_time"]
+
+
+def test_in_transit_estimate_override_for_a_region():
+    events = [placed(order_id="K4", marketplace="aliexpress", dest="DE"), shipped(order_id="K4", at=T0 + HOUR)]
+    probe = dispute("in_transit", order_id="K4", at=T0 + HOUR + 10 * DAY + US)
+    tight = policy_with(regions={"DE": {"delivery_estimate_days_international": 10}})
+    assert [a.type for a in run([*events, probe], policy=tight) if a.rule == "dispute_reasons"] == ["refund"]
+    assert [a.type for a in run([*events, probe]) if a.rule == "dispute_reasons"] == ["notify_customer"]
+
+
+def test_every_action_carries_the_policy_version():
+    policy = policy_with(version="store-7.3")
+    events = [
+        placed(order_id="K5", marketplace="tmall", ship_by=SB),
+        dispute("in_transit", order_id="K5", at=SB + DAY),
+    ]
+    actions = run(events, until=SB + 60 * DAY, policy=policy)
+    assert len(actions) >= 5
+    assert {a.policy_version for a in actions} == {"store-7.3"}
+    assert {a.policy_version for a in run(events, until=SB + 60 * DAY)} == {"2026.11-default"}

@@ -1,0 +1,220 @@
+"""wrong_or_missing: evidence → claim → verification (10–30 working days) → reissue or refund within 15 working days."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from tests.factories import (
+    CST,
+    DAY,
+    HOUR,
+    T0,
+    US,
+    briefs,
+    closed,
+    delivered,
+    dispute,
+    evidence,
+    of_type,
+    placed,
+    refunded,
+    run,
+    shipped,
+    verified,
+)
+
+S = T0 + DAY
+D = S + 3 * DAY  # delivered
+OPEN = D + DAY  # dispute opened (Fri 2026-03-06)
+EVID = OPEN + DAY  # evidence (Sat 2026-03-07)
+R = "wrong_or_missing"
+
+
+def order(marketplace="tmall", reason="wrong_item", *events, amount_claimed=None):
+    return [
+        placed(order_id="W1", marketplace=marketplace),
+        shipped(order_id="W1", at=S),
+        delivered(order_id="W1", at=D),
+        dispute(reason, order_id="W1", at=OPEN, amount_claimed=amount_claimed),
+        *events,
+    ]
+
+
+EVIDENCE = ("request_evidence", R, None, None, None)
+CLAIM = ("open_claim", R, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("events", "until", "expected"),
+    [
+        pytest.param(order(), OPEN + HOUR, [EVIDENCE], id="wrong item: ask for photo or video evidence"),
+        pytest.param(order("tmall", "missing_item"), OPEN + HOUR, [EVIDENCE], id="missing item: same"),
+        pytest.param(order("tmall", "short_shipment"), OPEN + HOUR, [EVIDENCE], id="AliExpress short shipment: same"),
+        pytest.param(
+            order(),
+            OPEN + 7 * DAY + US,
+            [EVIDENCE, ("escalate", R, None, None, "no_evidence")],
+            id="no evidence in 7 days: escalate",
+        ),
+        pytest.param(order(), OPEN + 7 * DAY, [EVIDENCE], id="exactly 7 days: not yet"),
+        pytest.param(
+            order("tmall", "wrong_item", evidence(order_id="W1", at=EVID)),
+            EVID + DAY,
+            [EVIDENCE, CLAIM],
+            id="evidence opens a claim",
+        ),
+        pytest.param(
+            order(
+                "tmall",
+                "wrong_item",
+                evidence(order_id="W1", at=EVID),
+                verified(True, order_id="W1", at=EVID + 12 * DAY),
+            ),
+            EVID + 90 * DAY,
+            [EVIDENCE, CLAIM, ("reissue", R, None, None, None)],
+            id="verified on tmall: reissue (policy preference)",
+        ),
+        pytest.param(
+            order(
+                "aliexpress",
+                "wrong_item",
+                evidence(order_id="W1", at=EVID),
+                verified(True, order_id="W1", at=EVID + 12 * DAY),
+            ),
+            EVID + 12 * DAY + HOUR,
+            [EVIDENCE, CLAIM, ("refund", R, "customer", "100.00", None)],
+            id="verified on aliexpress: customer refund (policy preference)",
+        ),
+        pytest.param(
+            order(
+                "aliexpress",
+                "missing_item",
+                evidence(order_id="W1", at=EVID),
+                verified(True, order_id="W1", at=EVID + 12 * DAY),
+                amount_claimed="35.50",
+            ),
+            EVID + 12 * DAY + HOUR,
+            [EVIDENCE, CLAIM, ("refund", R, "customer", "35.50", None)],
+            id="a partial claim refunds what was claimed",
+        ),
+        pytest.param(
+            order(
+                "aliexpress",
+                "wrong_item",
+                evidence(order_id="W1", at=EVID),
+                verified(False, order_id="W1", at=EVID + 12 * DAY),
+            ),
+            EVID + 90 * DAY,
+            [EVIDENCE, CLAIM, ("notify_customer", R, None, None, "claim_rejected")],
+            id="rejected: tell the buyer, no refund",
+        ),
+        pytest.param(
+            order(
+                "aliexpress",
+                "wrong_item",
+                evidence(order_id="W1", at=EVID),
+                verified(True, order_id="W1", at=EVID + 12 * DAY),
+                verified(True, order_id="W1", at=EVID + 13 * DAY),
+            ),
+            EVID + 13 * DAY + HOUR,
+            [EVIDENCE, CLAIM, ("refund", R, "customer", "100.00", None)],
+            id="a repeated verification result: one refund",
+        ),
+        pytest.param(
+            order("tmall", "wrong_item", evidence(order_id="W1", at=EVID), closed(order_id="W1", at=EVID + 5 * DAY)),
+            EVID + 120 * DAY,
+            [EVIDENCE, CLAIM],
+            id="dispute closed: the claim follow-ups end",
+        ),
+        pytest.param(
+            order("tmall", "wrong_item", closed(order_id="W1", at=OPEN + DAY)),
+            OPEN + 30 * DAY,
+            [EVIDENCE],
+            id="dispute closed before evidence: no evidence escalation",
+        ),
+    ],
+)
+def test_claim_path(events, until, expected):
+    assert briefs([a for a in run(events, until=until) if a.rule == R]) == expected
+
+
+# Evidence on Friday 2026-09-18 10:00 (CN). Working days after it, counted by hand from the 2026 CN calendar:
+# Sun 09-20 is a make-up working day; Fri 09-25 Mid-Autumn; 10-01..10-07 National Day; Sat 10-10 make-up working day.
+# 30th working day: Thu 2026-11-05.
+FRI = datetime(2026, 9, 18, 10, 0, tzinfo=CST)
+
+
+def autumn_order(*events):
+    return [
+        placed(order_id="W2", at=FRI - 10 * DAY, marketplace="aliexpress"),
+        shipped(order_id="W2", at=FRI - 9 * DAY),
+        delivered(order_id="W2", at=FRI - 3 * DAY),
+        dispute("wrong_item", order_id="W2", at=FRI - DAY),
+        evidence(order_id="W2", at=FRI),
+        *events,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("until", "escalated"),
+    [
+        pytest.param(
+            datetime(2026, 11, 5, 10, 0, tzinfo=CST), False, id="30th working day across National Day: not yet at 10:00"
+        ),
+        pytest.param(
+            datetime(2026, 11, 5, 10, 0, tzinfo=CST) + US, True, id="30th working day across National Day: escalate"
+        ),
+    ],
+)
+def test_no_verification_after_30_working_days_escalates(until, escalated):
+    actions = of_type(run(autumn_order(), until=until), "escalate", R)
+    assert [a.notice for a in actions] == (["verification_overdue"] if escalated else [])
+
+
+# Verified on Friday 2026-09-18 10:00: 15 working days → Thu 2026-10-15
+# (Sun 09-20 and Sat 10-10 count, the holidays do not).
+REFUND_DUE = datetime(2026, 10, 15, 10, 0, tzinfo=CST)
+
+
+def verified_on_friday(*events):
+    return [
+        placed(order_id="W3", at=FRI - 30 * DAY, marketplace="aliexpress"),
+        shipped(order_id="W3", at=FRI - 29 * DAY),
+        delivered(order_id="W3", at=FRI - 25 * DAY),
+        dispute("wrong_item", order_id="W3", at=FRI - 24 * DAY),
+        evidence(order_id="W3", at=FRI - 23 * DAY),
+        verified(True, order_id="W3", at=FRI),
+        *events,
+    ]
+
+
+def test_refund_is_due_within_15_working_days_of_verification():
+    refund = of_type(run(verified_on_friday()), "refund", R)
+    assert [a.due_by for a in refund] == [REFUND_DUE]
+    assert "15 working days" in refund[0].reason
+
+
+@pytest.mark.parametrize(
+    ("events", "until", "expected"),
+    [
+        pytest.param([], REFUND_DUE, [], id="refund not reported by the due time: not yet"),
+        pytest.param([], REFUND_DUE + US, ["refund_overdue"], id="refund not done after 15 working days: escalate"),
+        pytest.param(
+            [refunded(order_id="W3", at=REFUND_DUE - DAY)],
+            REFUND_DUE + 30 * DAY,
+            [],
+            id="order.refunded settles the escalation",
+        ),
+        pytest.param(
+            [closed(order_id="W3", at=FRI + DAY)],
+            REFUND_DUE + US,
+            ["refund_overdue"],
+            id="a closed dispute still owes its refund",
+        ),
+    ],
+)
+def test_refund_overdue(events, until, expected):
+    actions = of_type(run(verified_on_friday(*events), until=until), "escalate", R)
+    assert [a.notice for a in actions] == expected
