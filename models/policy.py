@@ -24,7 +24,7 @@ class CarrierLimits(BaseModel):
     """Size and weight a parcel may have; the oversize row checks orders against them at placement."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    max_weight_kg: float = Field(default=30.0, gt=0, description="Total parcel weight, kg.")
+    max_weight_kg: float = Field(default=30.0, gt=0, description="Weight of one unit (a parcel holds at least one), kg.")
     max_side_cm: float = Field(default=120.0, gt=0, description="Longest side of any unit, cm.")
     max_length_plus_girth_cm: float = Field(default=300.0, gt=0, description="Longest side + 2×(other two), cm.")
 

@@ -118,6 +118,10 @@ ON_EVENT: dict[str, tuple[str, ...]] = {
 }
 
 CUSTOMER_MONEY = frozenset({"refund", "abandon_return"})
+# Deadlines due at the same instant fire in this order: the more specific cause first, so that with the
+# default numbers (expedite at +2 d, 48 h reply window, switch at +4 d) the switch is decided as
+# supplier_unresponsive, which is what happened.
+FIRING_ORDER = {"supplier_unresponsive": 10, "overdue_switch": 20}
 MAX_FIRINGS_PER_CALL = 1000
 
 
@@ -253,7 +257,7 @@ def _fire(run: _Run, before: datetime, policy: Policy) -> bool:
         due = [d for d in run.order.deadlines if d.due < before]
         if not due:
             return True
-        deadline = min(due, key=lambda d: (d.due, d.rule, d.key))
+        deadline = min(due, key=lambda d: (d.due, FIRING_ORDER.get(d.rule, 50), d.rule, d.key))
         run.order = run.order.evolve(deadlines=tuple(d for d in run.order.deadlines if d is not deadline))
         ctx = ctx_for(run.order, policy)
         if deadline.rule == "retire":

@@ -20,7 +20,7 @@ from models.events import (
     OrderSupplierOrdered,
     ShipmentUpdate,
 )
-from models.state import Deadline, OrderState
+from models.state import CustomerRefund, Deadline, OrderState
 from rules.base import Ctx, days, hours
 
 PRE_SHIPMENT_RULES = frozenset({"overdue_expedite", "overdue_switch", "supplier_unresponsive", "penalty_points"})
@@ -80,7 +80,17 @@ def apply(order: OrderState, event: Event, ctx: Ctx) -> OrderState:
             return order
         done = order.refunds_done + event.amount
         kept = tuple(d for d in order.deadlines if not d.key.startswith(REFUND_DUE_KEY))
-        return order.evolve(refunds_done=done, deadlines=kept)
+        order = order.evolve(refunds_done=done, deadlines=kept)
+        if any(r.action_id == event.caused_by for r in order.customer_refunds):
+            return order  # the execution of a refund this engine decided: already counted
+        # A refund the engine did not decide (the platform, a person): it counts against what may still be
+        # refunded, and a buyer paid back in full before shipment has no order left to ship.
+        external = CustomerRefund(cause=f"external-{event.event_id}", amount=event.amount, action_id=event.event_id)
+        order = order.evolve(customer_refunds=(*order.customer_refunds, external))
+        if order.shipped_at is None and order.cancelled_at is None and order.customer_refunded >= order.amount:
+            order = order.evolve(deadlines=_without(order, PRE_SHIPMENT_RULES), cancelled_at=event.occurred_at)
+            order = retire_at(order, ctx, event.occurred_at)
+        return order
     if isinstance(event, OrderReissued):
         return order
     if isinstance(event, ShipmentUpdate):

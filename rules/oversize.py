@@ -17,10 +17,11 @@ from rules.no_stock import reorder_pending, switch_supplier
 
 def limits_exceeded(event: OrderPlaced, limits: CarrierLimits) -> list[str]:
     """Which carrier limits the order's items break, in words; empty when it fits."""
+    # Per unit: several units can travel as several parcels, one unit cannot be split.
     problems = []
-    weight = sum(item.weight_kg * item.quantity for item in event.items)
+    weight = max(item.weight_kg for item in event.items)
     if weight > limits.max_weight_kg:
-        problems.append(f"weight {weight:g} kg > {limits.max_weight_kg:g} kg")
+        problems.append(f"a unit weighs {weight:g} kg > {limits.max_weight_kg:g} kg")
     side = max(max(i.dimensions_cm.length, i.dimensions_cm.width, i.dimensions_cm.height) for i in event.items)
     if side > limits.max_side_cm:
         problems.append(f"longest side {side:g} cm > {limits.max_side_cm:g} cm")

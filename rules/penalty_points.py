@@ -60,7 +60,9 @@ def penalty_points(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "penalty_points")
     th = ctx.thresholds
     if isinstance(trigger, OrderPlaced):
-        warn_at = order.ship_by - hours(th.penalty_warning_hours_before_ship_by)
+        # A big sale's 12 h handling time would put a 12 h warning at placement: warn halfway instead.
+        window = order.ship_by - order.placed_at
+        warn_at = order.ship_by - min(hours(th.penalty_warning_hours_before_ship_by), window / 2)
         if th.penalty_points_apply and warn_at > order.placed_at:
             plan.schedule("ship-by-warning", warn_at)
     elif isinstance(trigger, Due):
