@@ -19,6 +19,7 @@ from models.policy import Policy
 from rules.store_ledger import StoreTotals
 from streams.alignment import PartitionAligner
 from streams.clock import LiveClock
+from streams.faust_fixes import PostsaleTableManager
 from streams.metrics import Metrics
 from streams.replay import DeadlineIndex
 from streams.settings import Settings
@@ -66,6 +67,7 @@ def make_faust_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         logging_config=None,
+        TableManager=PostsaleTableManager,
     )
 
 

@@ -117,11 +117,12 @@ class WorkerProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def start_worker(wire: Wire, tmp: Path, name: str = "w", **extra_env: str) -> WorkerProcess:
+def start_worker(wire: Wire, tmp: Path, name: str = "w", data: str | None = None, **extra_env: str) -> WorkerProcess:
+    """`postsale worker` in its own process group; `data` names its state directory (default: `name`)."""
     log = tmp / f"{name}.log"
     env = dict(os.environ)
     env.update(wire.env(**extra_env))
-    env.setdefault("POSTSALE_DATA_DIR", str(tmp / f"{name}-data"))
+    env.setdefault("POSTSALE_DATA_DIR", str(tmp / f"{data or name}-data"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"],
         cwd=ROOT,

@@ -88,13 +88,14 @@ def test_restarted_worker_keeps_state_and_deadlines(broker: EmbeddedBroker, tmp_
         collect(wire, "actions", lambda rs: len({r.value for r in rs}) >= len(before) * 0.9, timeout=90)
     finally:
         first.kill()  # SIGKILL: no goodbye, no final commit
-    second = start_worker(wire, tmp_path, "first", **env)  # same data dir: state comes back from disk + changelog
+    second = start_worker(wire, tmp_path, "second", data="first", **env)  # same state dir: disk + changelog
     try:
         produce_events(wire, events[half:])
         send_clock(wire, until)
         live = wait_for_actions(wire, expected)
     finally:
         second.stop()
+    print(second.log_text()[-5000:])
     assert_same_decisions(live, expected)
 
 

@@ -27,13 +27,19 @@ from rules.oversize import limits_exceeded
 from streams import simulator
 from streams.simulator import SCENARIOS, generate, scenario_names, write_jsonl
 
-# Inside double11 for its first 12 hours, so that promotion orders (short ship-by, no early penalty warning)
-# and ordinary ones (72 h handling, penalty warnings on Tmall/Taobao/1688) both occur in one run.
+# Inside double11 for its first 12 hours, so that promotion orders (12 h ship-by, penalty warning halfway, 6 h
+# before it) and ordinary ones (72 h handling, penalty warnings 12 h before on Tmall/Taobao/1688) both occur in
+# one run.
 START = datetime(2026, 11, 11, 12, 0, tzinfo=timezone(timedelta(hours=8)))
 FAR_FUTURE = datetime(2028, 1, 1, tzinfo=UTC)
 RUN_ORDERS = 3000
 SAMPLE = Path(__file__).resolve().parents[2] / "streams" / "samples" / "day.jsonl"
 ROWS_WITH_ACTIONS = frozenset(RULE_IDS) - {"dispute_rate"}  # dispute_rate writes ledger entries, not actions
+# Where the engine now decides another row than the scenario names. The first supplier of this scenario never
+# answers the expedite, and with the default numbers its 48 h reply window ends at ship-by + 4 d, the switch's
+# own time: supplier_unresponsive fires first (rules.engine.FIRING_ORDER) and decides the switch, and the reorder
+# ships, so overdue_switch never decides. (streams/simulator.py still names overdue_switch for it.)
+ROWS_DECIDED = {"overdue_switch_reorder_ships": (("overdue_expedite", "supplier_unresponsive"), {"overdue_switch"})}
 
 
 @lru_cache(maxsize=1)
@@ -183,8 +189,11 @@ def test_a_generated_stream_drives_every_playbook_row_through_the_engine() -> No
     scenario_of = {e["order_id"]: name for name, e in run()}
     by_name = {s.name: s for s in SCENARIOS}
     for order_id, name in scenario_of.items():
-        missing = set(by_name[name].rows) - rules[order_id]
+        rows, never = ROWS_DECIDED.get(name, (by_name[name].rows, set()))
+        missing = set(rows) - rules[order_id]
         assert not missing, f"{name} order {order_id} never decided {sorted(missing)}"
+        assert not never & rules[order_id], f"{name} order {order_id} decided {sorted(never & rules[order_id])}"
+    assert set(ROWS_DECIDED) <= set(by_name)
 
 
 def test_generation_is_lazy() -> None:

@@ -15,11 +15,23 @@ REORDER_AT_PLACEMENT = [("reorder", "oversize", "supplier", None, None)]
     [
         pytest.param([item(weight_kg=2.0)], [], id="a normal parcel: nothing"),
         pytest.param([item(weight_kg=31.0)], REORDER_AT_PLACEMENT, id="31 kg over the 30 kg limit"),
+        pytest.param([item(weight_kg=30.0)], [], id="a unit of exactly 30 kg is within"),
         pytest.param([item(weight_kg=10.0, quantity=3)], [], id="exactly 30 kg in total is within"),
         pytest.param(
             [item(weight_kg=10.0, quantity=3), item(sku="B", weight_kg=0.5)],
+            [],
+            id="30.5 kg over two lines, no unit over 30 kg: within (the limit is per unit)",
+        ),
+        pytest.param(
+            [item(weight_kg=12.0, quantity=10)], [], id="120 kg in total from 12 kg units: within (per unit)"
+        ),
+        pytest.param(
+            [item(weight_kg=2.0, quantity=5), item(sku="B", weight_kg=30.5)],
             REORDER_AT_PLACEMENT,
-            id="30.5 kg over two lines",
+            id="one 30.5 kg unit among light ones: over",
+        ),
+        pytest.param(
+            [item(weight_kg=31.0, quantity=3)], REORDER_AT_PLACEMENT, id="three 31 kg units: over (one unit is)"
         ),
         pytest.param([item(dims=(121, 10, 10))], REORDER_AT_PLACEMENT, id="a side of 121 cm over 120"),
         pytest.param([item(dims=(120, 10, 10))], [], id="a side of exactly 120 cm is within"),
@@ -32,6 +44,23 @@ def test_carrier_limits_checked_at_placement(items, expected):
     assert briefs(actions) == expected
     for action in actions:
         assert action.attempt == 0 and action.decided_at == T0
+
+
+@pytest.mark.parametrize(
+    ("items", "problem"),
+    [
+        pytest.param([item(weight_kg=31.0, quantity=2)], "a unit weighs 31 kg > 30 kg", id="the unit's weight, not 62"),
+        pytest.param(
+            [item(weight_kg=1.0, quantity=40), item(sku="B", weight_kg=30.5)],
+            "a unit weighs 30.5 kg > 30 kg",
+            id="the heaviest unit is named",
+        ),
+    ],
+)
+def test_the_reason_names_the_unit_weight(items, problem):
+    (action,) = [a for a in run([placed(marketplace="jd", items=items)]) if a.rule == "oversize"]
+    assert problem in action.reason
+    assert "longest side" not in action.reason and "girth" not in action.reason
 
 
 def test_logistics_rejection_takes_the_no_stock_path():

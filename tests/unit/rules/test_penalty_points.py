@@ -3,10 +3,13 @@ summed per store; an expedite 12 h before ship-by to avoid them."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from rules.store_ledger import apply_entry
 from tests.factories import (
+    CST,
     DAY,
     HOUR,
     T0,
@@ -24,6 +27,7 @@ from tests.factories import (
 
 SB = T0 + 2 * DAY
 WARN = SB - 12 * HOUR
+D11 = datetime(2026, 11, 11, 0, 5, tzinfo=CST)  # inside double11: tmall/taobao handling time 12 h
 
 
 def warnings(actions):
@@ -45,13 +49,61 @@ def warnings(actions):
             [],
             id="aliexpress deducts no points: no warning",
         ),
-        pytest.param([placed(ship_by=T0 + 11 * HOUR)], SB, [], id="ship-by less than 12 h after placement: no warning"),
+        pytest.param(
+            [placed(ship_by=T0 + 11 * HOUR)],
+            SB,
+            [T0 + 5.5 * HOUR],
+            id="ship-by 11 h after placement: warned halfway, 5.5 h before ship-by",
+        ),
+        pytest.param(
+            [placed(ship_by=T0 + 11 * HOUR)], T0 + 5.5 * HOUR, [], id="short window: not before the halfway mark"
+        ),
+        pytest.param(
+            [placed(ship_by=T0 + 11 * HOUR), shipped(at=T0 + 5 * HOUR)],
+            SB,
+            [],
+            id="short window: shipped before the halfway mark, nothing",
+        ),
+        pytest.param(
+            [placed(ship_by=T0 + 24 * HOUR)], SB, [T0 + 12 * HOUR], id="ship-by 24 h after placement: 12 h before"
+        ),
+        pytest.param(
+            [placed(ship_by=T0 + 30 * HOUR)], SB, [T0 + 18 * HOUR], id="ship-by 30 h after placement: 12 h before"
+        ),
+        pytest.param([placed(ship_by=T0)], SB, [], id="ship-by at placement: no warning"),
+        pytest.param(
+            [placed(at=D11)], D11 + 6 * HOUR + US, [D11 + 6 * HOUR], id="double11 on tmall (12 h handling): 6 h before"
+        ),
+        pytest.param([placed(at=D11)], D11 + 6 * HOUR, [], id="double11 on tmall: not before the 6 h mark"),
+        pytest.param(
+            [placed(at=D11, marketplace="taobao")], D11 + 10 * DAY, [D11 + 6 * HOUR], id="double11 on taobao: the same"
+        ),
+        pytest.param(
+            [placed(at=D11, marketplace="aliexpress")], D11 + 10 * DAY, [], id="double11 on aliexpress: no points"
+        ),
+        pytest.param(
+            [placed(at=D11), shipped(at=D11 + 5 * HOUR)], D11 + 10 * DAY, [], id="double11 shipped in 5 h: nothing"
+        ),
     ],
 )
 def test_ship_by_warning(events, until, expected_at):
     actions = warnings(run(events, until=until))
     assert [a.decided_at for a in actions] == expected_at
     assert all(a.party == "supplier" for a in actions)
+
+
+@pytest.mark.parametrize(
+    ("hours_before", "ship_by", "expected_at"),
+    [
+        pytest.param(4, T0 + 12 * HOUR, T0 + 8 * HOUR, id="4 h before a 12 h window: the policy's 4 h"),
+        pytest.param(8, T0 + 12 * HOUR, T0 + 6 * HOUR, id="8 h before a 12 h window: halfway (6 h) instead"),
+        pytest.param(24, SB, SB - 24 * HOUR, id="24 h before a 48 h window: exactly halfway either way"),
+    ],
+)
+def test_ship_by_warning_uses_the_policy_hours_or_half_the_window(hours_before, ship_by, expected_at):
+    policy = policy_with({"penalty_warning_hours_before_ship_by": hours_before}, version=f"warn-{hours_before}h")
+    actions = warnings(run([placed(ship_by=ship_by)], until=SB + DAY, policy=policy))
+    assert [(a.decided_at, a.policy_version) for a in actions] == [(expected_at, f"warn-{hours_before}h")]
 
 
 AFTER = SB + DAY

@@ -23,6 +23,7 @@ from tests.factories import (
     policy_with,
     run,
     shipped,
+    supplier_replied,
 )
 
 
@@ -199,9 +200,15 @@ SB = T0 + 3 * DAY
 
 
 def switched_at(policy, **placed_kw):
-    # the 48 h reply window after the +2d expedite switches at +4d on its own;
-    # only overdue_switch's own timing counts here
-    actions = run([placed(order_id="K1", ship_by=SB, **placed_kw)], until=SB + 10 * DAY, policy=policy)
+    # unanswered, the 48 h reply window after the +2d expedite would switch at +4d on its own (and decide it
+    # under supplier_unresponsive); the supplier answers an hour after the expedite, so only overdue_switch's
+    # own timing counts here
+    events = [
+        placed(order_id="K1", ship_by=SB, **placed_kw),
+        supplier_replied(order_id="K1", at=SB + 2 * DAY + HOUR),
+    ]
+    actions = run(events, until=SB + 10 * DAY, policy=policy)
+    assert not of_type(actions, "reorder", "supplier_unresponsive")
     return [a.decided_at for a in of_type(actions, "reorder", "overdue_switch")][:1]
 
 

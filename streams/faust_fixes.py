@@ -1,0 +1,78 @@
+"""Fixes to Faust, kept small and in one place so they can go upstream (faust-streaming 0.15.x).
+
+Table recovery trusts the broker's ListOffsets(LATEST) answer as the end of a
+changelog. Some Kafka-protocol brokers answer "base offset of the last record
+batch + 1" instead of the log end (Tansu 0.6, measured: batches of 3, 1 and 10
+records → 5, not 14). Faust then stops restoring a table short of its last
+writes (memory store), or refuses to start because the offset RocksDB
+persisted is "higher than the highwater" (ConsistencyError). The fetch
+response's high watermark is right on every broker, so recovery here asks for
+it: it reads from the reported end and keeps the larger of the two. On a
+correct broker the two agree and this costs one empty fetch per changelog
+partition at recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.tables import TableManager
+from faust.tables.recovery import Recovery
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+from faust.types import TP
+
+PINNED_FAUST = "0.15."
+
+
+def bootstrap_of(app: Any) -> list[str]:
+    return [f"{url.host}:{url.port or 9092}" for url in app.conf.broker]
+
+
+async def fetched_log_ends(app: Any, starts: Mapping[TP, int], timeout_s: float = 5.0) -> dict[TP, int]:
+    """Log end offsets of `starts`' partitions, from fetch responses beginning at the given offsets."""
+    if not starts:
+        return {}
+    auth = credentials_to_aiokafka_auth(app.conf.broker_credentials, app.conf.ssl_context)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_of(app), enable_auto_commit=False, group_id=None, fetch_max_wait_ms=200, **auth
+    )
+    await consumer.start()
+    try:
+        tps = {tp: TopicPartition(tp.topic, tp.partition) for tp in starts}
+        consumer.assign(list(tps.values()))
+        for tp, start in starts.items():
+            consumer.seek(tps[tp], max(start, 0))
+        ends: dict[TP, int] = {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(ends) < len(tps) and loop.time() < deadline:
+            await consumer.getmany(timeout_ms=300, max_records=1)
+            for tp, ktp in tps.items():
+                hw = consumer.highwater(ktp)
+                if hw is not None:
+                    ends[tp] = hw
+        return ends
+    finally:
+        await consumer.stop()
+
+
+class FetchCheckedRecovery(Recovery):
+    async def _build_highwaters(self, consumer: Any, tps: Iterable[TP], destination: Counter[TP], title: str) -> None:
+        await super()._build_highwaters(consumer, tps, destination, title)
+        reported = {tp: destination[tp] + 1 for tp in tps}
+        for tp, end in (await fetched_log_ends(self.app, reported)).items():
+            if end - 1 > destination[tp]:
+                self.log.info("changelog %s ends at %d, not %d as ListOffsets said", tp, end, reported[tp])
+                destination[tp] = end - 1
+
+
+class PostsaleTableManager(TableManager):
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = FetchCheckedRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
