@@ -19,7 +19,7 @@ from models.policy import Policy
 from rules.store_ledger import StoreTotals
 from streams.alignment import PartitionAligner
 from streams.clock import LiveClock
-from streams.faust_fixes import PostsaleTableManager
+from streams.faust_fixes import PostsaleApp, PostsaleTableManager
 from streams.metrics import Metrics
 from streams.replay import DeadlineIndex
 from streams.settings import Settings
@@ -42,7 +42,7 @@ def credentials(settings: Settings) -> faust.auth.Credentials | None:
 
 
 def make_faust_app(settings: Settings) -> faust.App:
-    return faust.App(
+    return PostsaleApp(
         settings.app_id,
         broker=settings.broker_string(),
         broker_credentials=credentials(settings),

@@ -1,5 +1,8 @@
 """Fixes to Faust, kept small and in one place so they can go upstream (faust-streaming 0.15.x).
 
+1. Recovery and the broker's ListOffsets answer (below).
+2. Commits past a held message (`HeldHeadConsumer`).
+
 Table recovery trusts the broker's ListOffsets(LATEST) answer as the end of a
 changelog. Some Kafka-protocol brokers answer "base offset of the last record
 batch + 1" instead of the log end (Tansu 0.6, measured: batches of 3, 1 and 10
@@ -19,9 +22,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
+from faust.transport.drivers.aiokafka import Consumer as AiokafkaConsumer
+from faust.transport.drivers.aiokafka import Transport as AiokafkaTransport
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from faust.types import TP
 
@@ -76,3 +82,36 @@ class PostsaleTableManager(TableManager):
         if self._recovery is None:
             self._recovery = FetchCheckedRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
         return self._recovery
+
+
+class HeldHeadConsumer(AiokafkaConsumer):
+    """Never commit past a message that is still being processed.
+
+    Faust commits the first run of consecutive acknowledged offsets. When the
+    partition has no committed offset yet (a new consumer group, or offset 0),
+    it does not notice that the run starts after a message still unacknowledged
+    (`Consumer._new_offset`: `if committed_offset:` is false for None and 0),
+    and commits past it. postsale holds messages unacknowledged on purpose
+    (event-time alignment), so such a commit would lose them on a rebalance or
+    a crash. Here the lowest unacknowledged offset of the partition bounds the
+    commit.
+    """
+
+    def _new_offset(self, tp: TP) -> int | None:
+        acked = self._acked[tp]
+        if acked:
+            pending = [m.offset for m in self._unacked_messages if m.tp == tp and not m.acked]
+            if pending and min(pending) < min(acked):
+                return None
+        return super()._new_offset(tp)  # type: ignore[no-any-return]
+
+
+class PostsaleTransport(AiokafkaTransport):
+    Consumer = HeldHeadConsumer
+
+
+class PostsaleApp(faust.App):
+    """Faust's App with the fixes above (a consumer that respects held messages, checked recovery)."""
+
+    def _new_transport(self) -> Any:
+        return PostsaleTransport(self.conf.broker_consumer, self)

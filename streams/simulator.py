@@ -1044,7 +1044,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("overdue_expedite", 10, overdue_expedite, ("overdue_expedite",)),
     Scenario("supplier_replies_in_time", 8, supplier_replies_in_time, ("overdue_expedite",)),
     Scenario("supplier_unresponsive", 10, supplier_unresponsive, ("overdue_expedite", "supplier_unresponsive")),
-    Scenario("overdue_switch_reorder_ships", 8, overdue_switch_reorder_ships, ("overdue_expedite", "overdue_switch")),
+    Scenario(
+        "overdue_switch_reorder_ships",
+        8,
+        overdue_switch_reorder_ships,
+        ("overdue_expedite", "supplier_unresponsive"),
+    ),
     Scenario("overdue_switch_never_ships", 8, overdue_switch_never_ships, ("overdue_expedite", "overdue_switch")),
     Scenario("customs_hold_cleared", 16, customs_hold_cleared, ("customs_hold",), CROSS_BORDER, "international"),
     Scenario("customs_hold_escalated", 14, customs_hold_escalated, ("customs_hold",), CROSS_BORDER, "international"),

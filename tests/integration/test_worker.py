@@ -95,7 +95,6 @@ def test_restarted_worker_keeps_state_and_deadlines(broker: EmbeddedBroker, tmp_
         live = wait_for_actions(wire, expected)
     finally:
         second.stop()
-    print(second.log_text()[-5000:])
     assert_same_decisions(live, expected)
 
 
