@@ -25,14 +25,20 @@ def action_id_for(order_id: str, rule: str, action_type: str, key: str) -> str:
 class Action(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    action_id: str = Field(description="Deterministic idempotency key of this decision.", examples=["act-3f2a9c0d1e4b5a6978abcdef"])
+    action_id: str = Field(
+        description="Deterministic idempotency key of this decision.", examples=["act-3f2a9c0d1e4b5a6978abcdef"]
+    )
     order_id: OrderId
     store_id: StoreId
     type: ActionType
     rule: RuleId = Field(description="The playbook row that decided it.")
     policy_version: str = Field(description="Version of the policy file in force.", examples=["2026.11-default"])
-    decided_at: EventTime = Field(description="Event time of the decision (an event's time, or the deadline's due time).")
-    caused_by: tuple[str, ...] = Field(description="Event ids that led to this decision.", examples=[["evt-1", "evt-7"]])
+    decided_at: EventTime = Field(
+        description="Event time of the decision (an event's time, or the deadline's due time)."
+    )
+    caused_by: tuple[str, ...] = Field(
+        description="Event ids that led to this decision.", examples=[["evt-1", "evt-7"]]
+    )
     reason: str = Field(description="Why, in the shop's words, with the threshold that was crossed.")
     party: Party | None = Field(default=None, description="For refunds and coupons: who receives the money.")
     amount: Amount | None = None
@@ -48,7 +54,9 @@ class Action(BaseModel):
     )
     quantity: int | None = Field(default=None, description="For accept_return: units accepted.")
     due_by: EventTime | None = Field(default=None, description="When the executor must have done it (refund deadline).")
-    attempt: int | None = Field(default=None, description="For reorder: which supplier attempt (1 = first alternative).")
+    attempt: int | None = Field(
+        default=None, description="For reorder: which supplier attempt (1 = first alternative)."
+    )
 
 
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)

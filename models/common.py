@@ -15,7 +15,10 @@ from pydantic import AwareDatetime, Field, StringConstraints
 OrderId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$"),
-    Field(description="The store's order id; the Kafka key of every record about the order.", examples=["TM-20261111-0001"]),
+    Field(
+        description="The store's order id; the Kafka key of every record about the order.",
+        examples=["TM-20261111-0001"],
+    ),
 ]
 EventId = Annotated[
     str,
@@ -31,7 +34,8 @@ Marketplace = Annotated[
     str,
     StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$"),
     Field(
-        description="Marketplace the order was placed on, lower case; the policy may override thresholds per marketplace.",
+        description="Marketplace the order was placed on, lower case; the policy may override thresholds "
+        "per marketplace.",
         examples=["tmall", "taobao", "aliexpress", "shopify"],
     ),
 ]

@@ -79,7 +79,8 @@ class OrderPlaced(_Event):
     amount: Amount = Field(description="What the buyer paid, the most a customer refund can return.")
     currency: CurrencyCode
     ship_by: EventTime | None = Field(
-        default=None, description="When the order must leave the warehouse; derived from the policy's handling time if absent."
+        default=None,
+        description="When the order must leave the warehouse; derived from the policy's handling time if absent.",
     )
     wholesale: bool = Field(default=False, description="A wholesale order (non_quality_return_cap applies).")
     buyer: Buyer | None = Field(default=None, description="Customer data; kept out of logs, metrics and actions.")
@@ -92,7 +93,9 @@ class OrderPaid(_Event):
 class OrderSupplierOrdered(_Event):
     type: Literal["order.supplier_ordered"] = "order.supplier_ordered"
     supplier_id: str | None = Field(default=None, max_length=64, examples=["sup-7"])
-    cost: Amount | None = Field(default=None, description="What the store paid the supplier: a supplier refund returns it.")
+    cost: Amount | None = Field(
+        default=None, description="What the store paid the supplier: a supplier refund returns it."
+    )
     currency: CurrencyCode | None = None
 
 
@@ -130,7 +133,9 @@ class OrderRefunded(_Event):
     party: Party
     amount: Amount
     currency: CurrencyCode
-    caused_by: str | None = Field(default=None, max_length=128, description="The action id this refund carried out, if any.")
+    caused_by: str | None = Field(
+        default=None, max_length=128, description="The action id this refund carried out, if any."
+    )
 
 
 class OrderReordered(_Event):
@@ -210,8 +215,12 @@ DISPUTE_REASONS: tuple[str, ...] = DisputeReason.__args__  # type: ignore[attr-d
 class DisputeOpened(_Event):
     type: Literal["dispute.opened"] = "dispute.opened"
     reason: DisputeReason
-    amount_claimed: Amount | None = Field(default=None, description="Partial refund asked for; the order amount if absent.")
-    return_cost: Amount | None = Field(default=None, description="Estimated cost of shipping the goods back (buyer_remorse).")
+    amount_claimed: Amount | None = Field(
+        default=None, description="Partial refund asked for; the order amount if absent."
+    )
+    return_cost: Amount | None = Field(
+        default=None, description="Estimated cost of shipping the goods back (buyer_remorse)."
+    )
     quantity: int | None = Field(default=None, ge=1, le=100_000, description="Units the buyer wants to return.")
 
 
@@ -243,7 +252,9 @@ class DisputeReturnReceived(_Event):
 class DisputeClosed(_Event):
     type: Literal["dispute.closed"] = "dispute.closed"
     outcome: Literal["buyer_won", "seller_won", "withdrawn", "settled"] = "settled"
-    seller_cooperated: bool = Field(default=True, description="False when the platform found the seller did not cooperate.")
+    seller_cooperated: bool = Field(
+        default=True, description="False when the platform found the seller did not cooperate."
+    )
 
 
 Event = Annotated[

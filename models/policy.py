@@ -24,7 +24,9 @@ class CarrierLimits(BaseModel):
     """Size and weight a parcel may have; the oversize row checks orders against them at placement."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    max_weight_kg: float = Field(default=30.0, gt=0, description="Weight of one unit (a parcel holds at least one), kg.")
+    max_weight_kg: float = Field(
+        default=30.0, gt=0, description="Weight of one unit (a parcel holds at least one), kg."
+    )
     max_side_cm: float = Field(default=120.0, gt=0, description="Longest side of any unit, cm.")
     max_length_plus_girth_cm: float = Field(default=300.0, gt=0, description="Longest side + 2×(other two), cm.")
 
@@ -59,20 +61,32 @@ class Thresholds(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Before shipment
-    handling_time_hours: float = Field(default=72, gt=0, description="Ship-by = placed_at + this, when the order has none.")
+    handling_time_hours: float = Field(
+        default=72, gt=0, description="Ship-by = placed_at + this, when the order has none."
+    )
     overdue_expedite_after_days: float = Field(default=2, gt=0, description="overdue_expedite: days after ship-by.")
     overdue_switch_after_days: float = Field(default=4, gt=0, description="overdue_switch: days after ship-by.")
-    supplier_reply_window_hours: float = Field(default=48, gt=0, description="supplier_unresponsive: hours after an expedite.")
-    max_reorder_attempts: int = Field(default=1, ge=0, le=10, description="Alternative suppliers to try before refunding.")
+    supplier_reply_window_hours: float = Field(
+        default=48, gt=0, description="supplier_unresponsive: hours after an expedite."
+    )
+    max_reorder_attempts: int = Field(
+        default=1, ge=0, le=10, description="Alternative suppliers to try before refunding."
+    )
     # After shipment
-    customs_hold_escalate_after_days: float = Field(default=7, gt=0, description="customs_hold: escalate if still held.")
+    customs_hold_escalate_after_days: float = Field(
+        default=7, gt=0, description="customs_hold: escalate if still held."
+    )
     evidence_wait_days: float = Field(default=7, gt=0, description="wrong_or_missing/damaged: escalate if no evidence.")
-    verification_min_working_days: int = Field(default=10, ge=0, description="What the buyer is told verification takes, at least.")
+    verification_min_working_days: int = Field(
+        default=10, ge=0, description="What the buyer is told verification takes, at least."
+    )
     verification_max_working_days: int = Field(default=30, ge=1, description="No verification after this → escalate.")
     refund_within_working_days: int = Field(default=15, ge=1, description="A verified refund must be done within this.")
     claim_resolution: Literal["reissue", "refund"] = Field(default="reissue", description="What a verified claim gets.")
     # Special situations
-    intercept_result_wait_days: float = Field(default=3, gt=0, description="No interception result after this → escalate.")
+    intercept_result_wait_days: float = Field(
+        default=3, gt=0, description="No interception result after this → escalate."
+    )
     # Dispute reasons
     delivery_estimate_days_domestic: float = Field(default=7, gt=0)
     delivery_estimate_days_international: float = Field(default=30, gt=0)
@@ -87,22 +101,33 @@ class Thresholds(BaseModel):
         default=1.0, ge=0, description="Return shipping above this share of the order value → abandon the return."
     )
     non_quality_return_cap_share: float | None = Field(
-        default=None, gt=0, le=1, description="Wholesale: non-quality returns capped at this share of units (0.10 on 1688)."
+        default=None,
+        gt=0,
+        le=1,
+        description="Wholesale: non-quality returns capped at this share of units (0.10 on 1688).",
     )
     # penalty_points (Taobao/Alibaba refusal to ship)
-    penalty_points_apply: bool = Field(default=False, description="Does this marketplace deduct refusal-to-ship points?")
+    penalty_points_apply: bool = Field(
+        default=False, description="Does this marketplace deduct refusal-to-ship points?"
+    )
     penalty_no_ship_no_cooperation: int = Field(default=60, ge=0)
     penalty_no_ship_cooperated: int = Field(default=24, ge=0)
     penalty_out_of_stock_refunded: int = Field(default=12, ge=0)
-    penalty_warning_hours_before_ship_by: float = Field(default=12, ge=0, description="Expedite this long before ship-by.")
+    penalty_warning_hours_before_ship_by: float = Field(
+        default=12, ge=0, description="Expedite this long before ship-by."
+    )
     penalty_points_alert_at: int = Field(default=36, ge=1, description="A store at or above this total is alerted.")
     # dispute_rate
     dispute_rate_window_days: int = Field(default=30, ge=1, le=365)
     dispute_rate_alert_at: float = Field(default=0.05, gt=0, le=1)
     # promotion
-    proactive_notices: bool = Field(default=False, description="Tell buyers ship time, tracking and trouble before they ask.")
+    proactive_notices: bool = Field(
+        default=False, description="Tell buyers ship time, tracking and trouble before they ask."
+    )
     # housekeeping
-    retain_closed_days: float = Field(default=60, gt=0, description="Keep a delivered or cancelled order's state this long.")
+    retain_closed_days: float = Field(
+        default=60, gt=0, description="Keep a delivered or cancelled order's state this long."
+    )
 
     carrier_limits: CarrierLimits = Field(default_factory=CarrierLimits)
     calendar: Calendar = Field(default_factory=Calendar)
@@ -159,7 +184,9 @@ class Policy(BaseModel):
     version: str = Field(min_length=1, max_length=64, description="Named on every action decided under this policy.")
     defaults: Thresholds = Field(default_factory=Thresholds)
     marketplaces: dict[str, Thresholds] = Field(default_factory=dict, description="Overrides per marketplace id.")
-    regions: dict[CountryCode, Thresholds] = Field(default_factory=dict, description="Overrides per destination country.")
+    regions: dict[CountryCode, Thresholds] = Field(
+        default_factory=dict, description="Overrides per destination country."
+    )
     promotions: tuple[Promotion, ...] = ()
 
     @model_validator(mode="after")
@@ -178,7 +205,8 @@ class Policy(BaseModel):
         combos += [(("marketplaces", k), self.defaults.merged_unchecked(v)) for k, v in self.marketplaces.items()]
         combos += [(("regions", k), self.defaults.merged_unchecked(v)) for k, v in self.regions.items()]
         combos += [
-            (("promotions", i, "overrides"), self.defaults.merged_unchecked(p.overrides)) for i, p in enumerate(self.promotions)
+            (("promotions", i, "overrides"), self.defaults.merged_unchecked(p.overrides))
+            for i, p in enumerate(self.promotions)
         ]
         for where, th in combos:
             out += [((*where, field), message) for field, message in th.inconsistencies()]

@@ -66,7 +66,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         policy = Policy.model_validate(data, context={"defer_consistency": True})
     except ValidationError as exc:
         problems = [
-            (_line_of(root, tuple(err["loc"])), ".".join(str(p) for p in err["loc"]), err["msg"]) for err in exc.errors()
+            (_line_of(root, tuple(err["loc"])), ".".join(str(p) for p in err["loc"]), err["msg"])
+            for err in exc.errors()
         ]
         raise PolicyError(source, problems) from exc
     contradictions = policy.inconsistencies()

@@ -49,10 +49,13 @@ class Decided(BaseModel):
 
 
 class CustomerRefund(BaseModel):
+    """A customer refund the order has had: decided here (`action_id`), or reported by an outside party."""
+
     model_config = ConfigDict(frozen=True)
     cause: str
     amount: Decimal
     action_id: str
+    confirmed: bool = Field(default=False, description="An order.refunded event reported it done.")
 
 
 class DisputeCase(BaseModel):

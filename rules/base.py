@@ -122,7 +122,9 @@ class Plan:
             )
         )
 
-    def refund_customer(self, cause: str, amount: Decimal, reason: str, *, key: str | None = None, **details: Any) -> None:
+    def refund_customer(
+        self, cause: str, amount: Decimal, reason: str, *, key: str | None = None, **details: Any
+    ) -> None:
         self.act(
             "refund",
             key or f"customer-{cause}",
@@ -149,7 +151,9 @@ class Plan:
     ) -> None:
         rule = rule or self.rule
         kept = tuple(d for d in self.order.deadlines if not (d.rule == rule and d.key == key))
-        deadline = Deadline(due=due, rule=rule, key=key, caused_by=caused_by if caused_by is not None else self.caused_by)
+        deadline = Deadline(
+            due=due, rule=rule, key=key, caused_by=caused_by if caused_by is not None else self.caused_by
+        )
         self.order = self.order.evolve(deadlines=(*kept, deadline))
 
     def settle(self, *rules: DeadlineRule, key: str | None = None) -> None:

@@ -46,6 +46,11 @@ def buyer_remorse(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             quantity=units,
         )
     else:
-        plan.act("accept_return", case.cause, "a return for the buyer's own reason at a reasonable cost: accept it", quantity=units)
+        plan.act(
+            "accept_return",
+            case.cause,
+            "a return for the buyer's own reason at a reasonable cost: accept it",
+            quantity=units,
+        )
     start_return_window(plan)
     return plan.done()

@@ -43,7 +43,8 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
         plan.act(
             "request_evidence",
             case.cause,
-            f"buyer reports {what}: ask for photo or video evidence (escalate if none within {th.evidence_wait_days:g} days)",
+            f"buyer reports {what}: ask for photo or video evidence "
+            f"(escalate if none within {th.evidence_wait_days:g} days)",
         )
         plan.update(dispute=case.model_copy(update={"status": "evidence_requested"}))
         plan.schedule(f"evidence-{case.cause}", plan.at + days(th.evidence_wait_days))
@@ -56,7 +57,8 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
             "open_claim",
             case.cause,
             f"evidence of {what} received: open a claim with the platform; verification takes "
-            f"{th.verification_min_working_days}-{th.verification_max_working_days} working days (escalate after {fmt(due)})",
+            f"{th.verification_min_working_days}-{th.verification_max_working_days} working days "
+            f"(escalate after {fmt(due)})",
         )
         plan.settle(plan.rule, key=f"evidence-{case.cause}")
         plan.update(dispute=case.model_copy(update={"status": "claim_open"}))
@@ -72,7 +74,12 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
             resolve(plan, case, f"claim of {what} verified by the platform")
         else:
             plan.update(dispute=case.model_copy(update={"status": "rejected"}))
-            plan.act("notify_customer", case.cause, f"claim of {what} rejected by the platform: tell the buyer", notice="claim_rejected")
+            plan.act(
+                "notify_customer",
+                case.cause,
+                f"claim of {what} rejected by the platform: tell the buyer",
+                notice="claim_rejected",
+            )
     elif isinstance(trigger, Due):
         key = trigger.key
         if key.startswith("evidence-"):
@@ -86,11 +93,13 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
             plan.act(
                 "escalate",
                 key,
-                f"claim of {what} not verified after {th.verification_max_working_days} working days: chase the platform",
+                f"claim of {what} not verified after {th.verification_max_working_days} working days: "
+                "chase the platform",
                 notice="verification_overdue",
             )
         elif key.startswith(REFUND_DUE_KEY):
-            if plan.order.refunds_done >= plan.order.customer_refunded:
+            cause = key[len(REFUND_DUE_KEY) + 1 :]
+            if any(r.cause == cause and r.confirmed for r in plan.order.customer_refunds):
                 plan.note("refund already reported done")
                 return
             plan.act(

@@ -4,14 +4,15 @@ Not shipped yet: cancel the supplier order and refund. Shipped and domestic:
 intercept, and refund only if the interception succeeds (failed → no refund,
 tell the buyer). Shipped and international: no interception, no refund, tell
 the buyer. wrong_address follows the same path (`cancel_or_intercept`).
-Ours: no interception result within `intercept_result_wait_days` → escalate.
+Ours: no interception result within `intercept_result_wait_days` → escalate; a buyer refunded in full by
+someone else before shipment is treated as a cancellation (the supplier order is cancelled).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from models.events import OrderCancelRequested, ShipmentInterceptResult
+from models.events import OrderCancelRequested, OrderRefunded, ShipmentInterceptResult
 from models.state import OrderState
 from rules.base import Ctx, Due, Outcome, Plan, Trigger, days
 from rules.lifecycle import PRE_SHIPMENT_RULES, retire_at
@@ -82,10 +83,30 @@ def interception_result(plan: Plan, trigger: Trigger) -> None:
         )
 
 
+def refunded_before_shipment(plan: Plan) -> None:
+    """The buyer was paid back in full by someone else (the platform, a person) before the order shipped:
+    there is no order left to ship, so the supplier order is cancelled as for a buyer's cancellation."""
+    order = plan.order
+    if order.shipped or order.cancelled_at is not None or order.customer_refunded < order.amount:
+        return
+    plan.act(
+        "cancel_supplier_order", "cancel", "the buyer was refunded in full before shipment: cancel the supplier order"
+    )
+    plan.settle(*PRE_SHIPMENT_RULES)
+    plan.update(cancelled_at=plan.at)
+    plan.order = retire_at(plan.order, plan.ctx, plan.at)
+
+
 def customer_cancel(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "customer_cancel")
     if isinstance(trigger, OrderCancelRequested):
         cancel_or_intercept(plan, "the buyer cancelled", "customer_cancel")
+    elif isinstance(trigger, OrderRefunded) and trigger.party == "customer":
+        external = any(
+            r.action_id == trigger.event_id and r.cause.startswith("external-") for r in order.customer_refunds
+        )
+        if external:
+            refunded_before_shipment(plan)
     else:
         interception_result(plan, trigger)
     return plan.done()

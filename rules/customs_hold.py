@@ -42,7 +42,9 @@ def customs_hold(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
         if order.customs_hold_since is None:
             _hold(plan, f"dispute-{trigger.event_id}", "buyer reports the parcel held by customs")
         else:
-            plan.note(f"buyer's customs dispute: the hold since {fmt(order.customs_hold_since)} is already being handled")
+            plan.note(
+                f"buyer's customs dispute: the hold since {fmt(order.customs_hold_since)} is already being handled"
+            )
     elif isinstance(trigger, Due) and order.customs_hold_since is not None:
         plan.act(
             "escalate",

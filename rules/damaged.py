@@ -17,7 +17,9 @@ def damaged(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "damaged")
     if isinstance(trigger, ShipmentUpdate):
         if trigger.status == "delivery_refused" and trigger.refusal_reason == "damaged":
-            plan.refund_customer("order", order.amount, "buyer refused delivery of a parcel damaged in transit: refund at once")
+            plan.refund_customer(
+                "order", order.amount, "buyer refused delivery of a parcel damaged in transit: refund at once"
+            )
             plan.act(
                 "claim_carrier",
                 f"refused-{trigger.event_id}",

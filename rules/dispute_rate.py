@@ -16,7 +16,13 @@ from rules.base import Ctx, Outcome, Plan, Trigger
 
 def dispute_rate(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "dispute_rate")
-    kind = "order_placed" if isinstance(trigger, OrderPlaced) else "dispute_opened" if isinstance(trigger, DisputeOpened) else None
+    kind = (
+        "order_placed"
+        if isinstance(trigger, OrderPlaced)
+        else "dispute_opened"
+        if isinstance(trigger, DisputeOpened)
+        else None
+    )
     if kind is not None:
         plan.ledger.append(
             LedgerEntry(

@@ -92,7 +92,8 @@ def dispute_reasons(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
         plan.act(
             "escalate",
             f"second-dispute-{trigger.event_id}",
-            f"a new dispute ({trigger.reason}) while dispute {order.dispute.seq} ({order.dispute.reason}) is still open",
+            f"a new dispute ({trigger.reason}) while dispute {order.dispute.seq} ({order.dispute.reason}) "
+            "is still open",
             notice="overlapping_dispute",
         )
         return plan.done()

@@ -102,7 +102,7 @@ ON_EVENT: dict[str, tuple[str, ...]] = {
     "order.supplier_unresponsive": ("supplier_unresponsive",),
     "order.cancel_requested": ("customer_cancel",),
     "order.address_invalid": ("wrong_address",),
-    "order.refunded": (),
+    "order.refunded": ("customer_cancel",),
     "order.reordered": (),
     "order.reissued": (),
     "action.failed": (),
@@ -207,6 +207,9 @@ class _Run:
         elif remaining <= 0:
             problem = f"the customer was already refunded the full {order.amount} {order.currency}"
         if problem is not None:
+            # Nothing is sent, so nothing is owed by a deadline: a pending "refund done?" check for this cause goes.
+            due_key = f"{lifecycle.REFUND_DUE_KEY}-{cause}"
+            self.order = order.evolve(deadlines=tuple(d for d in order.deadlines if d.key != due_key))
             escalation = action.model_copy(
                 update={
                     "action_id": action_id_for(order.order_id, action.rule, "escalate", f"refund-blocked-{cause}"),
@@ -225,7 +228,10 @@ class _Run:
                 update={"amount": amount, "reason": f"{action.reason} (capped at the {remaining} not yet refunded)"}
             )
         self.order = order.evolve(
-            customer_refunds=(*order.customer_refunds, CustomerRefund(cause=cause, amount=Decimal(amount), action_id=action.action_id))
+            customer_refunds=(
+                *order.customer_refunds,
+                CustomerRefund(cause=cause, amount=Decimal(amount), action_id=action.action_id),
+            )
         )
         return action
 
@@ -287,7 +293,9 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
     run = _Run(order)
     if not _fire(run, event.occurred_at, policy):
         # The order finished and was forgotten before this event's time: treat the event as for an unknown order.
-        return Decision(state=None, retired=True, rejected=f"order retired before this {event.type}", notes=tuple(run.notes))
+        return Decision(
+            state=None, retired=True, rejected=f"order retired before this {event.type}", notes=tuple(run.notes)
+        )
     run.order = run.order.evolve(seen=(*run.order.seen, digest))
     if isinstance(event, OrderPlaced):
         run.notes.append(f"order.placed {event.event_id} for an order already placed by {order.placed_by}: ignored")
@@ -313,7 +321,9 @@ def advance(order: OrderState, now: datetime, policy: Policy) -> Decision:
     """
     run = _Run(order)
     if not _fire(run, now, policy):
-        return Decision(state=None, retired=True, actions=tuple(run.actions), ledger=tuple(run.ledger), notes=tuple(run.notes))
+        return Decision(
+            state=None, retired=True, actions=tuple(run.actions), ledger=tuple(run.ledger), notes=tuple(run.notes)
+        )
     return run.decision()
 
 

@@ -20,10 +20,12 @@ from models.events import (
     OrderSupplierOrdered,
     ShipmentUpdate,
 )
-from models.state import CustomerRefund, Deadline, OrderState
+from models.state import CustomerRefund, Deadline, DeadlineRule, OrderState
 from rules.base import Ctx, days, hours
 
-PRE_SHIPMENT_RULES = frozenset({"overdue_expedite", "overdue_switch", "supplier_unresponsive", "penalty_points"})
+PRE_SHIPMENT_RULES: frozenset[DeadlineRule] = frozenset(
+    {"overdue_expedite", "overdue_switch", "supplier_unresponsive", "penalty_points"}
+)
 REFUND_DUE_KEY = "refund-due"
 
 
@@ -56,7 +58,7 @@ def new_order(event: OrderPlaced, ctx: Ctx) -> OrderState:
     )
 
 
-def _without(order: OrderState, rules: frozenset[str]) -> tuple[Deadline, ...]:
+def _without(order: OrderState, rules: frozenset[DeadlineRule]) -> tuple[Deadline, ...]:
     return tuple(d for d in order.deadlines if d.rule not in rules)
 
 
@@ -76,21 +78,7 @@ def apply(order: OrderState, event: Event, ctx: Ctx) -> OrderState:
             supplier_currency=event.currency if event.currency is not None else order.supplier_currency,
         )
     if isinstance(event, OrderRefunded):
-        if event.party != "customer":
-            return order
-        done = order.refunds_done + event.amount
-        kept = tuple(d for d in order.deadlines if not d.key.startswith(REFUND_DUE_KEY))
-        order = order.evolve(refunds_done=done, deadlines=kept)
-        if any(r.action_id == event.caused_by for r in order.customer_refunds):
-            return order  # the execution of a refund this engine decided: already counted
-        # A refund the engine did not decide (the platform, a person): it counts against what may still be
-        # refunded, and a buyer paid back in full before shipment has no order left to ship.
-        external = CustomerRefund(cause=f"external-{event.event_id}", amount=event.amount, action_id=event.event_id)
-        order = order.evolve(customer_refunds=(*order.customer_refunds, external))
-        if order.shipped_at is None and order.cancelled_at is None and order.customer_refunded >= order.amount:
-            order = order.evolve(deadlines=_without(order, PRE_SHIPMENT_RULES), cancelled_at=event.occurred_at)
-            order = retire_at(order, ctx, event.occurred_at)
-        return order
+        return _refunded(order, event) if event.party == "customer" else order
     if isinstance(event, OrderReissued):
         return order
     if isinstance(event, ShipmentUpdate):
@@ -110,6 +98,32 @@ def apply(order: OrderState, event: Event, ctx: Ctx) -> OrderState:
     return order
 
 
+def _refunded(order: OrderState, event: OrderRefunded) -> OrderState:
+    """Match a reported customer refund to the engine's own, or record it as external.
+
+    Its own: the one named by `caused_by`, else the first unconfirmed one of the
+    same amount (stores often report refunds without the action id). That
+    refund is marked done and its completion deadline settled. Anything else
+    was refunded by someone else (the platform, a person): it counts against
+    what may still be refunded.
+    """
+    order = order.evolve(refunds_done=order.refunds_done + event.amount)
+    refunds = list(order.customer_refunds)
+    match = next((i for i, r in enumerate(refunds) if event.caused_by and r.action_id == event.caused_by), None)
+    if match is None and event.caused_by is None:
+        match = next((i for i, r in enumerate(refunds) if not r.confirmed and r.amount == event.amount), None)
+    if match is None:
+        external = CustomerRefund(
+            cause=f"external-{event.event_id}", amount=event.amount, action_id=event.event_id, confirmed=True
+        )
+        return order.evolve(customer_refunds=(*refunds, external))
+    mine = refunds[match]
+    refunds[match] = mine.model_copy(update={"confirmed": True})
+    due_key = f"{REFUND_DUE_KEY}-{mine.cause}"
+    kept = tuple(d for d in order.deadlines if d.key != due_key)
+    return order.evolve(customer_refunds=tuple(refunds), deadlines=kept)
+
+
 def refunded_total(order: OrderState) -> Decimal:
     return order.customer_refunded
 
@@ -119,5 +133,7 @@ def close_dispute(order: OrderState) -> OrderState:
     case = order.dispute
     if case is None or case.status == "closed":
         return order
-    kept = tuple(d for d in order.deadlines if not (d.key.endswith(case.cause) and not d.key.startswith(REFUND_DUE_KEY)))
+    kept = tuple(
+        d for d in order.deadlines if not (d.key.endswith(case.cause) and not d.key.startswith(REFUND_DUE_KEY))
+    )
     return order.evolve(dispute=case.model_copy(update={"status": "closed"}), deadlines=kept)

@@ -43,7 +43,13 @@ def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a simil
             attempt=n,
         )
         ship_by = plan.at + hours(th.handling_time_hours)
-        plan.update(supplier_attempt=n, supplier_ordered=False, supplier_cost=None, awaiting_supplier_since=None, ship_by=ship_by)
+        plan.update(
+            supplier_attempt=n,
+            supplier_ordered=False,
+            supplier_cost=None,
+            awaiting_supplier_since=None,
+            ship_by=ship_by,
+        )
         # The new supplier gets its own overdue checks; expedite stays once per order.
         if not plan.order.expedited:
             plan.schedule(f"attempt-{n}", ship_by + days(th.overdue_expedite_after_days), rule="overdue_expedite")

@@ -72,7 +72,8 @@ def penalty_points(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             plan.act(
                 "expedite",
                 "ship-by-warning",
-                f"ship-by {fmt(order.ship_by)} is {th.penalty_warning_hours_before_ship_by:g} h away and the order has "
+                f"ship-by {fmt(order.ship_by)} is {(order.ship_by - plan.at).total_seconds() / 3600:g} h away "
+                "and the order has "
                 f"not shipped: ship now to avoid refusal-to-ship points ({th.penalty_out_of_stock_refunded}-"
                 f"{th.penalty_no_ship_no_cooperation} a case)",
                 party="supplier",

@@ -13,7 +13,9 @@ from models.events import SHIPPED_STATUSES, OrderPlaced, ShipmentUpdate
 from models.state import OrderState
 from rules.base import Ctx, Outcome, Plan, Trigger, fmt
 
-TROUBLE = frozenset({"failed_attempt", "exception", "customs_hold", "returned_to_sender", "expired", "available_for_pickup"})
+TROUBLE = frozenset(
+    {"failed_attempt", "exception", "customs_hold", "returned_to_sender", "expired", "available_for_pickup"}
+)
 
 
 def promotion(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
@@ -29,11 +31,16 @@ def promotion(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             notice="promotion_shipping_time",
         )
     elif isinstance(trigger, ShipmentUpdate):
-        if trigger.status in SHIPPED_STATUSES and order.shipped_at == trigger.occurred_at and trigger.status not in TROUBLE:
+        if (
+            trigger.status in SHIPPED_STATUSES
+            and order.shipped_at == trigger.occurred_at
+            and trigger.status not in TROUBLE
+        ):
             plan.act(
                 "notify_customer",
                 "shipped",
-                f"{sale}: parcel {trigger.tracking_number} handed to {trigger.carrier}; send the buyer the tracking number",
+                f"{sale}: parcel {trigger.tracking_number} handed to {trigger.carrier}; "
+                "send the buyer the tracking number",
                 notice="shipped_tracking",
             )
         if trigger.status in TROUBLE:

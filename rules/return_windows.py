@@ -58,7 +58,8 @@ def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
                 "abandon_return",
                 case.cause,
                 f"return shipping {cost} {order.currency} costs more than the goods are worth "
-                f"({th.abandon_above_return_cost_share:g} × {order.amount}): abandon the return, the buyer is refunded at once",
+                f"({th.abandon_above_return_cost_share:g} × {order.amount}): abandon the return, "
+                "the buyer is refunded at once",
                 party="customer",
                 amount=refund_for_return(order, case).quantize(Decimal("0.01")),
                 currency=order.currency,

@@ -51,7 +51,6 @@ def _prune(days: dict[str, tuple[int, int]], latest: date, window: int) -> dict[
     return {d: v for d, v in days.items() if d >= oldest}
 
 
-
 class StoreTotals:
     """A store's figures derived from the states of its orders (penalty_points and dispute_rate rows).
 
@@ -89,7 +88,9 @@ class StoreTotals:
         if after is not None:
             self._add(after, +1)
 
-    def ledger(self, store: str, today: date, window_days: int, alert_at_points: int, alert_at_rate: float) -> StoreLedger:
+    def ledger(
+        self, store: str, today: date, window_days: int, alert_at_points: int, alert_at_rate: float
+    ) -> StoreLedger:
         """The store's ledger as of `today`: orders and disputes of the last `window_days` days."""
         oldest = today - timedelta(days=window_days - 1)
         orders = {d: n for d, n in self.orders_by_day.get(store, {}).items() if oldest <= d <= today and n}

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2
-from faust.types import EventT, TP
+from faust.types import TP, EventT
 from pydantic import ValidationError
 
 from models.actions import Action, dump_action
@@ -35,13 +35,13 @@ class Inbound:
     """A decoded event and the record it came in, held until aligned."""
 
     event: Event
-    record: EventT
+    record: EventT[Any]
     received: float
 
 
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition the Java client and aiokafka choose for a key (murmur2, positive, modulo)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
 
 
 def install(rt: Runtime) -> None:
@@ -57,7 +57,7 @@ def install(rt: Runtime) -> None:
         async for record in stream.noack().events():
             await order_processor.on_record(record)
 
-    @app.timer(interval=s.tick_interval_seconds)
+    @app.timer(interval=s.tick_interval_seconds)  # type: ignore[untyped-decorator]
     async def tick() -> None:
         """Time flows through the agents as messages: one tick per owned partition per interval."""
         for tp in app.assignor.assigned_actives():
@@ -65,13 +65,13 @@ def install(rt: Runtime) -> None:
                 await ticks.send(key=b"tick", value=b"{}", partition=tp.partition)
         order_processor.export_gauges()
 
-    @app.on_partitions_revoked.connect  # type: ignore[misc]
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(_app: Any, revoked: set[TP], **_: Any) -> None:
         for tp in revoked:
             if tp.topic in s.input_topics:
                 order_processor.forget(tp.partition)
 
-    @app.on_partitions_assigned.connect  # type: ignore[misc]
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(_app: Any, assigned: set[TP], **_: Any) -> None:
         for tp in assigned:
             if tp.topic in s.input_topics:
@@ -138,7 +138,7 @@ class OrderProcessor:
 
     # --- records --------------------------------------------------------------------------------------------------
 
-    async def on_record(self, record: EventT) -> None:
+    async def on_record(self, record: EventT[Any]) -> None:
         msg = record.message
         topic, partition = msg.topic, msg.partition
         self._ensure_index(partition)
@@ -155,7 +155,7 @@ class OrderProcessor:
             aligner.add(topic, msg.offset, inbound.event.occurred_at, inbound)
         await self._release(partition)
 
-    def _tick_request(self, record: EventT, aligner: Any) -> None:
+    def _tick_request(self, record: EventT[Any], aligner: Any) -> None:
         try:
             body = orjson.loads(record.value or b"{}")
             if isinstance(body, dict) and body.get("now"):
@@ -163,7 +163,7 @@ class OrderProcessor:
         except (orjson.JSONDecodeError, ValueError, TypeError):
             pass  # a tick is only a nudge; a bad one nudges without a time
 
-    async def _decode(self, record: EventT) -> Inbound | None:
+    async def _decode(self, record: EventT[Any]) -> Inbound | None:
         msg = record.message
         raw = msg.value if isinstance(msg.value, bytes) else bytes(msg.value or b"")
         key = msg.key if isinstance(msg.key, bytes | None) else bytes(msg.key)
@@ -192,7 +192,7 @@ class OrderProcessor:
         self.rt.metrics.events_consumed.labels(topic=msg.topic, type=event.type).inc()
         return Inbound(event, record, time.perf_counter())
 
-    async def _dead_letter(self, record: EventT, reason: str, detail: str) -> None:
+    async def _dead_letter(self, record: EventT[Any], reason: str, detail: str) -> None:
         """The original bytes and key, with where they came from and why, in headers; then acknowledge."""
         msg = record.message
         headers = [
@@ -218,7 +218,10 @@ class OrderProcessor:
         if self.rt.log.isEnabledFor(10):
             self.rt.log.debug(
                 "partition %d: released %d, held %d, clock %s, progress %s",
-                partition, len(ready), len(aligner), clock,
+                partition,
+                len(ready),
+                len(aligner),
+                clock,
                 {t: (p.last_offset, p.last_time) for t, p in aligner.progress.items()},
             )
         for inbound in ready:
@@ -277,7 +280,7 @@ class OrderProcessor:
             self.rt.index(idx_partition).set(order_id, next_due(decision.state))
 
     async def _send_action(self, action: Action) -> Awaitable[Any]:
-        return await self.rt.topics["actions"].send(key=action.order_id.encode(), value=dump_action(action))  # type: ignore[no-any-return]
+        return await self.rt.topics["actions"].send(key=action.order_id.encode(), value=dump_action(action))
 
     def _count(self, actions: tuple[Action, ...]) -> None:
         m = self.rt.metrics

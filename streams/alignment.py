@@ -85,7 +85,9 @@ class PartitionAligner(Generic[T]):
             return None
         return min(marks) - self.lateness
 
-    def release(self, lagging: Callable[[str, int], bool], wall: datetime | None = None) -> tuple[list[T], datetime | None]:
+    def release(
+        self, lagging: Callable[[str, int], bool], wall: datetime | None = None
+    ) -> tuple[list[T], datetime | None]:
         """Events now safe to apply, in event-time order, and the clock after them.
 
         `lagging(topic, last_offset)` says whether the broker has records past

@@ -119,8 +119,12 @@ def build(settings: Settings, policy: Policy, registry: CollectorRegistry | None
         name: app.topic(name, partitions=settings.partitions, key_type=bytes, value_type=bytes)
         for name in (*settings.input_topics, settings.topic_ticks)
     }
-    topics["actions"] = app.topic(settings.topic_actions, partitions=settings.partitions, key_type=bytes, value_type=bytes)
-    topics["dead_letter"] = app.topic(settings.topic_dead_letter, partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    topics["actions"] = app.topic(
+        settings.topic_actions, partitions=settings.partitions, key_type=bytes, value_type=bytes
+    )
+    topics["dead_letter"] = app.topic(
+        settings.topic_dead_letter, partitions=settings.partitions, key_type=bytes, value_type=bytes
+    )
     orders = app.Table("orders", default=None, partitions=settings.partitions, key_type=str, value_type=bytes)
     rt = Runtime(settings, policy, app, metrics, clock, topics, orders)
     from streams import agents, web

@@ -27,11 +27,14 @@ err = Console(stderr=True, highlight=False)
 _TIME = TypeAdapter(datetime)
 
 PolicyOpt = Annotated[
-    Path | None, typer.Option("--policy", help="Policy YAML file (default: the shipped playbook policy).", show_default=False)
+    Path | None,
+    typer.Option("--policy", help="Policy YAML file (default: the shipped playbook policy).", show_default=False),
 ]
 UntilOpt = Annotated[
     str | None,
-    typer.Option("--until", help="After the last event, advance the clock to this RFC 3339 time (deadlines before it fire)."),
+    typer.Option(
+        "--until", help="After the last event, advance the clock to this RFC 3339 time (deadlines before it fire)."
+    ),
 ]
 
 
@@ -92,7 +95,13 @@ def replay(
 
     with progress_for(path, err) as on_progress:
         result = replay_file(
-            path, pol, out=sink, on_bad=bad, on_rejected=rejected, until=until_at, lateness_seconds=lateness,
+            path,
+            pol,
+            out=sink,
+            on_bad=bad,
+            on_rejected=rejected,
+            until=until_at,
+            lateness_seconds=lateness,
             on_progress=on_progress,
         )
     sink.flush()

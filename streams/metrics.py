@@ -58,35 +58,71 @@ class Metrics:
         m = cls(
             registry=registry,
             events_consumed=Counter(
-                "events_consumed", "Valid events consumed, by topic and type.", ["topic", "type"], namespace=ns, registry=registry
+                "events_consumed",
+                "Valid events consumed, by topic and type.",
+                ["topic", "type"],
+                namespace=ns,
+                registry=registry,
             ),
             invalid_records=Counter(
-                "invalid_records", "Records sent to the dead-letter topic, by reason.", ["topic", "reason"], namespace=ns,
+                "invalid_records",
+                "Records sent to the dead-letter topic, by reason.",
+                ["topic", "reason"],
+                namespace=ns,
                 registry=registry,
             ),
             duplicate_events=Counter(
-                "duplicate_events", "Events ignored as repeats of an event_id already processed.", ["topic"], namespace=ns,
+                "duplicate_events",
+                "Events ignored as repeats of an event_id already processed.",
+                ["topic"],
+                namespace=ns,
                 registry=registry,
             ),
             misrouted_events=Counter(
-                "misrouted_events", "Events found on a partition their key does not hash to.", ["topic"], namespace=ns,
+                "misrouted_events",
+                "Events found on a partition their key does not hash to.",
+                ["topic"],
+                namespace=ns,
                 registry=registry,
             ),
             actions_emitted=Counter(
-                "actions_emitted", "Actions sent to the actions topic, by type and rule.", ["type", "rule"], namespace=ns,
+                "actions_emitted",
+                "Actions sent to the actions topic, by type and rule.",
+                ["type", "rule"],
+                namespace=ns,
                 registry=registry,
             ),
-            refunds=Counter("refunds", "Refund actions, by party and currency.", ["party", "currency"], namespace=ns, registry=registry),
+            refunds=Counter(
+                "refunds",
+                "Refund actions, by party and currency.",
+                ["party", "currency"],
+                namespace=ns,
+                registry=registry,
+            ),
             refund_amount=Counter(
-                "refund_amount", "Refunded amount, by party and currency.", ["party", "currency"], namespace=ns, registry=registry
+                "refund_amount",
+                "Refunded amount, by party and currency.",
+                ["party", "currency"],
+                namespace=ns,
+                registry=registry,
             ),
-            open_orders=Gauge("open_orders", "Orders held in state, by lifecycle stage.", ["stage"], namespace=ns, registry=registry),
+            open_orders=Gauge(
+                "open_orders", "Orders held in state, by lifecycle stage.", ["stage"], namespace=ns, registry=registry
+            ),
             deadlines_pending=Gauge(
-                "deadlines_pending", "Orders with a pending deadline, on this worker's partitions.", namespace=ns, registry=registry
+                "deadlines_pending",
+                "Orders with a pending deadline, on this worker's partitions.",
+                namespace=ns,
+                registry=registry,
             ),
-            deadlines_fired=Counter("deadlines_fired", "Deadlines fired, by rule.", ["rule"], namespace=ns, registry=registry),
+            deadlines_fired=Counter(
+                "deadlines_fired", "Deadlines fired, by rule.", ["rule"], namespace=ns, registry=registry
+            ),
             deadlines_overdue=Gauge(
-                "deadlines_overdue", "Deadlines due by the wall clock but not fired yet.", namespace=ns, registry=registry
+                "deadlines_overdue",
+                "Deadlines due by the wall clock but not fired yet.",
+                namespace=ns,
+                registry=registry,
             ),
             oldest_overdue_deadline_age=Gauge(
                 "oldest_overdue_deadline_age_seconds",
@@ -95,11 +131,18 @@ class Metrics:
                 registry=registry,
             ),
             clock_lag=Gauge(
-                "clock_lag_seconds", "How far a partition's clock is behind the live clock.", ["partition"], namespace=ns,
+                "clock_lag_seconds",
+                "How far a partition's clock is behind the live clock.",
+                ["partition"],
+                namespace=ns,
                 registry=registry,
             ),
             held_events=Gauge(
-                "held_events", "Events held for event-time alignment, by partition.", ["partition"], namespace=ns, registry=registry
+                "held_events",
+                "Events held for event-time alignment, by partition.",
+                ["partition"],
+                namespace=ns,
+                registry=registry,
             ),
             processing_latency=Histogram(
                 "processing_latency_seconds",
@@ -109,21 +152,32 @@ class Metrics:
                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             ),
             consumer_lag=Gauge(
-                "consumer_lag_records", "Records not yet read, by input topic and partition.", ["topic", "partition"],
-                namespace=ns, registry=registry,
+                "consumer_lag_records",
+                "Records not yet read, by input topic and partition.",
+                ["topic", "partition"],
+                namespace=ns,
+                registry=registry,
             ),
             store_penalty_points=Gauge(
-                "store_penalty_points", "Refusal-to-ship penalty points booked per store.", ["store"], namespace=ns,
+                "store_penalty_points",
+                "Refusal-to-ship penalty points booked per store.",
+                ["store"],
+                namespace=ns,
                 registry=registry,
             ),
             store_orders_in_window=Gauge(
-                "store_orders_in_window", "Orders placed in the store's dispute-rate window (sum over workers).",
-                ["store"], namespace=ns, registry=registry,
+                "store_orders_in_window",
+                "Orders placed in the store's dispute-rate window (sum over workers).",
+                ["store"],
+                namespace=ns,
+                registry=registry,
             ),
             store_disputes_in_window=Gauge(
                 "store_disputes_in_window",
                 "Disputes opened in the store's dispute-rate window (sum over workers); rate = disputes / orders.",
-                ["store"], namespace=ns, registry=registry,
+                ["store"],
+                namespace=ns,
+                registry=registry,
             ),
             stores_max=settings.stores_max,
         )

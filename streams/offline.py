@@ -110,7 +110,13 @@ def _record_decision(tl: Timeline, at: datetime, decision: Any, kind_prefix: str
         if action.amount is not None:
             detail = f" {action.party or ''} {action.amount} {action.currency}".rstrip()
         tl.entries.append(
-            TimelineEntry(action.decided_at, "action", f"{detail.strip() + ': ' if detail else ''}{action.reason}", action.rule, action)
+            TimelineEntry(
+                action.decided_at,
+                "action",
+                f"{detail.strip() + ': ' if detail else ''}{action.reason}",
+                action.rule,
+                action,
+            )
         )
     for note in decision.notes:
         tl.entries.append(TimelineEntry(at, "note", note))
@@ -152,11 +158,11 @@ def explain_order(path: Path, order_id: str, policy: Policy, until: datetime | N
     return tl
 
 
-def _deadline_entries(
-    tl: Timeline, old: OrderState, new: OrderState | None, before: set[Any], now: datetime
-) -> None:
+def _deadline_entries(tl: Timeline, old: OrderState, new: OrderState | None, before: set[Any], now: datetime) -> None:
     for d in old.deadlines:
-        if d.due < now and (new is None or (d.rule, d.key, d.due) not in {(x.rule, x.key, x.due) for x in new.deadlines}):
+        if d.due < now and (
+            new is None or (d.rule, d.key, d.due) not in {(x.rule, x.key, x.due) for x in new.deadlines}
+        ):
             tl.entries.append(TimelineEntry(d.due, "deadline", f"deadline {d.rule}/{d.key} reached", d.rule))
 
 
@@ -184,7 +190,10 @@ class PolicyDiff:
         return sorted((r, t, *v) for (r, t), v in counts.items())  # type: ignore[misc]
 
     def money_moved(self) -> dict[str, Decimal]:
-        return {c: self.refunds_b.get(c, Decimal(0)) - self.refunds_a.get(c, Decimal(0)) for c in self.refunds_a.keys() | self.refunds_b.keys()}
+        return {
+            c: self.refunds_b.get(c, Decimal(0)) - self.refunds_a.get(c, Decimal(0))
+            for c in self.refunds_a.keys() | self.refunds_b.keys()
+        }
 
     def example_orders(self, n: int = 5) -> list[str]:
         seen: list[str] = []
@@ -203,7 +212,8 @@ class PolicyDiff:
             "changed": len(self.changed),
             "unchanged": self.unchanged,
             "by_rule_and_type": [
-                {"rule": r, "type": t, "added": a, "removed": rm, "changed": c} for r, t, a, rm, c in self.by_rule_and_type()
+                {"rule": r, "type": t, "added": a, "removed": rm, "changed": c}
+                for r, t, a, rm, c in self.by_rule_and_type()
             ],
             "customer_refunds_a": {k: str(v) for k, v in self.refunds_a.items()},
             "customer_refunds_b": {k: str(v) for k, v in self.refunds_b.items()},
@@ -212,10 +222,24 @@ class PolicyDiff:
         }
 
 
-_COMPARED = ("type", "rule", "party", "amount", "currency", "cause", "notice", "quantity", "decided_at", "due_by", "attempt")
+_COMPARED = (
+    "type",
+    "rule",
+    "party",
+    "amount",
+    "currency",
+    "cause",
+    "notice",
+    "quantity",
+    "decided_at",
+    "due_by",
+    "attempt",
+)
 
 
-def _actions_of(path: Path, policy: Policy, until: datetime | None) -> tuple[dict[str, Action], dict[str, Decimal], int]:
+def _actions_of(
+    path: Path, policy: Policy, until: datetime | None
+) -> tuple[dict[str, Action], dict[str, Decimal], int]:
     buf = io.BytesIO()
     result = replay_file(path, policy, out=buf, on_bad=lambda _b: None, until=until)
     actions: dict[str, Action] = {}

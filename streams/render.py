@@ -69,7 +69,15 @@ def replay_summary(console: Console, result: ReplayResult, policy: Policy) -> No
         by_rule.add_row(name, str(n))
     console.print(by_rule)
     stores = Table(title="stores")
-    for col in ("store", "penalty points", "alert at", "orders (window)", "disputes (window)", "dispute rate", "alert at"):
+    for col in (
+        "store",
+        "penalty points",
+        "alert at",
+        "orders (window)",
+        "disputes (window)",
+        "dispute rate",
+        "alert at",
+    ):
         stores.add_column(col, justify="right" if col != "store" else "left")
     for store_id, ledger in sorted(r.stores.items()):
         pts = f"[red]{ledger.penalty_points}[/red]" if ledger.penalty_alert else str(ledger.penalty_points)
@@ -93,10 +101,19 @@ def timeline_table(tl: Timeline, policy: Policy) -> Table:
     table.add_column("what")
     table.add_column("rule")
     table.add_column("detail", overflow="fold")
-    style = {"event": "bold", "deadline": "yellow", "action": "green", "note": "dim", "rejected": "red", "duplicate": "dim"}
+    style = {
+        "event": "bold",
+        "deadline": "yellow",
+        "action": "green",
+        "note": "dim",
+        "rejected": "red",
+        "duplicate": "dim",
+    }
     for e in tl.entries:
         kind = e.action.type if e.action is not None else e.kind
-        table.add_row(e.at.isoformat(timespec="minutes"), f"[{style[e.kind]}]{kind}[/]", e.rule or "", e.text, end_section=False)
+        table.add_row(
+            e.at.isoformat(timespec="minutes"), f"[{style[e.kind]}]{kind}[/]", e.rule or "", e.text, end_section=False
+        )
     if tl.state is not None:
         for d in sorted(tl.state.deadlines, key=lambda d: d.due):
             table.add_row(d.due.isoformat(timespec="minutes"), "[yellow]pending[/]", d.rule, f"deadline {d.key}")
@@ -130,7 +147,9 @@ def diff_tables(console: Console, d: PolicyDiff, a: Policy, b: Policy) -> None:
     head.add_row("decisions changed", str(len(d.changed)))
     head.add_row("unchanged", str(d.unchanged))
     for cur, moved in sorted(d.money_moved().items()):
-        head.add_row(f"customer refunds {cur}", f"A {d.refunds_a.get(cur, 0)} → B {d.refunds_b.get(cur, 0)} ({moved:+})")
+        head.add_row(
+            f"customer refunds {cur}", f"A {d.refunds_a.get(cur, 0)} → B {d.refunds_b.get(cur, 0)} ({moved:+})"
+        )
     console.print(head)
     table = Table(title="by rule and action type")
     for col in ("rule", "type", "added", "removed", "changed"):

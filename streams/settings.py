@@ -31,7 +31,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["kafka://127.0.0.1:9092"],
         description="Broker URLs, comma separated (kafka://host:port;host2:port or several entries).",
     )
-    app_id: str = Field(default="postsale", pattern=r"^[A-Za-z0-9._-]+$", description="Consumer group and table prefix.")
+    app_id: str = Field(
+        default="postsale", pattern=r"^[A-Za-z0-9._-]+$", description="Consumer group and table prefix."
+    )
     partitions: int = Field(default=8, ge=1, le=1024, description="Partition count of every input topic and table.")
     replication_factor: int = Field(default=1, ge=1, le=7)
     topic_orders: str = "orders"
@@ -40,7 +42,9 @@ class Settings(BaseSettings):
     topic_actions: str = "actions"
     topic_dead_letter: str = "postsale-dead-letter"
     topic_ticks: str = "postsale-ticks"
-    create_topics: bool = Field(default=True, description="Create missing topics at start-up (off where an admin owns them).")
+    create_topics: bool = Field(
+        default=True, description="Create missing topics at start-up (off where an admin owns them)."
+    )
     # Security
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     ssl_cafile: Path | None = None
@@ -62,10 +66,16 @@ class Settings(BaseSettings):
         "explicit clock ticks move it (tests, replays through Kafka).",
     )
     clock_speed: float = Field(default=1.0, gt=0, le=1_000_000, description="Simulated seconds per wall second (demo).")
-    clock_origin: str | None = Field(default=None, description="Event time at the worker's start when clock_speed != 1.")
+    clock_origin: str | None = Field(
+        default=None, description="Event time at the worker's start when clock_speed != 1."
+    )
     tick_interval_seconds: float = Field(default=1.0, gt=0, le=60)
-    allowed_lateness_seconds: float = Field(default=0.0, ge=0, description="How far behind its partition an event may be.")
-    max_future_seconds: float = Field(default=86_400.0, gt=0, description="Events further in the future are dead-lettered.")
+    allowed_lateness_seconds: float = Field(
+        default=0.0, ge=0, description="How far behind its partition an event may be."
+    )
+    max_future_seconds: float = Field(
+        default=86_400.0, gt=0, description="Events further in the future are dead-lettered."
+    )
     # Routing
     partitioner: Literal["murmur2", "none"] = Field(default="murmur2", description="How producers partition order ids.")
     misrouted: Literal["reroute", "dead_letter"] = "reroute"
@@ -74,8 +84,12 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1", description="Bind address of /metrics, health and the order view.")
     web_port: int = Field(default=6066, ge=0, le=65535)
     order_view: bool = Field(default=True, description="Serve GET /orders/{order_id}.")
-    order_view_token: SecretStr | None = Field(default=None, description="Bearer token the order view requires, if set.")
-    stores_max: int = Field(default=100, ge=1, description="Store labels exported to Prometheus at most (bounded labels).")
+    order_view_token: SecretStr | None = Field(
+        default=None, description="Bearer token the order view requires, if set."
+    )
+    stores_max: int = Field(
+        default=100, ge=1, description="Store labels exported to Prometheus at most (bounded labels)."
+    )
     # Consumer tuning
     session_timeout_seconds: float = Field(default=10.0, gt=0)
     heartbeat_interval_seconds: float = Field(default=2.0, gt=0)
@@ -123,7 +137,13 @@ class Settings(BaseSettings):
             raise ValueError("sasl_mechanism is set but security_protocol is not SASL_PLAINTEXT or SASL_SSL")
         if self.heartbeat_interval_seconds * 3 > self.session_timeout_seconds:
             raise ValueError("heartbeat_interval_seconds must be at most a third of session_timeout_seconds")
-        topics = [self.topic_orders, self.topic_shipments, self.topic_disputes, self.topic_actions, self.topic_dead_letter]
+        topics = [
+            self.topic_orders,
+            self.topic_shipments,
+            self.topic_disputes,
+            self.topic_actions,
+            self.topic_dead_letter,
+        ]
         if len(set(topics)) != len(topics):
             raise ValueError("topic names must be distinct")
         return self

@@ -48,7 +48,7 @@ def install(rt: Runtime) -> None:
 
     @app.page("/health/ready")
     async def ready(web: Any, request: Any) -> Any:
-        recovered = app.tables.recovery.completed.is_set()
+        recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         assigned = bool(app.assignor.assigned_actives()) if app.consumer is not None else False
         ok = recovered and not app.rebalancing and assigned
         body = {"ready": ok, "recovered": recovered, "rebalancing": bool(app.rebalancing), "assigned": assigned}

@@ -191,7 +191,9 @@ async def _collect(
     return records
 
 
-def collect(wire: Wire, name: str, done: Callable[[list[Any]], bool], timeout: float = 90, quiet: float = 1.0) -> list[Any]:
+def collect(
+    wire: Wire, name: str, done: Callable[[list[Any]], bool], timeout: float = 90, quiet: float = 1.0
+) -> list[Any]:
     """Records of one of the wire's topics, read from the start until `done(records)` holds and nothing new
     came for `quiet` seconds, or `timeout` (then the caller's assertion shows what is missing)."""
     return asyncio.run(_collect(wire.broker.bootstrap, wire.topics[name], done, timeout, quiet))

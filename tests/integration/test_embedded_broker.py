@@ -34,6 +34,11 @@ DEADLINE_S = 20.0
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[EmbeddedBroker]:
+    """A broker of this module's own, shadowing the session one in conftest.
+
+    The pause test freezes it, which must not disturb other modules' workers;
+    a Tansu starts in well under a second, so isolation costs nothing.
+    """
     with EmbeddedBroker() as b:
         yield b
 
@@ -86,9 +91,7 @@ def test_keyed_round_trip_on_8_partitions(broker: EmbeddedBroker) -> None:
             # Two records per key: both must land on the key's partition.
             for round_ in range(2):
                 for key in keys:
-                    md = await producer.send_and_wait(
-                        topic, key=key, value=b"%d" % round_
-                    )
+                    md = await producer.send_and_wait(topic, key=key, value=b"%d" % round_)
                     assert placed.setdefault(key, md.partition) == md.partition
         finally:
             await producer.stop()
@@ -117,9 +120,7 @@ def test_create_topics_is_idempotent_and_explicit(broker: EmbeddedBroker) -> Non
         try:
             meta = await admin.describe_topics(names)
             counts = {t["topic"]: len(t["partitions"]) for t in meta}
-            responses = await admin.describe_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, n) for n in names]
-            )
+            responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
         finally:
             await admin.close()
         configs: dict[str, dict[str, str]] = {}
@@ -167,15 +168,11 @@ def test_pause_blocks_produce_and_resume_recovers(broker: EmbeddedBroker) -> Non
             try:
                 assert broker.paused
                 with pytest.raises(asyncio.TimeoutError):
-                    await asyncio.wait_for(
-                        producer.send_and_wait(topic, key=b"k", value=b"during"), 1.5
-                    )
+                    await asyncio.wait_for(producer.send_and_wait(topic, key=b"k", value=b"during"), 1.5)
             finally:
                 broker.resume()
             assert not broker.paused
-            md = await asyncio.wait_for(
-                producer.send_and_wait(topic, key=b"k", value=b"after"), DEADLINE_S
-            )
+            md = await asyncio.wait_for(producer.send_and_wait(topic, key=b"k", value=b"after"), DEADLINE_S)
             assert md.offset >= 1
         finally:
             await producer.stop()

@@ -136,9 +136,7 @@ def test_redelivered_events_change_nothing(broker: EmbeddedBroker, tmp_path: Pat
     assert len(records) == len(expected), "a repeated event must not send its actions again"
 
 
-def test_bad_records_go_to_the_dead_letter_topic_and_the_worker_goes_on(
-    broker: EmbeddedBroker, tmp_path: Path
-) -> None:
+def test_bad_records_go_to_the_dead_letter_topic_and_the_worker_goes_on(broker: EmbeddedBroker, tmp_path: Path) -> None:
     events, until = simulated(seed=11, orders=60)
     expected = replay_actions(events, until)
     wire = new_wire(broker, "garbage")
@@ -148,8 +146,20 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_worker_goes_on(
     garbage = [
         (t["orders"], b"A-1", b"{not json", None, "invalid_json"),
         (t["orders"], b"A-2", b"\xff\xfe\x00garbage", None, "invalid_json"),
-        (t["orders"], b"A-3", orjson.dumps({"event_id": "x", "order_id": "A-3", "type": "order.exploded"}), None, "invalid_event"),
-        (t["shipments"], b"A-4", orjson.dumps({"event_id": "y", "order_id": "A-4", "type": "shipment.update"}), None, "invalid_event"),
+        (
+            t["orders"],
+            b"A-3",
+            orjson.dumps({"event_id": "x", "order_id": "A-3", "type": "order.exploded"}),
+            None,
+            "invalid_event",
+        ),
+        (
+            t["shipments"],
+            b"A-4",
+            orjson.dumps({"event_id": "y", "order_id": "A-4", "type": "shipment.update"}),
+            None,
+            "invalid_event",
+        ),
         (t["orders"], b"someone-else", orjson.dumps(first), None, "key_mismatch"),
         (t["orders"], first["order_id"].encode(), orjson.dumps(far_future), None, "future_timestamp"),
         (

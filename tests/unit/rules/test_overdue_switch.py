@@ -67,7 +67,9 @@ def switch_actions(actions):
             [],
             id="clock exactly at +4d: not yet",
         ),
-        pytest.param([placed(marketplace="jd", ship_by=SB)], SWITCH, [], id="unanswered, clock exactly at +4d: not yet"),
+        pytest.param(
+            [placed(marketplace="jd", ship_by=SB)], SWITCH, [], id="unanswered, clock exactly at +4d: not yet"
+        ),
         pytest.param(
             [placed(marketplace="jd", ship_by=SB), shipped(at=SB + 3 * DAY)],
             SWITCH + 30 * DAY,

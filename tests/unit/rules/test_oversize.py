@@ -22,9 +22,7 @@ REORDER_AT_PLACEMENT = [("reorder", "oversize", "supplier", None, None)]
             [],
             id="30.5 kg over two lines, no unit over 30 kg: within (the limit is per unit)",
         ),
-        pytest.param(
-            [item(weight_kg=12.0, quantity=10)], [], id="120 kg in total from 12 kg units: within (per unit)"
-        ),
+        pytest.param([item(weight_kg=12.0, quantity=10)], [], id="120 kg in total from 12 kg units: within (per unit)"),
         pytest.param(
             [item(weight_kg=2.0, quantity=5), item(sku="B", weight_kg=30.5)],
             REORDER_AT_PLACEMENT,
