@@ -198,6 +198,77 @@ def worker(
     run_worker(settings, pol)
 
 
+@app.command()
+def demo(
+    duration: Annotated[float | None, typer.Option("--duration", help="Stop after this many seconds.")] = None,
+    speed: Annotated[float, typer.Option("--speed", help="Simulated seconds per wall second.")] = 14400.0,
+    orders: Annotated[int, typer.Option("--orders", help="Orders the simulated store receives.")] = 3000,
+    orders_per_hour: Annotated[float, typer.Option("--orders-per-hour", help="In simulated time.")] = 10.0,
+    seed: Annotated[int, typer.Option("--seed")] = 11,
+    web_port: Annotated[int, typer.Option("--web-port", help="Worker's web port (a free one if taken).")] = 6066,
+    broker: Annotated[
+        list[str] | None, typer.Option("--broker", "-b", help="Use this broker instead of the embedded one.")
+    ] = None,
+) -> None:
+    """The whole loop on this machine: embedded broker, a worker, a simulated store, live actions."""
+    from streams.demo import DemoOptions, run_demo
+
+    opts = DemoOptions(
+        duration=duration,
+        speed=speed,
+        orders=orders,
+        orders_per_hour=orders_per_hour,
+        seed=seed,
+        web_port=web_port,
+        brokers=broker or None,
+    )
+    raise typer.Exit(run_demo(opts, Console()))
+
+
+@app.command()
+def simulate(
+    broker: Annotated[
+        list[str] | None, typer.Option("--broker", "-b", help="Broker URL (repeat for several); POSTSALE_BROKERS.")
+    ] = None,
+    orders: Annotated[int, typer.Option("--orders", help="How many orders.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same events.")] = 1,
+    start: Annotated[str | None, typer.Option("--start", help="Simulated start time (RFC 3339); default now.")] = None,
+    orders_per_hour: Annotated[float, typer.Option("--orders-per-hour", help="In simulated time.")] = 120.0,
+    speed: Annotated[
+        float, typer.Option("--speed", help="Simulated seconds per wall second; 0 = as fast as possible.")
+    ] = 0.0,
+    ticks: Annotated[
+        bool, typer.Option("--ticks/--no-ticks", help="Send the simulated time to workers on the events clock.")
+    ] = False,
+    until: UntilOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the events to this JSON-lines file instead of Kafka.")
+    ] = None,
+) -> None:
+    """A simulated store's orders, parcels and disputes, to Kafka (or a file): load and staging data."""
+    import asyncio
+    from datetime import UTC
+
+    from streams.simulator import generate, write_jsonl
+
+    begin = _time(start, "--start") or datetime.now(UTC).replace(microsecond=0)
+    events = generate(seed=seed, orders=orders, start=begin, orders_per_hour=orders_per_hour)
+    if out is not None:
+        n = write_jsonl(out, events)
+        err.print(f"{n} events written to {out}")
+        return
+    from streams.settings import SettingsError, load_settings
+    from streams.simulate import produce
+
+    try:
+        settings = load_settings(brokers=broker or None)
+    except SettingsError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+    stats = asyncio.run(produce(settings, events, speed=speed, ticks=ticks, until=_time(until, "--until")))
+    err.print(f"{stats.events} events produced, simulated time reached {stats.sim_time}")
+
+
 def main() -> None:
     app()
 

@@ -9,11 +9,14 @@ zeros instead of missing series.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from models.common import ACTION_TYPES, RULE_IDS
+from models.events import EVENT_TYPES, topic_of
 from models.state import STAGES
 from streams.settings import Settings
 
@@ -181,6 +184,9 @@ class Metrics:
             ),
             stores_max=settings.stores_max,
         )
+        logical = dict(zip(("orders", "shipments", "disputes"), settings.input_topics, strict=True))
+        for event_type in EVENT_TYPES:
+            m.events_consumed.labels(topic=logical[topic_of(event_type)], type=event_type)
         for topic in settings.input_topics:
             for reason in INVALID_REASONS:
                 m.invalid_records.labels(topic=topic, reason=reason)
@@ -194,6 +200,45 @@ class Metrics:
             for rule in RULE_IDS:
                 m.actions_emitted.labels(type=action_type, rule=rule)
         return m
+
+    def set_open_orders(self, counts: Mapping[str, int]) -> None:
+        """Orders held in state per lifecycle stage (every stage is set; a missing one is 0)."""
+        for stage in STAGES:
+            self.open_orders.labels(stage=stage).set(counts.get(stage, 0))
+
+    def set_deadline_backlog(self, dues: Iterable[datetime], now: datetime) -> None:
+        """Pending deadlines, those due before `now` but not fired, and the oldest one's age in seconds.
+
+        `dues` is the next due time of every order with a pending deadline on
+        this worker; `now` is the live clock (wall clock, or the furthest
+        partition clock in event-time mode). Due strictly before `now` is
+        overdue, as `DeadlineIndex.pop_due` fires strictly before its time.
+        """
+        pending = overdue = 0
+        oldest: datetime | None = None
+        for due in dues:
+            pending += 1
+            if due < now:
+                overdue += 1
+                if oldest is None or due < oldest:
+                    oldest = due
+        self.deadlines_pending.set(pending)
+        self.deadlines_overdue.set(overdue)
+        self.oldest_overdue_deadline_age.set((now - oldest).total_seconds() if oldest is not None else 0.0)
+
+    def forget_partition(self, partition: int, topics: Iterable[str]) -> None:
+        """Remove a revoked partition's series, so that sums over workers do not count it twice."""
+        label = str(partition)
+        for gauge in (self.clock_lag, self.held_events):
+            try:
+                gauge.remove(label)
+            except KeyError:
+                pass
+        for topic in topics:
+            try:
+                self.consumer_lag.remove(topic, label)
+            except KeyError:
+                pass
 
     def store_label(self, store_id: str, known: set[str]) -> str | None:
         """The store's label, or None once `stores_max` stores are exported (keeps the series bounded)."""

@@ -168,6 +168,21 @@ class Settings(BaseSettings):
             ctx.load_cert_chain(str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None)
         return ctx
 
+    def client_auth(self) -> dict[str, Any]:
+        """Security options for plain aiokafka clients (simulator, executor, tools), as Faust gets them."""
+        auth: dict[str, Any] = {"security_protocol": self.security_protocol}
+        ctx = self.ssl_context()
+        if ctx is not None:
+            auth["ssl_context"] = ctx
+        if self.security_protocol.startswith("SASL"):
+            assert self.sasl_password is not None
+            auth.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password.get_secret_value(),
+            )
+        return auth
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from POSTSALE_* variables with flag overrides; a `SettingsError` naming each bad variable."""

@@ -1,0 +1,239 @@
+"""`postsale demo`: the whole loop on one machine, with nothing to install but the package.
+
+Starts the embedded Kafka-protocol broker on a free local port (unless a
+broker is configured), creates the topics, starts a worker process, and runs
+the simulated store with simulated time running `speed` times faster than the
+wall clock. The actions appear in a live table; the worker's metrics and the
+order view are on its web port. Ctrl-C or `--duration` stops everything, and
+no process is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from streams.embedded_broker import EmbeddedBroker, create_topics
+from streams.settings import Settings
+from streams.simulate import keep_ticking, produce
+from streams.simulator import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free port")
+
+
+@dataclass
+class DemoOptions:
+    duration: float | None = None
+    speed: float = 14400.0
+    orders: int = 3000
+    orders_per_hour: float = 10.0
+    seed: int = 11
+    web_port: int = 6066
+    partitions: int = 8
+    brokers: list[str] | None = None
+    rows: int = 18
+
+
+@dataclass
+class ActionFeed:
+    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=18))
+    by_rule: Counter[str] = field(default_factory=Counter)
+    total: int = 0
+    events: int = 0
+    sim_time: datetime | None = None
+
+
+def _worker_env(settings_env: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(settings_env)
+    return env
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/health/ready"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the worker exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - our own loopback endpoint
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("the worker did not become ready in time")
+
+
+def _render(feed: ActionFeed, opts: DemoOptions, port: int) -> Group:
+    table = Table(title="postsale demo: actions as they are decided", expand=True)
+    table.add_column("decided at (sim)", no_wrap=True)
+    table.add_column("order", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("why", overflow="ellipsis", no_wrap=True)
+    for a in reversed(feed.recent):
+        what = a["type"]
+        if a.get("amount") is not None:
+            what += f" {a.get('party', '')} {a['amount']} {a.get('currency', '')}"
+        table.add_row(a["decided_at"][:16], a["order_id"], a["rule"], what, a["reason"])
+    rules = Table(title="actions by rule", expand=True)
+    rules.add_column("rule")
+    rules.add_column("n", justify="right")
+    for rule, n in feed.by_rule.most_common(10):
+        rules.add_row(rule, str(n))
+    sim = feed.sim_time.isoformat(timespec="minutes") if feed.sim_time else "-"
+    head = (
+        f"simulated time {sim} (×{opts.speed:g}) · events {feed.events} · actions {feed.total} · "
+        f"metrics http://127.0.0.1:{port}/metrics · why? curl http://127.0.0.1:{port}/orders/ORDER_ID · Ctrl-C stops"
+    )
+    return Group(head, table, rules)
+
+
+async def _follow_actions(settings: Settings, feed: ActionFeed, stop: asyncio.Event) -> None:
+    consumer = AIOKafkaConsumer(
+        settings.topic_actions,
+        bootstrap_servers=settings.bootstrap_servers(),
+        auto_offset_reset="earliest",
+        group_id=None,
+        **settings.client_auth(),
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=250)
+            for records in batch.values():
+                for r in records:
+                    action = orjson.loads(r.value)
+                    feed.recent.append(action)
+                    feed.by_rule[action["rule"]] += 1
+                    feed.total += 1
+    finally:
+        await consumer.stop()
+
+
+async def _run(settings: Settings, opts: DemoOptions, port: int, console: Console) -> ActionFeed:
+    feed = ActionFeed(recent=deque(maxlen=opts.rows))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    start = datetime.now(UTC).replace(microsecond=0)
+    events = generate(seed=opts.seed, orders=opts.orders, start=start, orders_per_hour=opts.orders_per_hour)
+
+    def seen(event: dict[str, Any]) -> None:
+        feed.events += 1
+        feed.sim_time = datetime.fromisoformat(event["occurred_at"])
+
+    async def simulate() -> None:
+        stats = await produce(settings, events, speed=opts.speed, ticks=True, stop=stop, on_event=seen)
+        if not stop.is_set() and stats.sim_time is not None:
+            await keep_ticking(settings, stats.sim_time, opts.speed, stop)
+
+    async def stop_after() -> None:
+        if opts.duration is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), opts.duration)
+            stop.set()
+
+    tasks = [
+        asyncio.create_task(simulate()),
+        asyncio.create_task(_follow_actions(settings, feed, stop)),
+        asyncio.create_task(stop_after()),
+    ]
+    with Live(
+        _render(feed, opts, port), console=console, refresh_per_second=4, transient=not console.is_terminal
+    ) as live:
+        while not stop.is_set():
+            live.update(_render(feed, opts, port))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.25)
+        live.update(_render(feed, opts, port))
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return feed
+
+
+@contextlib.contextmanager
+def _broker(opts: DemoOptions) -> Iterator[str]:
+    if opts.brokers:
+        yield ",".join(opts.brokers)
+        return
+    with EmbeddedBroker() as broker:
+        yield broker.url
+
+
+def run_demo(opts: DemoOptions, console: Console) -> int:
+    port = free_port(opts.web_port)
+    with _broker(opts) as brokers:
+        env = {
+            "POSTSALE_BROKERS": brokers,
+            "POSTSALE_APP_ID": "postsale-demo",
+            "POSTSALE_PARTITIONS": str(opts.partitions),
+            "POSTSALE_CLOCK_MODE": "events",
+            "POSTSALE_WEB_PORT": str(port),
+            "POSTSALE_SESSION_TIMEOUT_SECONDS": "6",
+            "POSTSALE_HEARTBEAT_INTERVAL_SECONDS": "1",
+            "POSTSALE_STANDBY_REPLICAS": "0",
+        }
+        settings = Settings(**{k.removeprefix("POSTSALE_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+        topics = [*settings.input_topics, settings.topic_ticks, settings.topic_actions, settings.topic_dead_letter]
+        console.print(f"broker {brokers} · creating {len(topics)} topics with {opts.partitions} partitions")
+        asyncio.run(create_topics(",".join(settings.bootstrap_servers()), topics, opts.partitions))
+        log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"postsale-demo-worker-{os.getpid()}.log"  # noqa: S108
+        console.print(f"starting a worker (log: {log_path}) …")
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(  # noqa: S603 - our own module
+                [sys.executable, "-m", "streams.cli", "worker"],
+                cwd=ROOT,
+                env=_worker_env(env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                _wait_ready(port, proc)
+                console.print(f"worker ready · metrics: http://127.0.0.1:{port}/metrics")
+                feed = asyncio.run(_run(settings, opts, port, console))
+            finally:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                    try:
+                        proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait(10)
+        console.print(
+            f"stopped: {feed.events} events produced, {feed.total} actions decided "
+            f"({', '.join(f'{r} {n}' for r, n in feed.by_rule.most_common(6))})"
+        )
+    return 0

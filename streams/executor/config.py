@@ -1,0 +1,254 @@
+"""executor.yaml: where each action type goes, per-store secrets, retry limits and the refund breaker.
+
+Read with the policy file's rules: YAML in, a validated `ExecutorConfig` out,
+or a `ConfigError` naming line and field. A secret never appears in the file,
+only the name of the environment variable that holds it; `resolve_secrets`
+reads those once at start-up and fails on a missing one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from models.common import ACTION_TYPES, Amount, CurrencyCode, StoreId
+from models.policy_file import _line_of
+
+EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Name of an environment variable.")]
+
+
+class ConfigError(ValueError):
+    """An executor.yaml that cannot be used; `problems` lists (line or None, field path, message)."""
+
+    def __init__(self, source: str, problems: list[tuple[int | None, str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"executor config {source} is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
+        for line, field, message in problems:
+            where = f"line {line}, " if line is not None else ""
+            lines.append(f"  {where}{field or '(top level)'}: {message}")
+        super().__init__("\n".join(lines))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _https_or_loopback(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("must be an http(s) URL with a host")
+    if parsed.scheme == "http":
+        host = parsed.hostname
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise ValueError("must be https (plain http only to a loopback address, for tests)")
+    return url
+
+
+class WebhookEndpoint(_Strict):
+    """A Standard Webhooks receiver: POST the action JSON, signed with the store's secret."""
+
+    kind: Literal["webhook"]
+    url: str | None = Field(default=None, description="Default URL; a store may override it.")
+    secret_env: EnvName | None = Field(
+        default=None, description="Environment variable holding the default `whsec_…` secret."
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300, description="Per attempt, connect to last byte.")
+    ca_file: Path | None = Field(
+        default=None, description="Extra CA bundle to verify the receiver; TLS verification cannot be turned off."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _https_or_loopback(value)
+
+
+class DryRunEndpoint(_Strict):
+    """Log the action and do nothing else: no call, no outcome event."""
+
+    kind: Literal["dry_run"]
+
+
+Endpoint = Annotated[WebhookEndpoint | DryRunEndpoint, Field(discriminator="kind")]
+
+
+class StoreEndpoint(_Strict):
+    """Per-store overrides of every webhook endpoint: the store's own secret and, optionally, URL."""
+
+    secret_env: EnvName | None = None
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _https_or_loopback(value)
+
+
+class Retry(_Strict):
+    """Exponential backoff with full jitter: attempt n (1-based) waits uniform(0, min(cap, base * 2**(n-1)))."""
+
+    max_attempts: int = Field(default=8, ge=1, le=100, description="Attempts in all, the first included.")
+    base_seconds: float = Field(default=1.0, gt=0, le=3600)
+    cap_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    retry_after_max_seconds: float = Field(
+        default=3600.0, gt=0, le=86_400, description="A longer Retry-After is shortened to this."
+    )
+
+
+class CurrencyLimits(_Strict):
+    """Refund limits in one currency (amounts in that currency)."""
+
+    single: Amount = Field(description="A refund above this is always held.")
+    per_hour: Amount = Field(description="Refunds in the last 60 minutes above this are held.")
+    min_hourly_baseline: Amount = Field(
+        default=Decimal("0"),
+        description="Floor of the store's usual hourly amount, so a quiet store's first refunds are not held.",
+    )
+
+
+class StoreBreaker(_Strict):
+    max_rate_multiple: float | None = Field(default=None, gt=0)
+    limits: dict[CurrencyCode, CurrencyLimits] = Field(default_factory=dict)
+
+
+class Breaker(_Strict):
+    """Automated customer refunds that are held for a person instead of being sent."""
+
+    max_rate_multiple: float = Field(
+        default=5.0, gt=0, description="Hold when the last hour exceeds this multiple of the usual hourly amount."
+    )
+    baseline_hours: int = Field(
+        default=168, ge=2, le=24 * 90, description="History (hours) behind the usual hourly amount."
+    )
+    limits: dict[CurrencyCode, CurrencyLimits] = Field(
+        default_factory=dict, description="Per currency; a refund in a currency not listed is held."
+    )
+    stores: dict[StoreId, StoreBreaker] = Field(default_factory=dict)
+
+    def for_store(self, store_id: str, currency: str) -> tuple[CurrencyLimits | None, float]:
+        """The limits and rate multiple in force for one store and currency (store overrides win)."""
+        override = self.stores.get(store_id)
+        multiple = self.max_rate_multiple
+        limits = self.limits.get(currency)
+        if override is not None:
+            multiple = override.max_rate_multiple or multiple
+            limits = override.limits.get(currency, limits)
+        return limits, multiple
+
+
+class ExecutorConfig(_Strict):
+    endpoints: dict[str, Endpoint] = Field(
+        description="Per action type; `default` serves every type not listed. A type with neither is dry-run."
+    )
+    stores: dict[StoreId, StoreEndpoint] = Field(default_factory=dict)
+    retry: Retry = Field(default_factory=Retry)
+    breaker: Breaker = Field(default_factory=Breaker)
+
+    @field_validator("endpoints")
+    @classmethod
+    def _known_types(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(ACTION_TYPES) - {"default"})
+        if unknown:
+            raise ValueError(f"unknown action types {unknown}; known: default, {', '.join(ACTION_TYPES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> ExecutorConfig:
+        for name, ep in self.endpoints.items():
+            if not isinstance(ep, WebhookEndpoint):
+                continue
+            if (
+                ep.url is None
+                and any(s.url is None for s in self.stores.values())
+                or (ep.url is None and not self.stores)
+            ):
+                raise ValueError(f"endpoints.{name}: a webhook needs a url (here or for every store)")
+            if ep.secret_env is None and (not self.stores or any(s.secret_env is None for s in self.stores.values())):
+                raise ValueError(f"endpoints.{name}: a webhook needs secret_env (here or for every store)")
+        refund = self.endpoint_for("refund")
+        if isinstance(refund, WebhookEndpoint) and not self.breaker.limits and not self.breaker.stores:
+            raise ValueError("breaker.limits: a webhook refund endpoint needs refund limits (at least one currency)")
+        return self
+
+    def endpoint_for(self, action_type: str) -> WebhookEndpoint | DryRunEndpoint:
+        return self.endpoints.get(action_type) or self.endpoints.get("default") or DryRunEndpoint(kind="dry_run")
+
+    def target(self, action_type: str, store_id: str) -> tuple[str, str] | None:
+        """(url, secret env var name) of a webhook for this action type and store; None for a dry run."""
+        ep = self.endpoint_for(action_type)
+        if not isinstance(ep, WebhookEndpoint):
+            return None
+        store = self.stores.get(store_id)
+        url = (store.url if store is not None else None) or ep.url
+        secret = (store.secret_env if store is not None else None) or ep.secret_env
+        if url is None or secret is None:
+            raise KeyError(f"store {store_id!r} has no webhook url/secret for {action_type}")
+        return url, secret
+
+    def secret_names(self) -> set[str]:
+        names = {ep.secret_env for ep in self.endpoints.values() if isinstance(ep, WebhookEndpoint) and ep.secret_env}
+        if any(isinstance(ep, WebhookEndpoint) for ep in self.endpoints.values()):
+            names |= {s.secret_env for s in self.stores.values() if s.secret_env}
+        return names
+
+
+def all_dry_run() -> ExecutorConfig:
+    """The configuration of `postsale execute --dry-run` without a file: log every action."""
+    return ExecutorConfig(endpoints={"default": DryRunEndpoint(kind="dry_run")})
+
+
+def resolve_secrets(config: ExecutorConfig, environ: Mapping[str, str]) -> dict[str, SecretStr]:
+    """The secrets the config names, read once; a `ConfigError` lists every missing variable."""
+    missing = sorted(n for n in config.secret_names() if not environ.get(n))
+    if missing:
+        raise ConfigError("(environment)", [(None, name, "environment variable not set") for name in missing])
+    return {name: SecretStr(environ[name]) for name in config.secret_names()}
+
+
+def parse_config(text: str, source: str = "<executor.yaml>") -> ExecutorConfig:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(source, [(None if mark is None else mark.line + 1, "", f"not valid YAML: {exc}")]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(source, [(1, "", "the file is a mapping with at least `endpoints`")])
+    try:
+        return ExecutorConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            msg = err["msg"]
+            if not loc and msg.startswith("Value error, endpoints."):
+                # A model-level check names its field in the message: point at that line.
+                path = msg.removeprefix("Value error, ").split(":", 1)[0]
+                loc = tuple(path.split("."))
+            elif not loc and "breaker.limits" in msg:
+                loc = ("breaker",)
+            # Discriminated unions add the tag to the path (`endpoints.refund.webhook.url`): drop it.
+            loc = tuple(p for p in loc if p not in ("webhook", "dry_run"))
+            problems.append((_line_of(root, loc), ".".join(str(p) for p in loc), msg))
+        raise ConfigError(source, problems) from exc
+
+
+def load_config(path: str | Path) -> ExecutorConfig:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), [(None, "", f"cannot read: {exc.strerror}")]) from exc
+    return parse_config(text, source=str(p))

@@ -1,0 +1,134 @@
+"""Producing a simulated store to Kafka, paced in simulated time.
+
+With `speed` S, an event that occurred t seconds of simulated time after the
+start is produced t/S wall seconds after the producer started (S = 0: as fast
+as possible, a backlog). With `ticks`, the producer also sends the simulated
+time to every partition of the tick topic twice a second, so that a worker on
+the `events` clock sees time pass between events ("2 days overdue" in seconds).
+Keys are order ids and the partitioner is murmur2 (aiokafka's, like the Java
+client's), the one the worker expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from models.events import topic_of
+from streams.settings import Settings
+
+TICK_EVERY_SECONDS = 0.5
+
+
+@dataclass
+class SimulationStats:
+    events: int = 0
+    ticks: int = 0
+    sim_time: datetime | None = None
+
+
+def producer_for(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers(), linger_ms=5, acks="all", **settings.client_auth()
+    )
+
+
+async def _paced(events: Iterable[dict[str, Any]], speed: float) -> AsyncIterator[tuple[dict[str, Any], datetime]]:
+    start_wall = time.monotonic()
+    start_sim: datetime | None = None
+    for event in events:
+        at = datetime.fromisoformat(event["occurred_at"])
+        if start_sim is None:
+            start_sim = at
+        if speed > 0:
+            wait = (at - start_sim).total_seconds() / speed - (time.monotonic() - start_wall)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        yield event, at
+
+
+async def produce(
+    settings: Settings,
+    events: Iterable[dict[str, Any]],
+    *,
+    speed: float,
+    ticks: bool,
+    stop: asyncio.Event | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    until: datetime | None = None,
+) -> SimulationStats:
+    """Produce `events` (wire dicts, in time order) to their topics; returns what was sent."""
+    topic_names = {
+        "orders": settings.topic_orders,
+        "shipments": settings.topic_shipments,
+        "disputes": settings.topic_disputes,
+    }
+    stats = SimulationStats()
+    producer = producer_for(settings)
+    await producer.start()
+    last_tick = 0.0
+    started = time.monotonic()
+    sim_start: datetime | None = None
+    try:
+        pending = []
+        async for event, at in _paced(events, speed):
+            if stop is not None and stop.is_set():
+                break
+            if sim_start is None:
+                sim_start = at
+            pending.append(
+                await producer.send(
+                    topic_names[topic_of(event["type"])], orjson.dumps(event), key=event["order_id"].encode()
+                )
+            )
+            stats.events += 1
+            stats.sim_time = at
+            if on_event is not None:
+                on_event(event)
+            if len(pending) >= 1000:
+                await asyncio.gather(*pending)
+                pending.clear()
+            now = time.monotonic()
+            if ticks and speed > 0 and now - last_tick >= TICK_EVERY_SECONDS:
+                sim_now = sim_start + timedelta(seconds=(now - started) * speed)
+                await send_ticks(producer, settings, sim_now)
+                stats.ticks += 1
+                last_tick = now
+        await asyncio.gather(*pending)
+        if ticks and until is not None:
+            await send_ticks(producer, settings, until)
+            stats.ticks += 1
+    finally:
+        await producer.stop()
+    return stats
+
+
+async def send_ticks(producer: AIOKafkaProducer, settings: Settings, now: datetime) -> None:
+    body = orjson.dumps({"now": now.isoformat()})
+    futures = [
+        await producer.send(settings.topic_ticks, body, key=b"clock", partition=p) for p in range(settings.partitions)
+    ]
+    await asyncio.gather(*futures)
+
+
+async def keep_ticking(settings: Settings, sim_from: datetime, speed: float, stop: asyncio.Event) -> None:
+    """After the last event, keep simulated time running (the demo's deadlines still fire)."""
+    producer = producer_for(settings)
+    await producer.start()
+    started = time.monotonic()
+    try:
+        while not stop.is_set():
+            await send_ticks(producer, settings, sim_from + timedelta(seconds=(time.monotonic() - started) * speed))
+            try:
+                await asyncio.wait_for(stop.wait(), TICK_EVERY_SECONDS)
+            except TimeoutError:
+                pass
+    finally:
+        await producer.stop()
