@@ -1,0 +1,127 @@
+"""The `postsale` commands as a user runs them: real processes, real files, exit codes and output."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from models.actions import parse_action
+from models.common import RULE_IDS
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "streams" / "samples" / "day.jsonl"
+POSTSALE = [sys.executable, "-m", "streams.cli"]
+UNTIL = "2026-12-31T00:00:00+08:00"
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*POSTSALE, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, COLUMNS="200"),
+    )
+
+
+def test_replay_of_the_shipped_sample_decides_every_row(tmp_path: Path) -> None:
+    broken = tmp_path / "with-bad-lines.jsonl"
+    broken.write_bytes(SAMPLE.read_bytes() + b'{"event_id": "x", "order_id": "y"}\nnot json at all\n')
+    out = run("replay", str(broken), "--until", UNTIL)
+    assert out.returncode == 0, out.stderr
+    actions = [parse_action(line) for line in out.stdout.splitlines()]
+    rules = {a.rule for a in actions}
+    assert set(RULE_IDS) - {"dispute_rate"} <= rules  # dispute_rate is a store figure, not an action
+    assert len({a.action_id for a in actions}) == len(actions), "an action id is decided once"
+    n = len(SAMPLE.read_bytes().splitlines())
+    assert f"line {n + 1}: " in out.stderr and f"line {n + 2}: " in out.stderr  # bad lines named, run goes on
+    for label in ("events read", "invalid lines", "actions by type", "penalty points", "dispute rate"):
+        assert label in out.stderr
+    again = run("replay", str(SAMPLE), "--until", UNTIL, "--quiet")
+    assert again.stdout == run("replay", str(SAMPLE), "--until", UNTIL, "--quiet").stdout, "replay is deterministic"
+
+
+def test_explain_tells_an_orders_story_with_rules_and_thresholds() -> None:
+    actions = [orjson.loads(line) for line in run("replay", str(SAMPLE), "--until", UNTIL, "-q").stdout.splitlines()]
+    switched = next(a for a in actions if a["rule"] == "overdue_switch")
+    out = run("explain", switched["order_id"], str(SAMPLE), "--until", UNTIL, "--json")
+    assert out.returncode == 0, out.stderr
+    story = orjson.loads(out.stdout)
+    kinds = [e["kind"] for e in story["timeline"]]
+    assert "event" in kinds and "deadline" in kinds and "action" in kinds
+    decided = [e["action"]["action_id"] for e in story["timeline"] if e["kind"] == "action"]
+    assert switched["action_id"] in decided
+    assert any("4 days after ship-by" in e["text"] for e in story["timeline"])  # the threshold behind it
+    assert run("explain", "NO-SUCH-ORDER", str(SAMPLE)).returncode == 1
+
+
+def test_diff_reports_what_a_threshold_change_would_have_done(tmp_path: Path) -> None:
+    base = (ROOT / "models" / "default_policy.yaml").read_text()
+    faster = tmp_path / "switch-after-3-days.yaml"
+    faster.write_text(
+        base.replace('version: "2026.11-default"', 'version: "switch-3d"').replace(
+            "overdue_switch_after_days: 4", "overdue_switch_after_days: 3"
+        )
+    )
+    out = run(
+        "diff",
+        str(SAMPLE),
+        "--policy",
+        str(ROOT / "models" / "default_policy.yaml"),
+        "--against",
+        str(faster),
+        "--until",
+        UNTIL,
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    report = orjson.loads(out.stdout)
+    switch_rows = [r for r in report["by_rule_and_type"] if r["rule"] == "overdue_switch"]
+    assert switch_rows and sum(r["changed"] + r["added"] + r["removed"] for r in switch_rows) > 0
+    assert report["example_orders"]
+    same = run("diff", str(SAMPLE), "--policy", str(faster), "--against", str(faster), "--json")
+    assert orjson.loads(same.stdout)["changed"] == 0 and orjson.loads(same.stdout)["added"] == 0
+
+
+def test_a_bad_policy_is_refused_with_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('version: "x"\ndefaults:\n  overdue_expedite_after_days: -2\n  shipby_hours: 3\n')
+    for args in (["policy-check", str(bad)], ["replay", str(SAMPLE), "--policy", str(bad)]):
+        out = run(*args)
+        assert out.returncode == 2
+        assert "line 3, defaults.overdue_expedite_after_days" in out.stderr
+        assert "line 4, defaults.shipby_hours" in out.stderr
+
+
+@pytest.mark.broker
+def test_demo_runs_the_whole_loop_and_leaves_nothing_behind() -> None:
+    proc = subprocess.Popen(
+        [*POSTSALE, "demo", "--duration", "40", "--web-port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    assert proc.returncode == 0, output[-3000:]
+    assert "worker ready" in output and "metrics: http://127.0.0.1:" in output
+    summary = output.strip().splitlines()[-2:]
+    produced = int(output.split("stopped: ")[1].split(" events")[0])
+    decided = int(output.split("events produced, ")[1].split(" actions")[0])
+    assert produced > 1000 and decided > 100, summary
+    time.sleep(0.5)
+    leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert not leftovers, f"processes left behind: {leftovers}"
