@@ -1,0 +1,75 @@
+"""Event-time alignment of a partition's three topics, and the partition clock (no broker needed)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from streams.alignment import PartitionAligner
+
+CN = timezone(timedelta(hours=8))
+T0 = datetime(2026, 3, 2, 10, tzinfo=CN)
+H = timedelta(hours=1)
+TOPICS = ("orders", "shipments", "disputes")
+
+
+def behind(highwater: dict[str, int]):  # noqa: ANN201 - a small test double for the broker's highwater
+    return lambda topic, last: highwater.get(topic, 0) > last + 1
+
+
+def test_a_backlog_is_released_in_event_time_order_across_topics() -> None:
+    a: PartitionAligner[str] = PartitionAligner(TOPICS)
+    hw = {"orders": 2, "shipments": 1, "disputes": 1}
+    # The orders topic is read first and far ahead: the dispute (t0+3h) must wait for the shipment (t0+1h).
+    a.add("orders", 0, T0, "placed")
+    a.add("orders", 1, T0 + 5 * H, "cancel")
+    ready, clock = a.release(behind(hw))
+    assert ready == [] and clock is None  # shipments and disputes have shown nothing yet and are behind
+    a.add("disputes", 0, T0 + 3 * H, "dispute")
+    assert a.release(behind(hw))[0] == []  # shipments still behind with nothing shown
+    a.add("shipments", 0, T0 + H, "shipped")
+    ready, clock = a.release(behind(hw))
+    assert ready == ["placed", "shipped", "dispute", "cancel"]  # nothing is behind any more
+
+
+def test_while_a_topic_lags_the_clock_is_its_watermark() -> None:
+    a: PartitionAligner[str] = PartitionAligner(TOPICS)
+    hw = {"orders": 10, "shipments": 1, "disputes": 0}
+    a.add("shipments", 0, T0 + 9 * H, "late-shipment")
+    a.add("orders", 0, T0, "placed")
+    ready, clock = a.release(behind(hw), wall=T0 + 100 * H)
+    assert ready == ["placed"] and clock == T0  # orders lags at t0: nothing later may be applied yet
+    a.add("orders", 1, T0 + 8 * H, "paid")
+    ready, clock = a.release(behind(hw), wall=T0 + 100 * H)
+    assert ready == ["paid"] and clock == T0 + 8 * H  # the wall clock is ignored while catching up
+
+
+def test_caught_up_the_clock_follows_the_wall_and_never_goes_back() -> None:
+    a: PartitionAligner[str] = PartitionAligner(TOPICS)
+    a.add("orders", 0, T0, "placed")
+    ready, clock = a.release(behind({"orders": 1}), wall=T0 + 2 * H)
+    assert ready == ["placed"] and clock == T0 + 2 * H
+    _, clock = a.release(behind({"orders": 1}), wall=T0 + H)
+    assert clock == T0 + 2 * H
+
+
+def test_a_requested_time_waits_until_caught_up() -> None:
+    a: PartitionAligner[str] = PartitionAligner(TOPICS)
+    a.add("orders", 0, T0, "placed")
+    a.request(T0 + 30 * 24 * H)
+    _, clock = a.release(behind({"orders": 3}))
+    assert clock == T0  # still behind: the end-of-input tick does not jump ahead of unread events
+    _, clock = a.release(behind({"orders": 1}))
+    assert clock == T0 + 30 * 24 * H
+
+
+def test_allowed_lateness_holds_the_clock_back() -> None:
+    a: PartitionAligner[str] = PartitionAligner(TOPICS, lateness=timedelta(minutes=10))
+    a.add("orders", 0, T0, "placed")
+    _, clock = a.release(behind({"orders": 1}), wall=T0 + H)
+    assert clock == T0 + H - timedelta(minutes=10)
+
+
+def test_a_revoked_partition_forgets_what_it_held() -> None:
+    a: PartitionAligner[str] = PartitionAligner(TOPICS)
+    a.add("orders", 0, T0, "placed")
+    assert a.drop() == ["placed"] and len(a) == 0
