@@ -206,18 +206,18 @@ class Metrics:
         for stage in STAGES:
             self.open_orders.labels(stage=stage).set(counts.get(stage, 0))
 
-    def set_deadline_backlog(self, dues: Iterable[datetime], now: datetime) -> None:
-        """Pending deadlines, those due before `now` but not fired, and the oldest one's age in seconds.
+    def set_deadline_backlog(self, pending: int, dues: Iterable[datetime], now: datetime) -> None:
+        """The deadline gauges: `pending` orders with a deadline; of `dues`, those strictly before `now` are
+        overdue-but-unfired, and the oldest one's age (seconds, 0 when none) is exported.
 
-        `dues` is the next due time of every order with a pending deadline on
-        this worker; `now` is the live clock (wall clock, or the furthest
-        partition clock in event-time mode). Due strictly before `now` is
-        overdue, as `DeadlineIndex.pop_due` fires strictly before its time.
+        `dues` needs to hold at least every due time before `now` (the deadline
+        index can list just those); `now` is the live clock: the wall clock, or
+        the furthest partition clock in event-time mode. Due exactly at `now` is
+        not overdue: `DeadlineIndex.pop_due` fires strictly before its time.
         """
-        pending = overdue = 0
+        overdue = 0
         oldest: datetime | None = None
         for due in dues:
-            pending += 1
             if due < now:
                 overdue += 1
                 if oldest is None or due < oldest:

@@ -1,0 +1,179 @@
+"""End to end: a real Prometheus server scrapes a worker that is processing a simulated store, and the numbers
+read back through Prometheus's HTTP API are those of the stream (events in, duplicates, actions out by rule)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.events import parse_event
+from models.policy_file import load_policy
+from streams.embedded_broker import EmbeddedBroker
+from streams.replay import Replayer
+from streams.simulator import generate
+from tests.integration.kafka import action_dicts, collect, free_port, new_wire, produce_events, send_clock, start_worker
+from tests.integration.reference import replay_actions
+
+pytestmark = pytest.mark.broker
+
+START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone(timedelta(hours=8)))
+PROMETHEUS = "/usr/bin/prometheus"
+
+
+class Prometheus:
+    """A Prometheus server on a free port, scraping one target every second, with its own storage."""
+
+    def __init__(self, tmp: Path, target: str) -> None:
+        binary = shutil.which("prometheus") or PROMETHEUS
+        assert os.access(binary, os.X_OK), (
+            "the prometheus server is missing: install Debian's 'prometheus' package (scripts/setup --with-system)"
+        )
+        self.port = free_port()
+        config = tmp / "prometheus.yml"
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "scrape_configs:\n  - job_name: postsale\n    static_configs:\n"
+            f"      - targets: ['{target}']\n"
+        )
+        self.log = tmp / "prometheus.log"
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a local test server
+            body = json.load(response)
+        assert body["status"] == "success", body
+        return list(body["data"]["result"])
+
+    def by(self, promql: str, label: str) -> dict[str, float]:
+        """A `sum by (label)` query as {label value: value}; {} until the series exist."""
+        try:
+            return {r["metric"].get(label, ""): float(r["value"][1]) for r in self.query(promql)}
+        except OSError:
+            return {}  # not listening yet
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator[Callable[[str], Prometheus]]:
+    started: list[Prometheus] = []
+
+    def start(target: str) -> Prometheus:
+        p = Prometheus(tmp_path, target)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.stop()
+
+
+def poll(what: str, read: Callable[[], Any], expected: Any, timeout: float) -> None:
+    """Wait until `read()` equals `expected`; fail with the last value seen."""
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = read()
+        if seen == expected:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"{what}: Prometheus says {seen!r}, expected {expected!r}")
+
+
+def test_prometheus_scrapes_a_worker_processing_a_store(
+    broker: EmbeddedBroker, tmp_path: Path, prometheus_factory: Callable[[str], Prometheus]
+) -> None:
+    events = list(generate(seed=21, orders=50, start=START, orders_per_hour=60))
+    until = max(datetime.fromisoformat(e["occurred_at"]) for e in events) + timedelta(days=90)
+    # An at-least-once producer repeats some events: those of orders still open at the end, so that every
+    # repeat is recognised as one (a repeat for an order already forgotten is not a duplicate but unknown).
+    replayer = Replayer(load_policy())
+    for e in events:
+        replayer.feed(parse_event(json.dumps(e).encode()))
+    repeats = [e for e in events if e["order_id"] in replayer.orders][-10:]
+    assert len(repeats) == 10
+    for e in repeats:
+        replayer.feed(parse_event(json.dumps(e).encode()))
+    duplicates = replayer.stats.duplicates  # the repeats, and what the simulated store itself reports twice
+    assert duplicates >= len(repeats)
+    expected_actions = replay_actions(events + repeats, until)
+    assert expected_actions == replay_actions(events, until), "repeats decide nothing new"
+
+    wire = new_wire(broker, "scrape")
+    port = free_port()
+    worker = start_worker(wire, tmp_path, POSTSALE_WEB_ENABLED="true", POSTSALE_WEB_PORT=str(port))
+    prometheus = prometheus_factory(f"127.0.0.1:{port}")
+    try:
+        produce_events(wire, events)
+        produce_events(wire, repeats)
+        send_clock(wire, until)
+        records = collect(wire, "actions", lambda rs: len({r.value for r in rs}) >= len(expected_actions), 120)
+        live = action_dicts(records)
+        assert set(live) == set(expected_actions), worker.log_text()[-2000:]
+        by_rule = dict(Counter(a["rule"] for a in live.values()))
+
+        poll("the worker is up", lambda: prometheus.by('up{job="postsale"}', "job"), {"postsale": 1.0}, 60)
+        poll(
+            "events consumed (valid records read, repeats included)",
+            lambda: prometheus.by("sum(postsale_events_consumed_total)", ""),
+            {"": float(len(events) + len(repeats))},
+            60,
+        )
+        poll(
+            "repeated events (decided once)",
+            lambda: prometheus.by("sum(postsale_duplicate_events_total)", ""),
+            {"": float(duplicates)},
+            30,
+        )
+        poll(
+            "actions emitted",
+            lambda: prometheus.by("sum(postsale_actions_emitted_total)", ""),
+            {"": float(len(live))},
+            30,
+        )
+        poll(
+            "actions emitted by rule",
+            lambda: {
+                r: v for r, v in prometheus.by("sum by (rule) (postsale_actions_emitted_total)", "rule").items() if v
+            },
+            {rule: float(n) for rule, n in by_rule.items()},
+            30,
+        )
+        assert len(records) == len(live), "no action was sent twice"
+        assert prometheus.by("sum(postsale_invalid_records_total)", "") == {"": 0.0}
+        latency = prometheus.by("sum(postsale_processing_latency_seconds_count)", "")
+        assert latency.get("", 0) > 0, latency
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.log_text()[-2000:]
