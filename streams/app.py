@@ -61,7 +61,7 @@ def make_faust_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         web_enabled=settings.web_enabled,
         web_bind=settings.web_host,
-        web_host=settings.web_host,
+        web_host=settings.web_advertised_host or settings.web_host,
         web_port=settings.web_port,
         autodiscover=False,
         key_serializer="raw",

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     web_enabled: bool = True
     web_host: str = Field(default="127.0.0.1", description="Bind address of /metrics, health and the order view.")
     web_port: int = Field(default=6066, ge=0, le=65535)
+    web_advertised_host: str | None = Field(
+        default=None,
+        description="Host name other workers use to reach this one (order-view routing); default web_host. "
+        "Set it to the pod's DNS name when web_host is 0.0.0.0.",
+    )
     order_view: bool = Field(default=True, description="Serve GET /orders/{order_id}.")
     order_view_token: SecretStr | None = Field(
         default=None, description="Bearer token the order view requires, if set."

@@ -1,0 +1,150 @@
+"""Print docs/configuration.md: every field of `streams.settings.Settings` as a table row.
+
+    .venv/bin/python scripts/gen_config_doc.py > docs/configuration.md
+
+The table is generated so that it cannot drift from the code; tests/deploy/test_deploy_files.py
+fails when the committed file differs from this script's output.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import annotated_types
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from streams.settings import Settings  # noqa: E402
+
+ENV_PREFIX = str(Settings.model_config.get("env_prefix", ""))
+
+# Meanings of the fields whose `Field` has no description yet. A description in
+# streams/settings.py wins over these; prefer adding it there.
+FALLBACK_MEANING = {
+    "replication_factor": "Replication factor of the topics the app creates (3 on a production cluster).",
+    "topic_orders": "Input topic of order lifecycle events.",
+    "topic_shipments": "Input topic of parcel tracking events.",
+    "topic_disputes": "Input topic of buyer dispute events.",
+    "topic_actions": "Output topic of the decided actions.",
+    "topic_dead_letter": "Output topic of records that could not be processed (with the reason).",
+    "topic_ticks": "Internal clock-tick topic, one message per partition per tick.",
+    "security_protocol": "How to reach the brokers: plaintext, TLS, SASL or SASL over TLS.",
+    "ssl_cafile": "CA bundle (PEM) to verify the brokers' certificates; the system CAs if unset.",
+    "ssl_certfile": "Client certificate (PEM) for mutual TLS.",
+    "ssl_keyfile": "Private key (PEM) of the client certificate.",
+    "sasl_mechanism": "SASL mechanism; required with SASL_PLAINTEXT or SASL_SSL.",
+    "sasl_username": "SASL user name.",
+    "sasl_password": "SASL password (a secret: never logged).",
+    "standby_replicas": "Standby copies of each table partition kept warm on other workers (faster failover).",
+    "tick_interval_seconds": "Seconds between clock ticks sent to every partition.",
+    "misrouted": "What to do with an event on a partition its key does not hash to.",
+    "web_enabled": "Serve the web endpoints (/metrics, /health/live, /health/ready, /orders/{id}).",
+    "web_port": "Port of the web endpoints.",
+    "session_timeout_seconds": "Kafka consumer group session timeout; a silent worker is dropped after it.",
+    "heartbeat_interval_seconds": "Consumer heartbeat interval; at most a third of the session timeout.",
+    "log_level": "Log level of the worker.",
+}
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field}".upper()
+
+
+def _constraints(info: FieldInfo) -> str:
+    parts = []
+    for m in info.metadata:
+        if isinstance(m, annotated_types.Ge):
+            parts.append(f">= {m.ge}")
+        elif isinstance(m, annotated_types.Gt):
+            parts.append(f"> {m.gt}")
+        elif isinstance(m, annotated_types.Le):
+            parts.append(f"<= {m.le}")
+        elif isinstance(m, annotated_types.Lt):
+            parts.append(f"< {m.lt}")
+        elif getattr(m, "pattern", None):
+            parts.append(f"matches `{m.pattern}`")
+    return ", ".join(parts)
+
+
+def type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Literal:
+        return "one of " + ", ".join(f"`{a}`" for a in args)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        inner = " or ".join(type_name(a) for a in rest)
+        return f"{inner}, optional" if len(rest) < len(args) else inner
+    if origin is list:
+        return f"list of {type_name(args[0])} (comma separated)"
+    if annotation is SecretStr:
+        return "secret string"
+    if annotation is Path:
+        return "path"
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(annotation, str(annotation))
+
+
+def default_text(info: FieldInfo) -> str:
+    if info.default_factory is not None:
+        value = info.default_factory()  # type: ignore[call-arg]
+    elif info.default is PydanticUndefined:
+        return "(required)"
+    else:
+        value = info.default
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, list):
+        return "`" + ",".join(str(v) for v in value) + "`"
+    return f"`{value}`"
+
+
+def meaning(name: str, info: FieldInfo) -> str:
+    text = info.description or FALLBACK_MEANING.get(name, "")
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render() -> str:
+    lines = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated by scripts/gen_config_doc.py from streams/settings.py; do not edit by hand:",
+        "     .venv/bin/python scripts/gen_config_doc.py > docs/configuration.md -->",
+        "",
+        "Every setting of a postsale worker is one field of `streams.settings.Settings`, read from an",
+        f"environment variable named `{ENV_PREFIX}` + the field name in capitals (`postsale worker` flags",
+        "override a few of them). Settings are validated at start-up: a bad value stops the worker with",
+        "the variable's name and the problem. Secrets are never logged.",
+        "",
+        "The container image (`Dockerfile`) changes three defaults: `POSTSALE_WEB_HOST=0.0.0.0`,",
+        "`POSTSALE_STORE=rocksdb://` and `POSTSALE_DATA_DIR=/var/lib/postsale`.",
+        "",
+        "| Environment variable | Type | Default | Meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, info in Settings.model_fields.items():
+        kind = type_name(info.annotation)
+        limits = _constraints(info)
+        if limits:
+            kind = f"{kind} ({limits})"
+        kind = kind.replace("|", "\\|")
+        lines.append(f"| `{env_name(name)}` | {kind} | {default_text(info)} | {meaning(name, info)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    sys.stdout.write(render())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,566 @@
+"""deploy/ and the Dockerfile are tested code: linted, validated against their schemas, and kept
+consistent with the settings, topics, ports and metrics the worker really uses.
+
+No container engine runs in CI, so everything is static:
+- hadolint lints the Dockerfile;
+- `docker-compose config -q` (the PyPI package, which needs no engine) validates the compose file;
+- kubernetes-validate checks every Kubernetes manifest against the API schemas of the oldest and
+  newest Kubernetes versions we support; custom resources (Strimzi KafkaTopic, the Prometheus
+  Operator's PodMonitor) and kustomize's Kustomization have no schema there and are checked for
+  shape here instead, from an explicit list (an unknown kind fails);
+- `promtool check config` checks the compose stack's Prometheus configuration and its rule file.
+
+A missing tool fails the test with the command that installs it: none of these is ever skipped.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+COMPOSE = DEPLOY / "compose" / "docker-compose.yml"
+COMPOSE_PROMETHEUS = DEPLOY / "compose" / "prometheus.yml"
+CREATE_TOPICS = DEPLOY / "compose" / "create-topics.sh"
+ALERTMANAGER = DEPLOY / "compose" / "alertmanager.yml"
+ALERTS = DEPLOY / "prometheus" / "alerts.yaml"
+K8S = DEPLOY / "kubernetes"
+DOCKERFILE = ROOT / "Dockerfile"
+CONFIG_DOC = ROOT / "docs" / "configuration.md"
+DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
+VENV_BIN = Path(sys.executable).parent
+
+INSTALL_DEPLOY_EXTRA = "install the deploy tools: .venv/bin/pip install -e '.[deploy]'"
+INSTALL_COMPOSE = (
+    "install docker-compose 1.29.2 in its own virtualenv (it pins PyYAML<6, the project needs PyYAML 6): "
+    "python3 -m venv .venv/tools/compose && "
+    "PIP_CONSTRAINT=<(echo 'cython<3') .venv/tools/compose/bin/pip install docker-compose==1.29.2"
+)
+INSTALL_PROMTOOL = "install Debian's prometheus package: apt-get install -y --no-install-recommends prometheus"
+
+# Kubernetes versions whose built-in schemas every manifest must satisfy.
+K8S_VERSIONS = ("1.29.0", "1.37.0")
+# Resources kubernetes-validate has no schema for, with the fields this test checks instead.
+NO_SCHEMA_KINDS = {
+    ("kafka.strimzi.io/v1beta2", "KafkaTopic"): ("metadata.name", "spec.topicName", "spec.partitions"),
+    ("monitoring.coreos.com/v1", "PodMonitor"): ("metadata.name", "spec.selector", "spec.podMetricsEndpoints"),
+    ("kustomize.config.k8s.io/v1beta1", "Kustomization"): ("resources",),
+}
+# Files of deploy/kubernetes applied on their own (CRDs, secrets), not through kustomization.yaml.
+K8S_OPTIONAL = {"podmonitor.yaml", "topics.strimzi.yaml", "secret.example.yaml"}
+
+DAY_MS = 86_400_000
+# The topic contract of docs/deployment.md: settings field -> cleanup policy and retention.
+TOPIC_CONFIGS = {
+    "topic_orders": {"cleanup.policy": "delete", "retention.ms": 7 * DAY_MS},
+    "topic_shipments": {"cleanup.policy": "delete", "retention.ms": 7 * DAY_MS},
+    "topic_disputes": {"cleanup.policy": "delete", "retention.ms": 7 * DAY_MS},
+    "topic_actions": {"cleanup.policy": "delete", "retention.ms": 30 * DAY_MS},
+    "topic_dead_letter": {"cleanup.policy": "delete", "retention.ms": 30 * DAY_MS},
+    "topic_ticks": {"cleanup.policy": "delete", "retention.ms": 3_600_000},
+}
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def tool(name: str, hint: str, *extra: Path) -> str:
+    """The path of a command-line tool: the project's venv first, then `extra`, then PATH."""
+    for candidate in (VENV_BIN / name, *extra):
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: {hint}", pytrace=False)
+    return found
+
+
+def run(*cmd: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def yaml_docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+
+
+def k8s_docs() -> Iterator[tuple[Path, dict[str, Any]]]:
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in yaml_docs(path):
+            yield path, doc
+
+
+def dig(doc: dict[str, Any], dotted: str) -> Any:
+    node: Any = doc
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+@pytest.fixture(scope="module")
+def settings_defaults() -> dict[str, Any]:
+    """Every Settings field's default (not the environment of whoever runs the tests)."""
+    from streams.settings import Settings
+
+    return {name: f.get_default(call_default_factory=True) for name, f in Settings.model_fields.items()}
+
+
+@pytest.fixture(scope="module")
+def env_names() -> set[str]:
+    from streams.settings import Settings
+
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    return {f"{prefix}{name}".upper() for name in Settings.model_fields}
+
+
+@pytest.fixture(scope="module")
+def faust_topic_names(settings_defaults: dict[str, Any]) -> dict[str, str]:
+    """Names of the topics Faust itself creates, read from a built (never started) app."""
+    from models.policy_file import load_policy
+    from streams.app import build
+    from streams.settings import Settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        for var in [v for v in __import__("os").environ if v.startswith("POSTSALE_")]:
+            mp.delenv(var)
+        rt = build(Settings(), load_policy())
+    return {
+        "changelog": rt.orders.changelog_topic.get_topic_name(),
+        "leader": rt.app._leader_assignor._leader_topic_name,  # type: ignore[attr-defined]
+    }
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+def workers(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: svc for name, svc in compose["services"].items() if svc.get("image", "").startswith("postsale")}
+
+
+# --- Dockerfile --------------------------------------------------------------------------------
+
+
+def test_dockerfile_lints_clean_with_hadolint() -> None:
+    hadolint = tool("hadolint", INSTALL_DEPLOY_EXTRA)
+    result = run(hadolint, "--no-color", str(DOCKERFILE))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_really_lints(tmp_path: Path) -> None:
+    """Guards the test above against a hadolint that passes everything."""
+    hadolint = tool("hadolint", INSTALL_DEPLOY_EXTRA)
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN apt-get update && apt-get install -y curl\n")
+    result = run(hadolint, "--no-color", str(bad))
+    assert result.returncode != 0 and "DL3007" in result.stdout
+
+
+def test_dockerfile_shape(settings_defaults: dict[str, Any]) -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-bookworm$", text, re.M), "pin the base image"
+    assert len(re.findall(r"^FROM ", text, re.M)) == 2, "two stages: build, runtime"
+    user = re.findall(r"^USER (\S+)", text, re.M)
+    assert user and not user[-1].startswith(("root", "0")), "the runtime runs as a non-root user"
+    assert re.search(r"^ENTRYPOINT \[\"postsale\"\]$", text, re.M)
+    assert re.search(r"^CMD \[\"worker\"\]$", text, re.M)
+    health = text[text.index("HEALTHCHECK") :]
+    assert "/health/live" in health and "urllib.request" in health and "curl" not in health
+    port = settings_defaults["web_port"]
+    assert re.search(rf"^EXPOSE {port}$", text, re.M)
+    assert f"'{port}'" in health
+    for var, value in {
+        "POSTSALE_WEB_HOST": "0.0.0.0",
+        "POSTSALE_WEB_PORT": str(port),
+        "POSTSALE_STORE": "rocksdb://",
+        "POSTSALE_DATA_DIR": "/var/lib/postsale",
+    }.items():
+        assert re.search(rf"^\s+{var}={re.escape(value)}(?=[\s\\])", text, re.M), var
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8")
+    for needed in ("pyproject.toml", "README.md", "models/", "rules/", "streams/"):
+        assert f"!{needed}" in ignore, f".dockerignore must let {needed} into the build context"
+
+
+# --- docker compose ----------------------------------------------------------------------------
+
+
+def compose_cmd() -> str:
+    return tool("docker-compose", INSTALL_COMPOSE, ROOT / ".venv" / "tools" / "compose" / "bin" / "docker-compose")
+
+
+def test_compose_file_is_valid() -> None:
+    result = run(compose_cmd(), "-f", str(COMPOSE), "config", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_validator_really_validates(tmp_path: Path) -> None:
+    bad = tmp_path / "docker-compose.yml"
+    bad.write_text("services:\n  a:\n    image: x\n    ports: 12\n    bogus_key: 1\n")
+    result = run(compose_cmd(), "-f", str(bad), "config", "-q")
+    assert result.returncode != 0 and "bogus_key" in result.stderr
+
+
+def test_compose_runs_kraft_kafka_and_creates_topics(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    kafka = services["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert set(kafka["environment"]["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    init = services["kafka-topics"]
+    assert init["image"] == kafka["image"], "the topic job uses the image's kafka-topics.sh"
+    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert any(v.startswith("./create-topics.sh:") for v in init["volumes"])
+    result = run("bash", "-n", str(CREATE_TOPICS))
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_runs_two_rocksdb_workers(compose: dict[str, Any], settings_defaults: dict[str, Any]) -> None:
+    ws = workers(compose)
+    assert len(ws) == 2
+    volumes, host_ports = set(), set()
+    for name, svc in ws.items():
+        env = svc["environment"]
+        assert env["POSTSALE_BROKERS"] == "kafka://kafka:9092", name
+        assert env["POSTSALE_STORE"] == "rocksdb://", name
+        assert env["POSTSALE_STANDBY_REPLICAS"] == "1", name
+        assert env["POSTSALE_WEB_HOST"] == "0.0.0.0", name
+        assert svc["depends_on"]["kafka-topics"]["condition"] == "service_completed_successfully"
+        assert "healthcheck" in svc
+        (data,) = [v for v in svc["volumes"] if v.endswith(":" + env["POSTSALE_DATA_DIR"])]
+        volume = data.split(":")[0]
+        assert volume in compose["volumes"], f"{name}: RocksDB state on a named volume"
+        volumes.add(volume)
+        (port,) = svc["ports"]
+        host_ports.add(port.split(":")[0])
+    assert len(volumes) == 2 and len(host_ports) == 2, "each worker has its own volume and host port"
+
+
+def test_compose_observability_stack(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    mounts = {v.split(":")[0]: v.split(":")[1] for v in services["prometheus"]["volumes"]}
+    assert mounts["./prometheus.yml"] == "/etc/postsale/compose/prometheus.yml"
+    assert mounts["../prometheus/alerts.yaml"] == "/etc/postsale/prometheus/alerts.yaml"
+    assert "--config.file=/etc/postsale/compose/prometheus.yml" in services["prometheus"]["command"]
+    assert "alertmanager" in services
+    grafana = {v.split(":")[0] for v in services["grafana"]["volumes"]}
+    assert {"../grafana/provisioning", "../grafana/dashboard.json"} <= grafana
+
+
+def test_compose_bind_mounts_exist(compose: dict[str, Any]) -> None:
+    """A missing bind-mount source makes `docker compose up` create an empty directory in its place."""
+    missing = []
+    for name, svc in compose["services"].items():
+        for volume in svc.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                if not (COMPOSE.parent / source).exists():
+                    missing.append(f"{name}: {source}")
+    assert not missing, f"bind-mount sources missing: {missing}"
+
+
+def test_compose_prometheus_config_passes_promtool() -> None:
+    promtool = tool("promtool", INSTALL_PROMTOOL)
+    # Run from the config's directory: rule_files are relative to it, as inside the container.
+    result = run(promtool, "check", "config", COMPOSE_PROMETHEUS.name, cwd=COMPOSE_PROMETHEUS.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 rule files found" in result.stdout
+
+
+def test_compose_prometheus_scrapes_both_workers(compose: dict[str, Any], settings_defaults: dict[str, Any]) -> None:
+    config = yaml.safe_load(COMPOSE_PROMETHEUS.read_text(encoding="utf-8"))
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "postsale"]
+    targets = {t for sc in job["static_configs"] for t in sc["targets"]}
+    port = settings_defaults["web_port"]
+    assert targets == {f"{w}:{port}" for w in workers(compose)}
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    am = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert am == ["alertmanager:9093"]
+
+
+def test_alertmanager_config_names_real_alerts() -> None:
+    """amtool is not installed in CI: check the routing tree's references by hand."""
+    config = yaml.safe_load(ALERTMANAGER.read_text(encoding="utf-8"))
+    receivers = {r["name"] for r in config["receivers"]}
+
+    def walk(route: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield route
+        for child in route.get("routes", []):
+            yield from walk(child)
+
+    for route in walk(config["route"]):
+        assert route.get("receiver", config["route"]["receiver"]) in receivers
+    alerts = {r["alert"] for g in yaml.safe_load(ALERTS.read_text())["groups"] for r in g["rules"] if "alert" in r}
+    for rule in config.get("inhibit_rules", []):
+        for matcher in rule.get("source_matchers", []) + rule.get("target_matchers", []):
+            m = re.fullmatch(r'alertname="([^"]+)"', matcher)
+            if m:
+                assert m.group(1) in alerts, f"inhibit rule names unknown alert {m.group(1)}"
+
+
+# --- Kubernetes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(K8S.glob("*.yaml")), ids=lambda p: p.name)
+def test_kubernetes_manifest_is_valid(path: Path) -> None:
+    try:
+        import kubernetes_validate
+    except ImportError:
+        pytest.fail(f"kubernetes-validate is not installed: {INSTALL_DEPLOY_EXTRA}", pytrace=False)
+    docs = yaml_docs(path)
+    assert docs, f"{path.name} holds no resource"
+    for doc in docs:
+        key = (doc.get("apiVersion"), doc.get("kind"))
+        if key in NO_SCHEMA_KINDS:
+            # Custom resources: no schema in kubernetes-validate; check the fields that matter.
+            for field in NO_SCHEMA_KINDS[key]:
+                assert dig(doc, field), f"{path.name}: {key[1]} without {field}"
+            continue
+        for version in K8S_VERSIONS:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                pytest.fail(f"{path.name} {key[1]}/{doc['metadata']['name']} (k8s {version}): {exc.message}")
+            except kubernetes_validate.SchemaNotFoundError:
+                pytest.fail(f"{path.name}: no schema for {key}; add it to NO_SCHEMA_KINDS with checks, or fix it")
+
+
+def test_kubernetes_manifests_are_namespace_agnostic() -> None:
+    for path, doc in k8s_docs():
+        assert "namespace" not in doc.get("metadata", {}), f"{path.name}: leave the namespace to kubectl -n"
+        assert "namespace" not in doc, path.name
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    (kustomization,) = yaml_docs(K8S / "kustomization.yaml")
+    listed = set(kustomization["resources"])
+    files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed | K8S_OPTIONAL == files and not listed & K8S_OPTIONAL
+
+
+def _by_kind(kind: str) -> list[dict[str, Any]]:
+    return [doc for _, doc in k8s_docs() if doc.get("kind") == kind]
+
+
+def test_statefulset_runs_workers_safely(settings_defaults: dict[str, Any]) -> None:
+    (sts,) = _by_kind("StatefulSet")
+    pod = sts["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["terminationGracePeriodSeconds"] >= 60
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["enableServiceLinks"] is False
+    assert pod["affinity"]["podAntiAffinity"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    config = {d["metadata"]["name"]: d for d in _by_kind("ConfigMap")}
+    env = config["postsale-config"]["data"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == env["POSTSALE_DATA_DIR"], "RocksDB on the persistent volume"
+    assert env["POSTSALE_STORE"] == "rocksdb://"
+    assert env["POSTSALE_STANDBY_REPLICAS"] == "1"
+    assert env["POSTSALE_WEB_HOST"] == "0.0.0.0"
+    # The policy ConfigMap is mounted where POSTSALE_POLICY_FILE points.
+    (policy_volume,) = [v for v in pod["volumes"] if "configMap" in v and v["configMap"]["name"] == "postsale-policy"]
+    policy_file = Path(env["POSTSALE_POLICY_FILE"])
+    assert mounts[policy_volume["name"]] == str(policy_file.parent)
+    assert [i["path"] for i in policy_volume["configMap"]["items"]] == [policy_file.name]
+    # The SASL password comes from a Secret, never from the ConfigMap.
+    (secret_env,) = [e for e in container["env"] if e["name"] == "POSTSALE_SASL_PASSWORD"]
+    assert secret_env["valueFrom"]["secretKeyRef"]["name"] == "postsale-kafka"
+    assert not any("PASSWORD" in k or "TOKEN" in k for k in env)
+
+
+def test_policy_configmap_is_the_shipped_policy(tmp_path: Path) -> None:
+    from models.policy_file import load_policy
+
+    (cm,) = [d for d in _by_kind("ConfigMap") if d["metadata"]["name"] == "postsale-policy"]
+    text = cm["data"]["policy.yaml"]
+    assert text == (ROOT / "models" / "default_policy.yaml").read_text(encoding="utf-8")
+    copy = tmp_path / "policy.yaml"
+    copy.write_text(text)
+    assert load_policy(copy).version
+
+
+def test_service_names_inject_no_postsale_setting(env_names: set[str]) -> None:
+    """Kubernetes service links define NAME_PORT, NAME_SERVICE_HOST...; none may look like a setting."""
+    for svc in _by_kind("Service"):
+        base = svc["metadata"]["name"].upper().replace("-", "_")
+        injected = {f"{base}_{suffix}" for suffix in ("PORT", "SERVICE_HOST", "SERVICE_PORT")}
+        assert not injected & env_names, svc["metadata"]["name"]
+
+
+def test_podmonitor_job_label_matches_the_alert_rules() -> None:
+    (pm,) = _by_kind("PodMonitor")
+    (sts,) = _by_kind("StatefulSet")
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert labels[pm["spec"]["jobLabel"]] == "postsale", 'the alert rules select job="postsale"'
+    assert pm["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    (endpoint,) = pm["spec"]["podMetricsEndpoints"]
+    ports = {p["name"] for p in sts["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert endpoint["port"] in ports and endpoint["path"] == "/metrics"
+    if "job=" in ALERTS.read_text():
+        assert 'job="postsale"' in ALERTS.read_text()
+
+
+def test_pdb_selects_the_workers() -> None:
+    (pdb,) = _by_kind("PodDisruptionBudget")
+    (sts,) = _by_kind("StatefulSet")
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= sts["spec"]["template"]["metadata"]["labels"].items()
+    assert pdb["spec"]["maxUnavailable"] == 1
+
+
+# --- consistency with the code -----------------------------------------------------------------
+
+
+def deploy_text_files() -> list[Path]:
+    files = [p for p in DEPLOY.rglob("*") if p.is_file() and p.suffix in {".yml", ".yaml", ".json", ".sh", ".md"}]
+    return sorted(files)
+
+
+def test_every_postsale_variable_is_a_setting(env_names: set[str]) -> None:
+    files = [*deploy_text_files(), DOCKERFILE, DEPLOYMENT_DOC]
+    unknown = {}
+    for path in files:
+        for var in set(re.findall(r"\bPOSTSALE_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8"))):
+            if var.startswith("POSTSALE_EXECUTOR_"):
+                # The action executor has its own settings object (streams/executor/settings.py).
+                from streams.executor.settings import PREFIX, ExecutorSettings
+
+                if var in {f"{PREFIX}{name}".upper() for name in ExecutorSettings.model_fields}:
+                    continue
+            if var not in env_names:
+                unknown.setdefault(var, []).append(str(path.relative_to(ROOT)))
+    assert not unknown, f"not fields of streams.settings.Settings: {unknown}"
+
+
+def test_topic_names_and_partitions_match_the_settings(
+    compose: dict[str, Any], settings_defaults: dict[str, Any], faust_topic_names: dict[str, str]
+) -> None:
+    topic_vars = {f"POSTSALE_{f.upper()}": settings_defaults[f] for f in TOPIC_CONFIGS}
+    partitions = str(settings_defaults["partitions"])
+    # compose: the shared environment of the topic job and the workers
+    for name in ("kafka-topics", *workers(compose)):
+        env = compose["services"][name]["environment"]
+        assert {k: env[k] for k in topic_vars} == topic_vars, name
+        assert env["POSTSALE_PARTITIONS"] == partitions, name
+        assert env["POSTSALE_APP_ID"] == settings_defaults["app_id"], name
+    # create-topics.sh: its fallbacks when run by hand
+    script = CREATE_TOPICS.read_text(encoding="utf-8")
+    fallbacks = dict(re.findall(r"\$\{(POSTSALE_[A-Z_]+):-([^}]*)\}", script))
+    assert {k: fallbacks[k] for k in topic_vars} == topic_vars
+    assert fallbacks["POSTSALE_PARTITIONS"] == partitions
+    assert fallbacks["POSTSALE_APP_ID"] == settings_defaults["app_id"]
+    app_id = settings_defaults["app_id"]
+    for faust_topic in faust_topic_names.values():
+        assert faust_topic.replace(app_id, "$APP_ID", 1) in script, f"create-topics.sh does not create {faust_topic}"
+    # Kubernetes: the ConfigMap and the Strimzi topics
+    (cm,) = [d for d in _by_kind("ConfigMap") if d["metadata"]["name"] == "postsale-config"]
+    assert {k: cm["data"][k] for k in topic_vars} == topic_vars
+    assert cm["data"]["POSTSALE_PARTITIONS"] == partitions
+    strimzi = {d["spec"]["topicName"]: d["spec"] for d in _by_kind("KafkaTopic")}
+    assert set(strimzi) == {*topic_vars.values(), *faust_topic_names.values()}
+    for field, config in TOPIC_CONFIGS.items():
+        spec = strimzi[settings_defaults[field]]
+        assert spec["partitions"] == settings_defaults["partitions"]
+        assert {k: spec["config"][k] for k in config} == config, field
+    changelog = strimzi[faust_topic_names["changelog"]]
+    assert changelog["partitions"] == settings_defaults["partitions"]
+    assert changelog["config"]["cleanup.policy"] == "compact"
+    assert "retention.ms" not in changelog["config"]
+    assert strimzi[faust_topic_names["leader"]]["partitions"] == 1
+
+
+def test_web_port_matches_the_settings(compose: dict[str, Any], settings_defaults: dict[str, Any]) -> None:
+    port = settings_defaults["web_port"]
+    for name, svc in workers(compose).items():
+        assert svc["environment"]["POSTSALE_WEB_PORT"] == str(port), name
+        (mapping,) = svc["ports"]
+        assert mapping.split(":")[-1] == str(port), name
+        assert f":{port}/health/live" in " ".join(svc["healthcheck"]["test"]), name
+    (cm,) = [d for d in _by_kind("ConfigMap") if d["metadata"]["name"] == "postsale-config"]
+    assert cm["data"]["POSTSALE_WEB_PORT"] == str(port)
+    (sts,) = _by_kind("StatefulSet")
+    template = sts["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    assert [p["containerPort"] for p in container["ports"]] == [port]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["port"] == port, probe
+    assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+    for svc in _by_kind("Service"):
+        for p in svc["spec"]["ports"]:
+            assert p["port"] == port and p["targetPort"] == port, svc["metadata"]["name"]
+
+
+def exported_metric_names() -> set[str]:
+    """Every sample name the worker's registry can export, from the exposition text."""
+    from streams.metrics import Metrics
+    from streams.settings import Settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        for var in [v for v in __import__("os").environ if v.startswith("POSTSALE_")]:
+            mp.delenv(var)
+        text = generate_latest(Metrics.create(CollectorRegistry(), Settings()).registry).decode()
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_count", "_sum", "_created"),
+        "summary": ("_count", "_sum", "_created"),
+        "gauge": (),
+    }
+    names = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            family = name.removesuffix("_total") if kind == "counter" else name
+            names.add(name)
+            names.update(family + s for s in suffixes.get(kind, ()))
+        elif line and not line.startswith("#"):
+            names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
+    return names
+
+
+def test_metric_names_in_deploy_are_exported() -> None:
+    exported = exported_metric_names()
+    assert "postsale_events_consumed_total" in exported
+    recorded = set()
+    for path in deploy_text_files():
+        if path.suffix in {".yml", ".yaml"}:
+            text = path.read_text(encoding="utf-8")
+            recorded.update(re.findall(r"^\s*-?\s*record:\s*[\"']?([A-Za-z_:][\w:]*)", text, re.M))
+    unknown = {}
+    for path in deploy_text_files():
+        for name in set(re.findall(r"\bpostsale_[a-z0-9_]*[a-z0-9]\b", path.read_text(encoding="utf-8"))):
+            if name not in exported and name not in recorded:
+                unknown.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    assert not unknown, f"metrics named in deploy/ but not exported by streams/metrics.py: {unknown}"
+
+
+# --- docs --------------------------------------------------------------------------------------
+
+
+def test_configuration_doc_is_generated_from_the_settings() -> None:
+    result = run(sys.executable, str(ROOT / "scripts" / "gen_config_doc.py"))
+    assert result.returncode == 0, result.stderr
+    assert CONFIG_DOC.read_text(encoding="utf-8") == result.stdout, (
+        "docs/configuration.md is stale: .venv/bin/python scripts/gen_config_doc.py > docs/configuration.md"
+    )
+
+
+def test_configuration_doc_explains_every_setting(env_names: set[str]) -> None:
+    rows = {}
+    for line in CONFIG_DOC.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"\| `(POSTSALE_[A-Z0-9_]+)` \|(.*)\|(.*)\|(.*)\|$", line)
+        if m:
+            rows[m.group(1)] = m.group(4).strip()
+    assert set(rows) == env_names
+    assert all(rows.values()), [k for k, v in rows.items() if not v]
