@@ -7,10 +7,11 @@ an offset.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 OrderId = Annotated[
     str,
@@ -53,8 +54,21 @@ Amount = Annotated[
     Decimal,
     Field(ge=0, max_digits=14, decimal_places=2, description="A money amount, two decimals.", examples=["25.00"]),
 ]
+EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def _plausible_time(value: datetime) -> datetime:
+    """Refuse times the rules cannot compute with: deadlines are event time plus days, in the marketplace's
+    zone, and `0001-01-01T00:00+14:00` or `9999-12-31T23:59-14:00` overflow `datetime` there."""
+    if not EARLIEST_EVENT_TIME <= value < LATEST_EVENT_TIME:
+        raise ValueError("time must be between 1970-01-01 and 3000-01-01 (UTC)")
+    return value
+
+
 EventTime = Annotated[
     AwareDatetime,
+    AfterValidator(_plausible_time),
     Field(description="Event time, RFC 3339 with an offset.", examples=["2026-11-11T10:00:00+08:00"]),
 ]
 

@@ -29,6 +29,8 @@ from streams.app import Runtime
 from streams.codec import decode_state, encode_state
 from streams.replay import validation_reason
 
+UNFETCHED_GRACE_SECONDS = 5.0
+
 
 @dataclass
 class Inbound:
@@ -90,6 +92,7 @@ class OrderProcessor:
         self.partitions = s.partitions
         self.max_future = timedelta(seconds=s.max_future_seconds)
         self.known_stores: set[str] = set()
+        self.unfetched_grace: dict[int, float] = {}
 
     # --- partitions -------------------------------------------------------------------------------------------
 
@@ -98,6 +101,7 @@ class OrderProcessor:
         aligner = self.rt.aligners.pop(partition, None)
         if aligner is not None:
             aligner.drop()
+        self.unfetched_grace[partition] = time.monotonic() + UNFETCHED_GRACE_SECONDS
         self.rt.deadlines.pop(partition, None)
         self.rt.store_totals.pop(partition, None)
         self.rt.index_ready.discard(partition)
@@ -129,7 +133,16 @@ class OrderProcessor:
             except Exception:  # noqa: BLE001 - not assigned / no fetch yet: nothing known to be behind
                 return False
             if highwater is None:
-                return False
+                # Assigned but not fetched yet (a partition just taken over): its records may be older than
+                # what the other topics showed, so it holds them back until the first fetch answers, for a
+                # few seconds at most (a topic-partition the consumer never fetches must not stall the rest).
+                return time.monotonic() < self.unfetched_grace.get(partition, 0.0)
+            if last_offset < 0:
+                # Nothing read since the partition was (re)assigned: everything before the committed offset was
+                # processed already (by us or the previous owner), so that is where this topic stands.
+                committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # noqa: SLF001
+                if committed:
+                    last_offset = committed - 1
             lag = highwater - (last_offset + 1)
             self.rt.metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(max(lag, 0))
             return lag > 0
@@ -184,13 +197,35 @@ class OrderProcessor:
         if event.occurred_at - now > self.max_future:
             await self._dead_letter(record, "future_timestamp", f"occurred_at is more than {self.max_future} ahead")
             return None
-        if self.rt.settings.partitioner == "murmur2" and partition_for(key, self.partitions) != msg.partition:
-            self.rt.metrics.misrouted_events.labels(topic=msg.topic).inc()
-            if self.rt.settings.misrouted == "dead_letter":
-                await self._dead_letter(record, "misrouted", "key does not hash to this partition (murmur2)")
+        if self.rt.settings.partitioner == "murmur2":
+            home = partition_for(key, self.partitions)
+            if home != msg.partition:
+                self.rt.metrics.misrouted_events.labels(topic=msg.topic).inc()
+                if self.rt.settings.misrouted == "dead_letter":
+                    await self._dead_letter(record, "misrouted", "key does not hash to this partition (murmur2)")
+                else:
+                    await self._reroute(record, home)
                 return None
         self.rt.metrics.events_consumed.labels(topic=msg.topic, type=event.type).inc()
         return Inbound(event, record, time.perf_counter())
+
+    async def _reroute(self, record: EventT[Any], home: int) -> None:
+        """Send the original record on to the partition its key hashes to, then acknowledge the misplaced copy.
+
+        The copy sent on is the record as it came (key, value, headers, timestamp), marked with
+        `postsale.rerouted-from`; it is decided where it lands, among the order's other events, and never
+        here. A crash between the send and the acknowledgement sends it on twice: the second is a repeated
+        event id, a no-op. It arrives later than its neighbours on that partition, so it may be older than
+        that partition's clock: it is still applied, but a deadline the clock passed meanwhile has fired
+        (docs/reliability.md, "Misrouted events")."""
+        msg = record.message
+        headers = [(k, v) for k, v in _header_items(msg.headers) if k != "postsale.rerouted-from"]
+        headers.append(("postsale.rerouted-from", str(msg.partition).encode()))
+        fut = await self.rt.topics[msg.topic].send(
+            key=msg.key, value=msg.value, partition=home, headers=headers, timestamp=msg.timestamp
+        )
+        await fut
+        record.ack()
 
     async def _dead_letter(self, record: EventT[Any], reason: str, detail: str) -> None:
         """The original bytes and key, with where they came from and why, in headers; then acknowledge."""
@@ -321,3 +356,10 @@ class OrderProcessor:
 def _logical_topic(rt: Runtime, topic: str) -> str:
     s = rt.settings
     return {s.topic_orders: "orders", s.topic_shipments: "shipments", s.topic_disputes: "disputes"}.get(topic, topic)
+
+
+def _header_items(headers: Any) -> list[tuple[str, bytes]]:
+    if not headers:
+        return []
+    items = headers.items() if isinstance(headers, dict) else headers
+    return [(str(k), bytes(v) if v is not None else b"") for k, v in items]

@@ -269,6 +269,16 @@ def simulate(
     err.print(f"{stats.events} events produced, simulated time reached {stats.sim_time}")
 
 
+def _add_executor_commands() -> None:
+    from streams.executor.cli import actions_app, execute_app
+
+    app.add_typer(execute_app)
+    app.add_typer(actions_app, name="actions")
+
+
+_add_executor_commands()
+
+
 def main() -> None:
     app()
 

@@ -1,7 +1,8 @@
 """Fixes to Faust, kept small and in one place so they can go upstream (faust-streaming 0.15.x).
 
 1. Recovery and the broker's ListOffsets answer (below).
-2. Commits past a held message (`HeldHeadConsumer`).
+2. Commits past a held message (`HeldHeadConsumer._new_offset`).
+3. Records lost at a rebalance when nothing was committed yet (`HeldHeadConsumer.seek_to_committed`).
 
 Table recovery trusts the broker's ListOffsets(LATEST) answer as the end of a
 changelog. Some Kafka-protocol brokers answer "base offset of the last record
@@ -104,6 +105,26 @@ class HeldHeadConsumer(AiokafkaConsumer):
             if pending and min(pending) < min(acked):
                 return None
         return super()._new_offset(tp)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek every partition to its committed offset, and those with none to the beginning.
+
+        Faust discards records fetched while a rebalance is under way and then
+        "seeks back to committed offsets"; aiokafka's seek_to_committed leaves a
+        partition with no committed offset where the fetcher got to, so the
+        discarded records are never read (measured: a worker taking over a
+        partition whose previous owner had committed nothing skipped all of its
+        records). No committed offset means nothing was processed: start over
+        (`consumer_auto_offset_reset` is earliest here; repeats are no-ops).
+        """
+        committed = await super().seek_to_committed()
+        never = [tp for tp, offset in committed.items() if not offset]
+        if never:
+            consumer = self._thread._ensure_consumer()  # noqa: SLF001 - the aiokafka consumer Faust drives
+            await self._thread.call_thread(consumer.seek_to_beginning, *never)  # noqa: SLF001
+            for tp in never:
+                self._read_offset.pop(tp, None)
+        return committed
 
 
 class PostsaleTransport(AiokafkaTransport):

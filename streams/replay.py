@@ -11,6 +11,7 @@ list of events.
 from __future__ import annotations
 
 import heapq
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,13 +28,28 @@ from models.state import OrderState
 from rules.engine import Decision, advance, handle_event, next_due
 from rules.store_ledger import StoreTotals
 
+_SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
 
 def validation_reason(exc: ValidationError) -> str:
-    """The first problem of a record, naming the field: `occurred_at: Input should have timezone info`."""
+    """The first problem of a record, naming the field: `occurred_at: Input should have timezone info`.
+
+    Never echoes the record's content (it may carry customer data into dead-letter headers and logs): an
+    unknown `type` is not repeated, and a field name that does not look like one (an unexpected key) is
+    shown as `<unexpected field>`."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(record)"
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {err['msg']}{more}"
+    where = ".".join(_field_name(p) for p in err["loc"]) or "(record)"
+    if err["type"] == "union_tag_invalid":
+        return f"type: not a known event type{_more(exc)}"
+    return f"{where}: {err['msg']}{_more(exc)}"
+
+
+def _field_name(part: str | int) -> str:
+    return str(part) if isinstance(part, int) or _SAFE_NAME.match(part) else "<unexpected field>"
+
+
+def _more(exc: ValidationError) -> str:
+    return f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
 
 
 @dataclass

@@ -21,8 +21,9 @@ def configure_logging(level: str) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
+    # Faust and aiokafka at DEBUG drown everything else: at most INFO for them.
     for name in ("faust", "mode", "aiokafka", "kafka"):
-        logging.getLogger(name).setLevel(max(logging.getLevelName(level.upper()), logging.WARNING))
+        logging.getLogger(name).setLevel(max(logging.getLevelName(level.upper()), logging.INFO))
 
 
 def run_worker(settings: Settings, policy: Policy) -> Runtime:

@@ -16,12 +16,30 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.common import ACTION_TYPES, Amount, CurrencyCode, StoreId
 from models.policy_file import _line_of
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Name of an environment variable.")]
+
+
+def _endpoint_key(name: str) -> str:
+    if name != "default" and name not in ACTION_TYPES:
+        raise ValueError(f"unknown action type {name!r}; known: default, {', '.join(ACTION_TYPES)}")
+    return name
+
+
+EndpointKey = Annotated[str, AfterValidator(_endpoint_key)]
 
 
 class ConfigError(ValueError):
@@ -149,33 +167,22 @@ class Breaker(_Strict):
 
 
 class ExecutorConfig(_Strict):
-    endpoints: dict[str, Endpoint] = Field(
+    endpoints: dict[EndpointKey, Endpoint] = Field(
         description="Per action type; `default` serves every type not listed. A type with neither is dry-run."
     )
     stores: dict[StoreId, StoreEndpoint] = Field(default_factory=dict)
     retry: Retry = Field(default_factory=Retry)
     breaker: Breaker = Field(default_factory=Breaker)
 
-    @field_validator("endpoints")
-    @classmethod
-    def _known_types(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(value) - set(ACTION_TYPES) - {"default"})
-        if unknown:
-            raise ValueError(f"unknown action types {unknown}; known: default, {', '.join(ACTION_TYPES)}")
-        return value
-
     @model_validator(mode="after")
     def _complete(self) -> ExecutorConfig:
         for name, ep in self.endpoints.items():
             if not isinstance(ep, WebhookEndpoint):
                 continue
-            if (
-                ep.url is None
-                and any(s.url is None for s in self.stores.values())
-                or (ep.url is None and not self.stores)
-            ):
+            stores = list(self.stores.values())
+            if ep.url is None and (not stores or any(s.url is None for s in stores)):
                 raise ValueError(f"endpoints.{name}: a webhook needs a url (here or for every store)")
-            if ep.secret_env is None and (not self.stores or any(s.secret_env is None for s in self.stores.values())):
+            if ep.secret_env is None and (not stores or any(s.secret_env is None for s in stores)):
                 raise ValueError(f"endpoints.{name}: a webhook needs secret_env (here or for every store)")
         refund = self.endpoint_for("refund")
         if isinstance(refund, WebhookEndpoint) and not self.breaker.limits and not self.breaker.stores:
@@ -183,7 +190,8 @@ class ExecutorConfig(_Strict):
         return self
 
     def endpoint_for(self, action_type: str) -> WebhookEndpoint | DryRunEndpoint:
-        return self.endpoints.get(action_type) or self.endpoints.get("default") or DryRunEndpoint(kind="dry_run")
+        by_type: dict[str, WebhookEndpoint | DryRunEndpoint] = dict(self.endpoints)
+        return by_type.get(action_type) or by_type.get("default") or DryRunEndpoint(kind="dry_run")
 
     def target(self, action_type: str, store_id: str) -> tuple[str, str] | None:
         """(url, secret env var name) of a webhook for this action type and store; None for a dry run."""
@@ -240,7 +248,8 @@ def parse_config(text: str, source: str = "<executor.yaml>") -> ExecutorConfig:
             elif not loc and "breaker.limits" in msg:
                 loc = ("breaker",)
             # Discriminated unions add the tag to the path (`endpoints.refund.webhook.url`): drop it.
-            loc = tuple(p for p in loc if p not in ("webhook", "dry_run"))
+            # and a bad mapping key adds `[key]`: the key's own line is the one to fix.
+            loc = tuple(p for p in loc if p not in ("webhook", "dry_run", "[key]"))
             problems.append((_line_of(root, loc), ".".join(str(p) for p in loc), msg))
         raise ConfigError(source, problems) from exc
 

@@ -1,0 +1,201 @@
+"""Typer commands of the executor: `postsale execute` and `postsale actions list|release|drop`.
+
+Parse, load settings and config, hand over to the executor or a command,
+render. Standalone: `python -m streams.executor.cli execute …`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+from streams.executor.config import ConfigError, ExecutorConfig, all_dry_run, load_config, resolve_secrets
+from streams.executor.settings import ExecutorSettings, load_executor_settings
+from streams.settings import SettingsError
+
+execute_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+actions_app = typer.Typer(
+    help="Refunds held by the executor's circuit breaker: list, release or drop them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+T = TypeVar("T")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="executor.yaml (POSTSALE_EXECUTOR_CONFIG_FILE).", show_default=False),
+]
+BrokerOpt = Annotated[
+    list[str] | None, typer.Option("--broker", "-b", help="Broker URL (repeat for several); POSTSALE_BROKERS.")
+]
+
+
+def _settings(broker: list[str] | None, **overrides: object) -> ExecutorSettings:
+    try:
+        return load_executor_settings({"brokers": broker or None}, **overrides)
+    except SettingsError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+
+
+def _config(settings: ExecutorSettings) -> ExecutorConfig:
+    if settings.config_file is None:
+        return all_dry_run()
+    try:
+        return load_config(settings.config_file)
+    except ConfigError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+
+
+def _secrets(config: ExecutorConfig) -> dict[str, SecretStr]:
+    try:
+        return resolve_secrets(config, os.environ)
+    except ConfigError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+
+
+def _logging(settings: ExecutorSettings) -> None:
+    logging.basicConfig(
+        level=settings.kafka.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("postsale.executor").setLevel(min(logging.WARNING, logging.getLogger().level))
+
+
+@execute_app.command()
+def execute(
+    config: ConfigOpt = None,
+    broker: BrokerOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Log each action and where it would go; call, write, commit nothing.")
+    ] = False,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="With --dry-run: read the actions topic from its start.")
+    ] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Port of /metrics (POSTSALE_EXECUTOR_METRICS_PORT).")
+    ] = None,
+    without_metrics: Annotated[bool, typer.Option("--without-metrics", help="No metrics server.")] = False,
+) -> None:
+    """Deliver actions to the store's endpoints (executor.yaml): signed webhooks, retries, outcome events."""
+    settings = _settings(
+        broker,
+        config_file=config,
+        dry_run=True if dry_run else None,
+        metrics_port=metrics_port,
+        metrics_enabled=False if without_metrics else None,
+    )
+    _logging(settings)
+    cfg = _config(settings)
+    if settings.dry_run:
+        from streams.executor.dry_run import run_dry
+
+        asyncio.run(_until_signal(lambda stop: run_dry(settings, cfg, stop, from_beginning)))
+        return
+    secrets = _secrets(cfg)
+
+    async def main(stop: asyncio.Event) -> None:
+        from streams.executor.executor import Executor
+        from streams.executor.metrics import ExecutorMetrics
+        from streams.executor.metrics_server import start_metrics_server
+
+        registry = CollectorRegistry()
+        metrics = ExecutorMetrics.create(registry, settings.stores_max)
+        runner = None
+        if settings.metrics_enabled:
+            runner = await start_metrics_server(registry, settings.metrics_host, settings.metrics_port)
+        try:
+            await Executor(settings, cfg, secrets, metrics).run(stop)
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+
+    asyncio.run(_until_signal(main))
+
+
+async def _until_signal(body: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return await body(stop)
+
+
+ActionIdArg = Annotated[str, typer.Argument(help="The held action's id (act-…).")]
+
+
+@actions_app.command("list")
+def list_cmd(config: ConfigOpt = None, broker: BrokerOpt = None) -> None:
+    """Refunds held by the breaker, oldest first."""
+    from streams.executor.commands import list_held
+
+    settings = _settings(broker, config_file=config, dry_run=True if config is None else None)
+    held = asyncio.run(list_held(settings, _config(settings)))
+    table = Table(title=f"{len(held)} held refund{'s' if len(held) != 1 else ''}")
+    for col in ("action_id", "store", "order", "amount", "held at", "why"):
+        table.add_column(col)
+    for h in held:
+        a = h.action
+        table.add_row(a.action_id, a.store_id, a.order_id, f"{a.amount} {a.currency}", h.held_at.isoformat(), h.reason)
+    Console(width=200).print(table)
+
+
+@actions_app.command()
+def release(action_id: ActionIdArg, config: ConfigOpt = None, broker: BrokerOpt = None) -> None:
+    """Deliver a held refund now (a person's decision: the breaker is not asked again)."""
+    from streams.executor.commands import NotHeld
+    from streams.executor.commands import release as do_release
+
+    settings = _settings(broker, config_file=config)
+    _logging(settings)
+    cfg = _config(settings)
+    try:
+        done = asyncio.run(do_release(settings, cfg, _secrets(cfg), action_id))
+    except NotHeld as exc:
+        err.print(f"{action_id} is not held (unknown, or already released or dropped)", markup=False)
+        raise typer.Exit(1) from exc
+    Console().print(f"{done.action_id}: {done.status}", markup=False)
+    if done.status not in ("done", "dry_run"):
+        raise typer.Exit(1)
+
+
+@actions_app.command()
+def drop(action_id: ActionIdArg, config: ConfigOpt = None, broker: BrokerOpt = None) -> None:
+    """Never send a held refund; the engine gets `action.failed` ("dropped by a person")."""
+    from streams.executor.commands import NotHeld
+    from streams.executor.commands import drop as do_drop
+
+    settings = _settings(broker, config_file=config, dry_run=True if config is None else None)
+    _logging(settings)
+    try:
+        done = asyncio.run(do_drop(settings, _config(settings), action_id))
+    except NotHeld as exc:
+        err.print(f"{action_id} is not held (unknown, or already released or dropped)", markup=False)
+        raise typer.Exit(1) from exc
+    Console().print(f"{done.action_id}: {done.status}", markup=False)
+
+
+def main() -> None:
+    """Standalone entry point until `postsale` wires these commands in."""
+    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    app.add_typer(execute_app)
+    app.add_typer(actions_app, name="actions")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""`postsale execute --dry-run`: read actions and log what would be done; call, write and commit nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer
+
+from models.actions import parse_action
+from streams.executor.config import ExecutorConfig, WebhookEndpoint
+from streams.executor.logs import kafka_options
+from streams.executor.settings import ExecutorSettings
+
+log = logging.getLogger("postsale.executor")
+
+
+def describe(config: ExecutorConfig, raw: bytes) -> str:
+    """One log line: the action and where it would go."""
+    try:
+        action = parse_action(raw)
+    except ValueError as exc:
+        return f"invalid action (would be dead-lettered): {str(exc).splitlines()[0]}"
+    try:
+        target = config.target(action.type, action.store_id)
+    except KeyError as exc:
+        return f"{action.action_id} {action.type}: would fail: {exc.args[0]}"
+    where = "log only" if target is None else f"POST {target[0]}"
+    money = f" {action.party} {action.amount} {action.currency}" if action.type == "refund" else ""
+    ep = config.endpoint_for(action.type)
+    note = (
+        " (customer refund: breaker applies)" if isinstance(ep, WebhookEndpoint) and action.party == "customer" else ""
+    )
+    return f"{action.action_id} {action.type}{money} order {action.order_id} store {action.store_id}: {where}{note}"
+
+
+async def run_dry(settings: ExecutorSettings, config: ExecutorConfig, stop: asyncio.Event, from_beginning: bool) -> int:
+    k = settings.kafka
+    consumer = AIOKafkaConsumer(
+        k.topic_actions,
+        **kafka_options(k),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+    await consumer.start()
+    n = 0
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    n += 1
+                    log.warning("dry run: %s", describe(config, r.value))
+    finally:
+        await consumer.stop()
+    return n

@@ -1,0 +1,342 @@
+"""`postsale execute` through the real broker against a real HTTP receiver started by the test.
+
+The receiver verifies every Standard Webhooks signature, and does what a
+careful payment API does: it applies a refund once per Idempotency-Key and
+answers a repeat with the first answer. Each test has its own topics and
+consumer group (`new_wire`); the executor runs as a subprocess, as in
+production, so that it can be SIGKILLed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from standardwebhooks import Webhook
+
+from models.actions import Action, action_id_for, dump_action
+from streams.embedded_broker import EmbeddedBroker
+from tests.integration.kafka import ROOT, Wire, WorkerProcess, _collect, free_port, new_wire, produce_raw
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@dataclass
+class Receiver:
+    """A store's refund endpoint. `script[order_id]` lists what to do on the n-th call for that order:
+    an HTTP status, (status, headers), "slow" (apply, then answer too late) or "hang" (apply, never answer)."""
+
+    script: dict[str, list[Any]] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (idempotency key, order id)
+    applied: dict[str, Decimal] = field(default_factory=dict)  # idempotency key -> amount refunded
+    port: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        action = Webhook(SECRET).verify(body, dict(request.headers))  # raises on a bad signature: a 500
+        key = request.headers["Idempotency-Key"]
+        assert key == request.headers["webhook-id"] == action["action_id"]
+        with self.lock:
+            n = sum(1 for _, o in self.calls if o == action["order_id"])
+            self.calls.append((key, action["order_id"]))
+            steps = self.script.get(action["order_id"], [200])
+            step = steps[min(n, len(steps) - 1)]
+        status, headers = step if isinstance(step, tuple) else (step, {})
+        if step in ("slow", "hang") or 200 <= status < 300:
+            with self.lock:
+                self.applied.setdefault(key, Decimal(action.get("amount", "0")))  # once per key
+        if step == "slow":
+            await asyncio.sleep(2.5)
+            return web.json_response({"ok": True})
+        if step == "hang":
+            await asyncio.sleep(120)
+        return web.json_response({"status": status}, status=status if isinstance(status, int) else 200, headers=headers)
+
+    def keys_for(self, order_id: str) -> list[str]:
+        with self.lock:
+            return [k for k, o in self.calls if o == order_id]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver(port=free_port())
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    runner_box: list[web.AppRunner] = []
+
+    async def start() -> None:
+        app = web.Application()
+        app.router.add_post("/refunds", rec.handle)
+        # A hanging handler outlives its killed client: do not wait for it at teardown.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", rec.port).start()
+        runner_box.append(runner)
+        started.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
+    thread.start()
+    assert started.wait(10)
+    yield rec
+    asyncio.run_coroutine_threadsafe(runner_box[0].cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def write_config(tmp: Path, port: int, *, timeout: float = 1.0, single: str = "500", per_hour: str = "1000") -> Path:
+    path = tmp / "executor.yaml"
+    path.write_text(
+        f"""\
+endpoints:
+  default: {{kind: dry_run}}
+  refund: &hook
+    kind: webhook
+    url: http://127.0.0.1:{port}/refunds
+    secret_env: TEST_WEBHOOK_SECRET
+    timeout_seconds: {timeout}
+  reorder: *hook
+retry: {{max_attempts: 3, base_seconds: 0.05, cap_seconds: 0.2}}
+breaker:
+  limits:
+    USD: {{single: {single}, per_hour: {per_hour}}}
+"""
+    )
+    return path
+
+
+def executor_env(wire: Wire, config: Path, **extra: str) -> dict[str, str]:
+    p = wire.prefix
+    env = dict(os.environ)
+    env.update(wire.env())
+    env.update(
+        {
+            "POSTSALE_EXECUTOR_CONFIG_FILE": str(config),
+            "POSTSALE_EXECUTOR_GROUP_ID": f"{p}-executor",
+            "POSTSALE_EXECUTOR_TOPIC_FAILED": f"{p}-actions.failed",
+            "POSTSALE_EXECUTOR_TOPIC_OUTCOMES": f"{p}-executor-outcomes",
+            "POSTSALE_EXECUTOR_TOPIC_HELD": f"{p}-executor-held",
+            "POSTSALE_EXECUTOR_METRICS_ENABLED": "false",
+            "POSTSALE_LOG_LEVEL": "info",
+            "TEST_WEBHOOK_SECRET": SECRET,
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def start_executor(env: dict[str, str], tmp: Path, name: str) -> WorkerProcess:
+    log = tmp / f"{name}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.executor.cli", "execute"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return WorkerProcess(proc, log)
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: PLW1510
+        [sys.executable, "-m", "streams.executor.cli", "actions", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def action(order_id: str, action_type: str = "refund", amount: str = "25.00", key: str = "dispute-1") -> Action:
+    money: dict[str, Any] = {}
+    if action_type == "refund":
+        money = {"party": "customer", "amount": Decimal(amount), "currency": "USD", "cause": key}
+    return Action(
+        action_id=action_id_for(order_id, "wrong_or_missing", action_type, key),
+        order_id=order_id,
+        store_id="store-1",
+        type=action_type,  # type: ignore[arg-type]
+        rule="wrong_or_missing",
+        policy_version="test",
+        decided_at=datetime(2026, 11, 11, 10, tzinfo=UTC),
+        caused_by=("evt-1",),
+        reason="test",
+        **money,
+    )
+
+
+def produce_actions(wire: Wire, actions: list[Action]) -> None:
+    produce_raw(wire, [(wire.topics["actions"], a.order_id.encode(), dump_action(a), None) for a in actions])
+
+
+def read(wire: Wire, topic: str, done: Callable[[list[Any]], bool], timeout: float = 60) -> list[dict[str, Any]]:
+    records = asyncio.run(
+        _collect(wire.broker.bootstrap, topic, lambda rs: done([orjson.loads(r.value) for r in rs]), timeout, 0.5)
+    )
+    return [orjson.loads(r.value) for r in records]
+
+
+def outcome_events(wire: Wire, n: int, timeout: float = 60) -> dict[str, dict[str, Any]]:
+    """Outcome events on the orders topic by event id (repeats of an id collapse), once `n` distinct ids came."""
+    records = read(wire, wire.topics["orders"], lambda rs: len({r["event_id"] for r in rs}) >= n, timeout)
+    return {r["event_id"]: r for r in records}
+
+
+def until(cond: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_every_outcome_class(broker: EmbeddedBroker, receiver: Receiver, tmp_path: Path) -> None:
+    wire = new_wire(broker, "exec-outcomes")
+    receiver.script = {
+        "ok": [200],
+        "conflict": [409],
+        "invalid": [422],
+        "busy": [503, (429, {"Retry-After": "1"}), 200],
+        "down": [500],
+        "slow": ["slow", 200],  # times out once, then succeeds: one refund, not two
+    }
+    actions = [
+        action("ok"),
+        action("conflict"),
+        action("invalid"),
+        action("busy"),
+        action("down"),
+        action("slow"),
+        action("reord", "reorder"),
+        action("expd", "expedite"),  # dry run: logged, never called
+    ]
+    env = executor_env(wire, write_config(tmp_path, receiver.port))
+    ex = start_executor(env, tmp_path, "ex")
+    try:
+        produce_actions(wire, actions)
+        events = outcome_events(wire, 7, timeout=90)
+        letters = read(wire, f"{wire.prefix}-actions.failed", lambda rs: len(rs) >= 3)
+    finally:
+        ex.stop()
+    by_order = {e["order_id"]: e for e in events.values()}
+    ids = {a.order_id: a.action_id for a in actions}
+    assert set(by_order) == {"ok", "conflict", "invalid", "busy", "down", "slow", "reord"}, ex.log_text()[-3000:]
+    for order in ("ok", "busy", "slow"):
+        e = by_order[order]
+        assert (e["type"], e["caused_by"], e["party"], e["amount"]) == (
+            "order.refunded",
+            ids[order],
+            "customer",
+            "25.00",
+        )
+        assert e["event_id"] == f"out-{ids[order]}"
+    assert by_order["reord"]["type"] == "order.reordered" and by_order["reord"]["caused_by"] == ids["reord"]
+    for order, reason in (("conflict", "HTTP 409"), ("invalid", "HTTP 422"), ("down", "gave up after 3 attempts")):
+        e = by_order[order]
+        assert e["type"] == "action.failed" and e["action_id"] == ids[order] and reason in e["reason"]
+    assert sorted(letter["action"]["order_id"] for letter in letters) == ["conflict", "down", "invalid"]
+    assert len(receiver.keys_for("conflict")) == 1  # rejected: not retried
+    assert len(receiver.keys_for("busy")) == 3 and len(receiver.keys_for("down")) == 3
+    assert receiver.keys_for("slow") == [ids["slow"], ids["slow"]]  # same key on the retry...
+    assert receiver.applied[ids["slow"]] == Decimal("25.00")  # ...and refunded once
+    assert receiver.keys_for("expd") == [] and "dry run" in ex.log_text()
+
+
+def test_sigkill_between_call_and_commit_refunds_once(
+    broker: EmbeddedBroker, receiver: Receiver, tmp_path: Path
+) -> None:
+    wire = new_wire(broker, "exec-kill")
+    # The first call is applied and never answered: the executor is killed while it waits, before any commit.
+    receiver.script = {"K1": ["hang", 200]}
+    env = executor_env(wire, write_config(tmp_path, receiver.port, timeout=60))
+    refund = action("K1")
+    first = start_executor(env, tmp_path, "ex1")
+    produce_actions(wire, [refund, action("K2")])
+    until(lambda: receiver.keys_for("K1") != [], 60, "the first call")
+    first.kill()
+    second = start_executor(env, tmp_path, "ex2")
+    try:
+        events = outcome_events(wire, 2, timeout=90)
+    finally:
+        second.stop()
+    assert receiver.keys_for("K1") == [refund.action_id, refund.action_id], second.log_text()[-3000:]
+    assert receiver.applied == {refund.action_id: Decimal("25.00"), action("K2").action_id: Decimal("25.00")}
+    assert events[f"out-{refund.action_id}"]["caused_by"] == refund.action_id
+    # Offsets lost as well (a new group reads every action again): the outcome store keeps the receiver from
+    # being called a third time.
+    third = start_executor({**env, "POSTSALE_EXECUTOR_GROUP_ID": f"{wire.prefix}-other"}, tmp_path, "ex3")
+    try:
+        until(lambda: "already done: not called again" in third.log_text(), 60, "the skip")
+    finally:
+        third.stop()
+    assert len(receiver.keys_for("K1")) == 2 and len(receiver.keys_for("K2")) == 1
+
+
+def scrape(port: int) -> str:
+    """The executor's /metrics text; empty while its server is not up yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:  # noqa: S310
+            return str(resp.read().decode())
+    except OSError:
+        return ""
+
+
+def test_breaker_holds_a_spike_and_a_person_releases_or_drops(
+    broker: EmbeddedBroker, receiver: Receiver, tmp_path: Path
+) -> None:
+    wire = new_wire(broker, "exec-breaker")
+    metrics_port = free_port()
+    env = executor_env(
+        wire,
+        write_config(tmp_path, receiver.port, single="80", per_hour="100"),
+        POSTSALE_EXECUTOR_METRICS_ENABLED="true",
+        POSTSALE_EXECUTOR_METRICS_PORT=str(metrics_port),
+    )
+    # Same order, one partition: delivered in this order. 30+30+30 pass, the 4th would make 120 > 100/hour,
+    # the 5th is above the single-refund limit of 80.
+    spike = [action("S1", amount="30", key=f"c{i}") for i in range(4)] + [action("S1", amount="90", key="big")]
+    ex = start_executor(env, tmp_path, "ex")
+    try:
+        produce_actions(wire, spike)
+        until(lambda: 'postsale_executor_held_refunds{store="store-1"} 2.0' in scrape(metrics_port), 60, "2 held")
+        text = scrape(metrics_port)
+        assert 'postsale_executor_held_refund_amount{currency="USD",store="store-1"} 120.0' in text
+        assert 'postsale_executor_deliveries_total{action_type="refund",outcome="held"} 2.0' in text
+        assert 'postsale_executor_deliveries_total{action_type="refund",outcome="done"} 3.0' in text
+        assert len(receiver.keys_for("S1")) == 3
+        listed = cli(env, "list")
+        assert listed.returncode == 0, listed.stderr
+        assert spike[3].action_id in listed.stdout and spike[4].action_id in listed.stdout
+        assert "single-refund limit" in listed.stdout
+
+        released = cli(env, "release", spike[3].action_id)
+        assert released.returncode == 0 and "done" in released.stdout, released.stderr
+        dropped = cli(env, "drop", spike[4].action_id)
+        assert dropped.returncode == 0, dropped.stderr
+        again = cli(env, "drop", spike[4].action_id)
+        assert again.returncode == 1 and "not held" in again.stderr
+        # The running executor sees the person's decisions (its gauges go back to zero).
+        until(lambda: 'postsale_executor_held_refunds{store="store-1"} 0.0' in scrape(metrics_port), 30, "0 held")
+    finally:
+        ex.stop()
+    assert receiver.keys_for("S1") == [a.action_id for a in spike[:4]]
+    events = outcome_events(wire, 5)
+    released_event = events[f"out-{spike[3].action_id}"]
+    assert released_event["type"] == "order.refunded" and Decimal(released_event["amount"]) == 30
+    dropped_event = events[f"out-{spike[4].action_id}"]
+    assert dropped_event["type"] == "action.failed" and dropped_event["reason"] == "dropped by a person"
