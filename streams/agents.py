@@ -11,6 +11,7 @@ recorded in the state make a re-delivered event a no-op.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,7 @@ class OrderProcessor:
         self.max_future = timedelta(seconds=s.max_future_seconds)
         self.known_stores: set[str] = set()
         self.unfetched_grace: dict[int, float] = {}
+        self.stages: dict[int, Counter[str]] = {}
 
     # --- partitions -------------------------------------------------------------------------------------------
 
@@ -105,6 +107,8 @@ class OrderProcessor:
         self.rt.deadlines.pop(partition, None)
         self.rt.store_totals.pop(partition, None)
         self.rt.index_ready.discard(partition)
+        self.stages.pop(partition, None)
+        self.rt.metrics.forget_partition(partition, self.inputs)
 
     def _ensure_index(self, partition: int) -> None:
         """Rebuild a partition's deadline index from the orders table after it was (re)assigned.
@@ -115,12 +119,14 @@ class OrderProcessor:
             return
         idx = self.rt.index(partition)
         totals = self.rt.totals(partition)
+        stages = self.stages[partition] = Counter()
         for key, raw in self.rt.orders.items():
             if raw is None or partition_for(key.encode(), self.partitions) != partition:
                 continue
             state = decode_state(raw)
             idx.set(key, next_due(state))
             totals.apply(None, state)
+            stages[state.stage] += 1
         self.rt.index_ready.add(partition)
 
     def _lagging(self, partition: int) -> Any:
@@ -306,6 +312,12 @@ class OrderProcessor:
         self._count(decision.actions)
         idx_partition = partition_for(order_id.encode(), self.partitions)
         self.rt.totals(idx_partition).apply(before, decision.state)
+        if decision.state is not before:
+            stages = self.stages.setdefault(idx_partition, Counter())
+            if before is not None:
+                stages[before.stage] -= 1
+            if decision.state is not None:
+                stages[decision.state.stage] += 1
         if decision.state is None:
             if before is not None:
                 self.rt.orders.pop(order_id, None)
@@ -329,8 +341,15 @@ class OrderProcessor:
     def export_gauges(self) -> None:
         """Gauges that are sums over this worker's partitions; Prometheus sums them over workers."""
         m = self.rt.metrics
-        m.deadlines_pending.set(sum(len(idx) for idx in self.rt.deadlines.values()))
+        m.set_open_orders(sum(self.stages.values(), Counter()))
         clocks = [a.clock for a in self.rt.aligners.values() if a.clock is not None]
+        # Overdue against the live clock; on the events clock, against the furthest partition's clock.
+        now = self.rt.clock.now() if self.rt.clock is not None else max(clocks, default=None)
+        pending = sum(len(idx) for idx in self.rt.deadlines.values())
+        if now is None:
+            m.deadlines_pending.set(pending)
+        else:
+            m.set_deadline_backlog(pending, (d for idx in self.rt.deadlines.values() for d in idx.overdue(now)), now)
         if not clocks:
             return
         today = max(clocks).astimezone(UTC).date()

@@ -92,6 +92,21 @@ class DeadlineIndex:
             self._heap = [(d, o) for o, d in self._next.items()]
             heapq.heapify(self._heap)
 
+    def overdue(self, before: datetime) -> Iterator[datetime]:
+        """The due times before `before` not fired yet, without popping: a walk of the heap that stops
+        at entries not due (their subtrees are later), so it costs what is overdue, not the open orders."""
+        stack = [0] if self._heap else []
+        seen: set[str] = set()  # an order set back to an earlier due time has two live-looking entries
+        while stack:
+            i = stack.pop()
+            due, order_id = self._heap[i]
+            if due >= before:
+                continue
+            if self._next.get(order_id) == due and order_id not in seen:
+                seen.add(order_id)
+                yield due
+            stack.extend(j for j in (2 * i + 1, 2 * i + 2) if j < len(self._heap))
+
     def pop_due(self, before: datetime) -> Iterator[str]:
         """Order ids whose next deadline is before `before`, earliest first."""
         while self._heap and self._heap[0][0] < before:
