@@ -278,7 +278,13 @@ class OrderProcessor:
         event = inbound.event
         raw = self.rt.orders.get(event.order_id)
         state = decode_state(raw) if raw is not None else None
-        decision = handle_event(state, event, self.rt.policy)
+        try:
+            decision = handle_event(state, event, self.rt.policy)
+        except Exception as exc:  # noqa: BLE001 - one poison event must not stop the partition
+            # The class name only: a message could quote the event's data.
+            self.rt.log.exception("rules failed on event %s of order %s", event.event_id, event.order_id)
+            await self._dead_letter(inbound.record, "rule_error", f"the rules raised {type(exc).__name__}")
+            return
         topic = inbound.record.message.topic
         if decision.duplicate:
             self.rt.metrics.duplicate_events.labels(topic=topic).inc()
@@ -296,7 +302,12 @@ class OrderProcessor:
             if raw is None:
                 continue
             state = decode_state(raw)
-            decision = advance(state, now, self.rt.policy)
+            try:
+                decision = advance(state, now, self.rt.policy)
+            except Exception as exc:  # noqa: BLE001 - a deadline that cannot be decided waits for a person
+                self.rt.log.error("rules failed on a deadline of order %s: %s", order_id, type(exc).__name__)
+                self.rt.metrics.rule_errors.inc()
+                continue  # out of the index until the order's next event; its state is unchanged
             for d in state.deadlines:
                 if d.due < now and d.rule != "retire":
                     self.rt.metrics.deadlines_fired.labels(rule=d.rule).inc()

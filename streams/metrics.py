@@ -28,6 +28,7 @@ INVALID_REASONS = (
     "unknown_order",
     "wrong_topic",
     "misrouted",
+    "rule_error",
 )
 
 
@@ -38,6 +39,7 @@ class Metrics:
     invalid_records: Counter
     duplicate_events: Counter
     misrouted_events: Counter
+    rule_errors: Counter
     actions_emitted: Counter
     refunds: Counter
     refund_amount: Counter
@@ -85,6 +87,12 @@ class Metrics:
                 "misrouted_events",
                 "Events found on a partition their key does not hash to.",
                 ["topic"],
+                namespace=ns,
+                registry=registry,
+            ),
+            rule_errors=Counter(
+                "rule_errors",
+                "Deadlines the rules could not decide (an engine bug): the order waits for its next event.",
                 namespace=ns,
                 registry=registry,
             ),

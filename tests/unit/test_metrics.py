@@ -23,6 +23,7 @@ LABELS: dict[str, set[str]] = {
     "postsale_invalid_records": {"topic", "reason"},
     "postsale_duplicate_events": {"topic"},
     "postsale_misrouted_events": {"topic"},
+    "postsale_rule_errors": set(),
     "postsale_actions_emitted": {"type", "rule"},
     "postsale_refunds": {"party", "currency"},
     "postsale_refund_amount": {"party", "currency"},
