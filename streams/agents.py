@@ -345,9 +345,12 @@ class OrderProcessor:
         for a in actions:
             m.actions_emitted.labels(type=a.type, rule=a.rule).inc()
             if a.type in ("refund", "abandon_return") and a.party is not None:
-                m.refunds.labels(party=a.party, currency=a.currency or "none").inc()
+                store = self.rt.metrics.store_label(a.store_id, self.known_stores) or "other"
+                m.refunds.labels(party=a.party, currency=a.currency or "none", store=store).inc()
                 if a.amount is not None:
-                    m.refund_amount.labels(party=a.party, currency=a.currency or "none").inc(float(a.amount))
+                    m.refund_amount.labels(party=a.party, currency=a.currency or "none", store=store).inc(
+                        float(a.amount)
+                    )
 
     def export_gauges(self) -> None:
         """Gauges that are sums over this worker's partitions; Prometheus sums them over workers."""

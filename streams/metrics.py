@@ -2,9 +2,10 @@
 
 Names follow `postsale_<what>_<unit>`. Label values come from bounded sets
 only: topic, event type, reason, action type, rule, party, currency, stage,
-partition, and store ids capped by `stores_max` (never an order id). Known
-label sets are initialised at start-up so that dashboards and alerts see
-zeros instead of missing series.
+partition, and store ids capped by `stores_max` (never an order id; the refund
+counters count the stores past the cap under store="other"). Known label sets
+are initialised at start-up so that dashboards and alerts see zeros instead of
+missing series.
 """
 
 from __future__ import annotations
@@ -105,15 +106,15 @@ class Metrics:
             ),
             refunds=Counter(
                 "refunds",
-                "Refund actions, by party and currency.",
-                ["party", "currency"],
+                'Refund actions, by party, currency and store (stores past stores_max as "other").',
+                ["party", "currency", "store"],
                 namespace=ns,
                 registry=registry,
             ),
             refund_amount=Counter(
                 "refund_amount",
-                "Refunded amount, by party and currency.",
-                ["party", "currency"],
+                'Refunded amount, by party, currency and store (stores past stores_max as "other").',
+                ["party", "currency", "store"],
                 namespace=ns,
                 registry=registry,
             ),

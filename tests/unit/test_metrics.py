@@ -25,8 +25,8 @@ LABELS: dict[str, set[str]] = {
     "postsale_misrouted_events": {"topic"},
     "postsale_rule_errors": set(),
     "postsale_actions_emitted": {"type", "rule"},
-    "postsale_refunds": {"party", "currency"},
-    "postsale_refund_amount": {"party", "currency"},
+    "postsale_refunds": {"party", "currency", "store"},
+    "postsale_refund_amount": {"party", "currency", "store"},
     "postsale_open_orders": {"stage"},
     "postsale_deadlines_pending": set(),
     "postsale_deadlines_fired": {"rule"},
@@ -163,11 +163,26 @@ def test_a_revoked_partition_leaves_no_series(metrics: Metrics, registry: Collec
 
 
 def test_counters_count(metrics: Metrics, registry: CollectorRegistry) -> None:
-    metrics.refunds.labels(party="customer", currency="USD").inc()
-    metrics.refund_amount.labels(party="customer", currency="USD").inc(12.5)
+    metrics.refunds.labels(party="customer", currency="USD", store="s1").inc()
+    metrics.refund_amount.labels(party="customer", currency="USD", store="s1").inc(12.5)
     metrics.processing_latency.observe(0.003)
     get = registry.get_sample_value
-    assert get("postsale_refunds_total", {"party": "customer", "currency": "USD"}) == 1
-    assert get("postsale_refund_amount_total", {"party": "customer", "currency": "USD"}) == 12.5
+    assert get("postsale_refunds_total", {"party": "customer", "currency": "USD", "store": "s1"}) == 1
+    assert get("postsale_refund_amount_total", {"party": "customer", "currency": "USD", "store": "s1"}) == 12.5
     assert get("postsale_processing_latency_seconds_bucket", {"le": "0.0025"}) == 0
     assert get("postsale_processing_latency_seconds_bucket", {"le": "0.005"}) == 1
+
+
+def test_refunds_past_stores_max_are_counted_as_other(registry: CollectorRegistry) -> None:
+    m = Metrics.create(registry, Settings(stores_max=1))
+    known: set[str] = set()
+    for store, amount in (("s1", 10.0), ("s2", 20.0), ("s3", 5.0), ("s1", 1.0)):
+        label = m.store_label(store, known) or "other"
+        m.refunds.labels(party="customer", currency="USD", store=label).inc()
+        m.refund_amount.labels(party="customer", currency="USD", store=label).inc(amount)
+    get = registry.get_sample_value
+    assert get("postsale_refunds_total", {"party": "customer", "currency": "USD", "store": "s1"}) == 2
+    assert get("postsale_refunds_total", {"party": "customer", "currency": "USD", "store": "other"}) == 2
+    assert get("postsale_refund_amount_total", {"party": "customer", "currency": "USD", "store": "other"}) == 25.0
+    stores = {s.labels["store"] for f in registry.collect() if f.name == "postsale_refunds" for s in f.samples}
+    assert stores == {"s1", "other"}, "no refund is uncounted, and the store series stay bounded"
