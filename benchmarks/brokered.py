@@ -1,0 +1,375 @@
+"""The figures measured through the embedded broker: ceiling, naive Faust, Quix Streams, postsale's worker
+(one and two processes) and event → action latency.
+
+Each function gets a running broker and the stream, and returns plain dicts of what it measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from benchmarks.common import (
+    ROOT,
+    Stream,
+    TopicReader,
+    Wire,
+    cpu_seconds,
+    end_total,
+    new_wire,
+    peak_rss_mb,
+    percentile,
+    produce,
+    spawn,
+    stop,
+    stream_records,
+    wait_until,
+)
+from models.events import parse_event
+from streams.embedded_broker import EmbeddedBroker, create_topics
+
+QUIX_VENV = ROOT / ".venv" / "tools" / "quix"
+QUIX_SPEC = "quixstreams>=3.28,<4"
+
+
+# --- 1. the ceiling ----------------------------------------------------------------------------------------------
+
+
+async def _ceiling(bootstrap: str, topics: Sequence[str], partitions: int, n: int) -> float:
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    await c.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        c.assign(tps)
+        for tp in tps:
+            c.seek(tp, 0)
+        got = 0
+        started = time.perf_counter()
+        while got < n:
+            batch = await c.getmany(timeout_ms=500, max_records=10_000)
+            for msgs in batch.values():
+                for m in msgs:
+                    parse_event(m.value)
+                got += len(msgs)
+        return got / (time.perf_counter() - started)
+    finally:
+        await c.stop()
+
+
+def ceiling(wire: Wire, stream: Stream) -> float:
+    """Raw aiokafka `getmany` + `parse_event` (pydantic validation) of the events already on the wire."""
+    return asyncio.run(_ceiling(wire.broker.bootstrap, wire.inputs, wire.partitions, stream.n))
+
+
+# --- 2. naive Faust and Quix Streams (pre-produced input, the child reports its first and N-th event) ---------
+
+
+def _marker_run(
+    args: list[str], env: dict[str, str], marker: Path, log: Path, n: int, timeout: float
+) -> dict[str, Any]:
+    proc = spawn(args, env, log)
+    try:
+        wait_until(lambda: marker.exists() or proc.poll() is not None, timeout, f"{args[-1]} to process {n} events")
+        if not marker.exists():
+            raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.05)
+        body = orjson.loads(marker.read_bytes())
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        stop(proc)
+    seconds = body["last"] - body["first"]
+    return {"events_per_s": (n - 1) / seconds, "seconds": seconds, "cpu_s": body["cpu"], "peak_rss_mb": rss}
+
+
+def naive_faust(wire: Wire, stream: Stream, tmp: Path, timeout: float) -> dict[str, Any]:
+    marker = tmp / f"{wire.prefix}-naive.done"
+    env = {
+        "BENCH_BROKER": wire.broker.url,
+        "BENCH_APP_ID": f"{wire.prefix}-naive",
+        "BENCH_INPUTS": ",".join(wire.inputs),
+        "BENCH_PARTITIONS": str(wire.partitions),
+        "BENCH_EXPECT": str(stream.n),
+        "BENCH_MARKER": str(marker),
+    }
+    args = [sys.executable, "-m", "benchmarks.naive_faust", "worker", "-l", "warn", "--without-web"]
+    return _marker_run(args, env, marker, tmp / f"{wire.prefix}-naive.log", stream.n, timeout)
+
+
+def quix_python() -> str:
+    """An interpreter with Quix Streams: $POSTSALE_BENCH_QUIX_PYTHON, else .venv/tools/quix (created on first
+    use: quixstreams pins pydantic<2.14, pydantic-settings<2.16 and confluent-kafka<2.13, so it does not
+    share postsale's virtualenv)."""
+    explicit = os.environ.get("POSTSALE_BENCH_QUIX_PYTHON")
+    if explicit:
+        return explicit
+    py = QUIX_VENV / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(QUIX_VENV)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", QUIX_SPEC, "orjson"], check=True)
+    return str(py)
+
+
+def quix_peer(wire: Wire, stream: Stream, tmp: Path, timeout: float) -> dict[str, Any]:
+    marker = tmp / f"{wire.prefix}-quix.done"
+    output = f"{wire.prefix}-quix-out"
+    asyncio.run(create_topics(wire.broker.bootstrap, [output], wire.partitions))
+    env = {
+        "BENCH_BROKER": wire.broker.bootstrap,
+        "BENCH_APP_ID": f"{wire.prefix}-quix",
+        "BENCH_INPUTS": ",".join(wire.inputs),
+        "BENCH_OUTPUT": output,
+        "BENCH_EXPECT": str(stream.n),
+        "BENCH_MARKER": str(marker),
+        "BENCH_STATE_DIR": str(tmp / f"{wire.prefix}-quix-state"),
+        "PYTHONPATH": "",
+    }
+    args = [quix_python(), str(ROOT / "benchmarks" / "quix_peer.py")]
+    return _marker_run(args, env, marker, tmp / f"{wire.prefix}-quix.log", stream.n, timeout)
+
+
+# --- 3 and 8. postsale's worker ----------------------------------------------------------------------------------
+
+
+def start_workers(wire: Wire, tmp: Path, count: int) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for i in range(count):
+        env = wire.postsale_env(tmp / f"{wire.prefix}-w{i}-data")
+        procs.append(spawn([sys.executable, "-m", "streams.cli", "worker"], env, tmp / f"{wire.prefix}-w{i}.log"))
+    return procs
+
+
+async def _probe(wire: Wire, reader: TopicReader, want: int, timeout: float) -> None:
+    """Invalid records to every partition of `orders`: once all are dead-lettered, every partition is being
+    consumed (the worker is up, has joined, recovered and is in its agent)."""
+    await asyncio.to_thread(
+        produce, wire.broker.bootstrap, [(wire.topics["orders"], None, b"probe", p) for p in range(wire.partitions)]
+    )
+    deadline = time.monotonic() + timeout
+    while len(reader.records) < want:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"workers did not dead-letter the probe within {timeout:.0f}s")
+        await reader.poll(100)
+
+
+Hook = Callable[[list[subprocess.Popen[bytes]]], None]
+
+
+async def _worker_run(
+    wire: Wire,
+    stream: Stream,
+    expected: dict[str, Any],
+    procs: list[subprocess.Popen[bytes]],
+    timeout: float,
+    on_ready: Hook | None = None,
+    on_done: Hook | None = None,
+) -> dict[str, Any]:
+    bootstrap = wire.broker.bootstrap
+    dead = TopicReader(bootstrap, wire.topics["dead_letter"])
+    actions = TopicReader(bootstrap, wire.topics["actions"])
+    await dead.start()
+    await actions.start()
+    group = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=wire.prefix, enable_auto_commit=False)
+    await group.start()
+    try:
+        await _probe(wire, dead, wire.partitions, 90)
+        if len(procs) > 1:
+            # Let the group settle (a member that joined late triggers one more rebalance), then re-probe.
+            await asyncio.sleep(7)
+            await _probe(wire, dead, 2 * wire.partitions, 60)
+        if on_ready is not None:
+            on_ready(procs)
+        cpu0 = [cpu_seconds(p.pid) for p in procs]
+        t0 = time.monotonic()
+        produce_s = await asyncio.to_thread(produce, bootstrap, stream_records(wire, stream))
+        # The end-of-input clock only once every event is on the broker (as tests/integration do): a tick that
+        # overtook events of its partition would move the clock past deadlines that those events cancel.
+        clock = orjson.dumps({"now": stream.until.isoformat()})
+        await asyncio.to_thread(
+            produce, bootstrap, [(wire.topics["ticks"], b"clock", clock, p) for p in range(wire.partitions)]
+        )
+        want = set(expected)
+        seen: set[str] = set()
+        deadline = t0 + timeout
+        end = await end_total(bootstrap, wire.inputs, wire.partitions)
+        tps = [TopicPartition(t, p) for t in wire.inputs for p in range(wire.partitions)]
+        t_actions: float | None = None  # every expected action seen
+        t_last_new = t0  # the last new action, if some never come
+        t_commit: float | None = None
+        cpu_actions: list[float] = []
+        next_commit_check = 0.0
+        # Done: offsets committed to the end, and every action `postsale replay` decides seen (or, should the
+        # worker decide differently, nothing new for 3 s: the difference is then reported, not waited for).
+        while t_commit is None or (t_actions is None and time.monotonic() - t_last_new < 3.0):
+            new = await actions.poll(50)
+            now = time.monotonic()
+            if new:
+                t_last_new = now
+                seen.update(orjson.loads(m.value)["action_id"] for m in new)
+            if t_actions is None and want <= seen:
+                t_actions = now
+                cpu_actions = [cpu_seconds(p.pid) for p in procs]
+            if t_commit is None and now >= next_commit_check:
+                next_commit_check = now + 0.1
+                total = 0
+                for tp in tps:
+                    total += await group.committed(tp) or 0
+                if total >= end:
+                    t_commit = time.monotonic()
+            if now > deadline:
+                raise TimeoutError(
+                    f"after {timeout:.0f}s: {len(want - seen)} of {len(want)} actions missing, committed "
+                    f"{'to the end' if t_commit else 'short of the end'}"
+                )
+        if t_actions is None:
+            t_actions = t_last_new
+            cpu_actions = [cpu_seconds(p.pid) for p in procs]
+        cpu_commit = [cpu_seconds(p.pid) for p in procs]
+        rss = [peak_rss_mb(p.pid) for p in procs]
+        if on_done is not None:
+            on_done(procs)
+    finally:
+        await group.stop()
+        await dead.stop()
+        await actions.stop()
+    n = stream.n
+    done = max(t_actions, t_commit)
+    cpu = sum(cpu_commit) - sum(cpu0)
+    return {
+        "events_per_s": n / (done - t0),
+        "events_per_s_actions": n / (t_actions - t0),
+        "seconds_to_actions": t_actions - t0,
+        "seconds_to_commit": t_commit - t0,
+        "produce_seconds": produce_s,
+        "cpu_s": cpu,
+        "cpu_ms_per_event": cpu / n * 1000,
+        "cpu_s_per_worker": [c1 - c0 for c0, c1 in zip(cpu0, cpu_commit, strict=True)],
+        "cpu_s_at_actions": sum(cpu_actions) - sum(cpu0),
+        "peak_rss_mb": max(rss),
+        "actions": len(seen),
+        "actions_expected": len(want),
+        "missing_actions": len(want - seen),
+        "extra_actions": len(seen - want),
+        "missing_examples": [expected[m] for m in sorted(want - seen)[:3]],
+    }
+
+
+def worker(
+    broker: EmbeddedBroker,
+    stream: Stream,
+    expected: dict[str, Any],
+    tmp: Path,
+    workers: int,
+    partitions: int,
+    timeout: float,
+    on_ready: Hook | None = None,
+    on_done: Hook | None = None,
+) -> dict[str, Any]:
+    wire = new_wire(broker, f"w{workers}", partitions)
+    return _with_workers(
+        wire, tmp, workers, lambda procs: _worker_run(wire, stream, expected, procs, timeout, on_ready, on_done)
+    )
+
+
+def _with_workers(wire: Wire, tmp: Path, count: int, body: Any) -> dict[str, Any]:
+    procs = start_workers(wire, tmp, count)
+    try:
+        result: dict[str, Any] = asyncio.run(body(procs))
+    except BaseException:
+        for i, p in enumerate(procs):
+            log = tmp / f"{wire.prefix}-w{i}.log"
+            if p.poll() is not None and log.exists():
+                print(f"worker {i} exited {p.returncode}: {log.read_text(errors='replace')[-1500:]}")
+        raise
+    finally:
+        codes = [stop(p) for p in procs]
+    result["exit_codes"] = codes
+    return result
+
+
+# --- 5. latency --------------------------------------------------------------------------------------------------
+
+
+async def _latency_run(wire: Wire, stream: Stream, rate: float, procs: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
+    bootstrap = wire.broker.bootstrap
+    dead = TopicReader(bootstrap, wire.topics["dead_letter"])
+    await dead.start()
+    try:
+        await _probe(wire, dead, wire.partitions, 90)
+    finally:
+        await dead.stop()
+    occurred = {e["event_id"]: e["occurred_at"] for e in stream.events}
+    sent_at: dict[str, float] = {}
+    received: list[tuple[float, bytes]] = []
+    reader = AIOKafkaConsumer(wire.topics["actions"], bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=5)
+    await reader.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
+    await producer.start()
+    stop_reading = asyncio.Event()
+
+    async def read() -> None:
+        while not stop_reading.is_set():
+            batch = await reader.getmany(timeout_ms=20)
+            now = time.monotonic()
+            for msgs in batch.values():
+                received.extend((now, m.value) for m in msgs)
+
+    reading = asyncio.create_task(read())
+    await asyncio.sleep(0.5)  # the reader has its assignment and position before the first event
+    t_start = time.monotonic()
+    futures = []
+    try:
+        for i, (event, (_topic, key, value)) in enumerate(zip(stream.events, stream.records, strict=True)):
+            due = t_start + i / rate
+            delay = due - time.monotonic()
+            if delay > 0.002:
+                await asyncio.sleep(delay)
+            sent_at[event["event_id"]] = time.monotonic()
+            futures.append(await producer.send(wire.topics[_topic], value, key=key))
+        await asyncio.gather(*futures)
+        offered_s = time.monotonic() - t_start
+        await asyncio.sleep(3.0)  # trailing actions
+    finally:
+        stop_reading.set()
+        await reading
+        await producer.stop()
+        await reader.stop()
+    latencies = []
+    for at, raw in received:
+        action = orjson.loads(raw)
+        decided = datetime.fromisoformat(action["decided_at"])
+        causes = [c for c in action.get("caused_by", []) if c in sent_at]
+        # Event-triggered actions only: the cause whose time is the decision's (a deadline fired later has none).
+        trig = [c for c in causes if datetime.fromisoformat(occurred[c]) == decided]
+        if trig:
+            latencies.append((at - max(sent_at[c] for c in trig)) * 1000)
+    if not latencies:
+        raise RuntimeError("no event-triggered action was received")
+    return {
+        "offered_rate": rate,
+        "achieved_rate": len(stream.events) / offered_s,
+        "events": len(stream.events),
+        "matched_actions": len(latencies),
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "max_ms": max(latencies),
+    }
+
+
+def latency(broker: EmbeddedBroker, stream: Stream, rate: float, tmp: Path, partitions: int) -> dict[str, Any]:
+    wire = new_wire(broker, f"lat{int(rate)}", partitions)
+    return _with_workers(wire, tmp, 1, lambda procs: _latency_run(wire, stream, rate, procs))
+
+
+def tmpdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="postsale-bench-"))

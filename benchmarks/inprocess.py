@@ -1,0 +1,139 @@
+"""The figures that need no broker: replay, deadline firing, state size.
+
+`python -m benchmarks.inprocess replay FILE UNTIL` runs `streams.offline.replay_file` in a fresh process
+and prints its figures as JSON, so that its peak RSS is the replay's and not the driver's.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.common import percentile
+from models.events import parse_event
+from models.policy_file import load_policy
+from rules.engine import advance, handle_event, next_due
+from streams.codec import decode_state, encode_state
+from streams.replay import DeadlineIndex, Replayer
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def replay_child(path: Path, until: datetime) -> dict[str, Any]:
+    from streams.offline import replay_file
+
+    policy = load_policy()
+    before = _rss_mb()
+    result = replay_file(path, policy, out=io.BytesIO(), on_bad=lambda _b: None, until=until)
+    return {
+        "events": result.replayer.stats.events,
+        "seconds": result.seconds,
+        "events_per_s": result.events_per_second,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_mb": before,
+        "open_orders": len(result.replayer.orders),
+    }
+
+
+# --- deadlines -------------------------------------------------------------------------------------------------
+
+
+def deadline_firing(placed: dict[str, Any], open_orders: int, fire: int) -> dict[str, Any]:
+    """µs per fired deadline with `open_orders` open, as the worker fires them: pop the due order ids from
+    the time-ordered index, read each order's stored bytes, decode, `advance`, encode, store, re-index.
+
+    The orders are copies of one placed order (its encoded state with the order id replaced: cheap for a
+    million); the index gives them distinct due times, so exactly `fire` of them are due."""
+    policy = load_policy()
+    event = parse_event(orjson.dumps(placed))
+    state = handle_event(None, event, policy).state
+    assert state is not None
+    due = next_due(state)
+    assert due is not None, "an order.placed state must have a deadline"
+    template = encode_state(state)
+    old_id = state.order_id.encode()
+    table: dict[str, bytes] = {}
+    index = DeadlineIndex()
+    # Every copy's own deadlines are at `due`; the index spreads them one second apart after it.
+    for i in range(open_orders):
+        oid = f"o{i:07d}"
+        table[oid] = template.replace(old_id, oid.encode())
+        index.set(oid, due + timedelta(seconds=i))
+    gc.collect()
+    now = due + timedelta(seconds=fire)  # exactly `fire` entries are before `now`
+    fired = 0
+    started = time.perf_counter()
+    for oid in list(index.pop_due(now)):
+        raw = table.get(oid)
+        if raw is None:
+            continue
+        decision = advance(decode_state(raw), now, policy)
+        fired += 1
+        if decision.state is None:
+            del table[oid]
+            index.set(oid, None)
+        else:
+            table[oid] = encode_state(decision.state)
+            index.set(oid, next_due(decision.state))
+    seconds = time.perf_counter() - started
+    assert fired == fire, f"fired {fired}, expected {fire}"
+    return {"open_orders": open_orders, "fired": fired, "us_per_fired": seconds / fired * 1e6}
+
+
+# --- state size ------------------------------------------------------------------------------------------------
+
+
+def state_size(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Encoded bytes of the open orders' states after replaying the stream (no end-of-input clock: a
+    realistic mix of orders at every stage), and what the same states take in RocksDB once compacted."""
+    from rocksdict import Rdict
+
+    replayer = Replayer(load_policy())
+    for e in events:
+        replayer.feed(parse_event(orjson.dumps(e)))
+    encoded = {oid: encode_state(s) for oid, s in replayer.orders.items()}
+    sizes = [len(v) for v in encoded.values()]
+    tmp = Path(tempfile.mkdtemp(prefix="postsale-bench-rocks-"))
+    try:
+        db = Rdict(str(tmp / "db"))
+        for oid, raw in encoded.items():
+            db[oid.encode()] = raw
+        db.flush()
+        db.compact_range(None, None)
+        db.close()
+        disk = sum(f.stat().st_size for f in (tmp / "db").rglob("*") if f.is_file())
+        sst = sum(f.stat().st_size for f in (tmp / "db").rglob("*.sst"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    n = len(sizes)
+    return {
+        "open_orders": n,
+        "encoded_mean_bytes": sum(sizes) / n if n else 0.0,
+        "encoded_p95_bytes": percentile(sizes, 95),
+        "encoded_max_bytes": max(sizes) if sizes else 0,
+        "rocksdb_dir_bytes_per_order": disk / n if n else 0.0,
+        "rocksdb_sst_bytes_per_order": sst / n if n else 0.0,
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "replay":
+        print(orjson.dumps(replay_child(Path(sys.argv[2]), datetime.fromisoformat(sys.argv[3]))).decode())
+    else:
+        sys.exit("usage: python -m benchmarks.inprocess replay FILE UNTIL")

@@ -1,0 +1,81 @@
+"""The peer: Quix Streams doing the same stateful work as the naive Faust baseline.
+
+State per order (RocksDB, with its changelog topic), one output record per 10 events. Run with an
+interpreter that has `quixstreams` (its own virtualenv: see benchmarks/README.md) and BENCH_* variables.
+The input topics must exist with `retention.ms`, `retention.bytes` and `cleanup.policy` set explicitly
+(`streams.embedded_broker.create_topics` does that). Writes the monotonic time of the first and the
+BENCH_EXPECT-th processed message and its CPU seconds to BENCH_MARKER, then stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import orjson
+from quixstreams import Application
+
+BROKER = os.environ["BENCH_BROKER"]
+APP_ID = os.environ.get("BENCH_APP_ID", "quix")
+INPUTS = os.environ.get("BENCH_INPUTS", "orders,shipments,disputes").split(",")
+OUTPUT = os.environ["BENCH_OUTPUT"]
+EXPECT = int(os.environ.get("BENCH_EXPECT", "0"))
+MARKER = os.environ.get("BENCH_MARKER", "")
+STATE_DIR = os.environ.get("BENCH_STATE_DIR", "quix-state")
+
+seen = {"n": 0, "first": 0.0, "out": 0}
+app: Application
+
+
+def on_processed(_topic: str, _partition: int, _offset: int) -> None:
+    if seen["n"] == 0:
+        seen["first"] = time.monotonic()
+    seen["n"] += 1
+    if seen["n"] == EXPECT and MARKER:
+        cpu = os.times()
+        body = {"first": seen["first"], "last": time.monotonic(), "cpu": cpu.user + cpu.system, "n": seen["n"]}
+        with open(MARKER, "wb") as fh:
+            fh.write(orjson.dumps(body))
+
+
+def update(event: dict[str, Any], state: Any) -> dict[str, Any]:
+    previous = state.get("order")
+    count = previous["n"] + 1 if previous is not None else 1
+    current = {"n": count, "last": event["type"]}
+    state.set("order", current)
+    return {"order_id": event["order_id"], **current}
+
+
+def every_tenth(_value: dict[str, Any]) -> bool:
+    seen["out"] += 1
+    return seen["out"] % 10 == 0
+
+
+def main() -> None:
+    global app
+    app = Application(
+        broker_address=BROKER,
+        consumer_group=APP_ID,
+        auto_offset_reset="earliest",
+        state_dir=STATE_DIR,
+        loglevel=logging.WARNING,
+        on_message_processed=on_processed,
+        # The embedded broker completes a JoinGroup only after session.timeout / 2 (DESIGN.md): librdkafka's
+        # 45 s default would add 22 s of start-up. The same short session as the Faust workers get.
+        consumer_extra_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
+    )
+    topics = [app.topic(name, value_deserializer="json", key_deserializer="str") for name in INPUTS]
+    out = app.topic(OUTPUT, value_serializer="json", key_serializer="str")
+    sdf = app.dataframe(topics[0])
+    for t in topics[1:]:
+        sdf = sdf.concat(app.dataframe(t))
+    sdf = sdf.apply(update, stateful=True)
+    sdf = sdf.filter(every_tenth)
+    sdf.to_topic(out)
+    app.run()
+
+
+if __name__ == "__main__":
+    main()
