@@ -114,15 +114,32 @@ def replay(
 @app.command()
 def explain(
     order_id: Annotated[str, typer.Argument(help="The order to explain.")],
-    events: Annotated[Path, typer.Argument(help="Events file (JSON lines).")],
+    events: Annotated[Path | None, typer.Argument(help="Events file (JSON lines); not with --url.")] = None,
     policy: PolicyOpt = None,
     until: UntilOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable timeline.")] = False,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Ask a live worker instead (http://HOST:6066); it routes to the order's owner."),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="POSTSALE_ORDER_VIEW_TOKEN", help="Order-view bearer token.")
+    ] = None,
 ) -> None:
     """An order's timeline: each event, each deadline, each decision with the rule and threshold behind it."""
     from streams.offline import explain_order
-    from streams.render import timeline_json, timeline_table
+    from streams.render import live_order_table, timeline_json, timeline_table
 
+    if url is not None:
+        view = _fetch_order_view(url, order_id, token)
+        if as_json:
+            sys.stdout.buffer.write(orjson.dumps(view, option=orjson.OPT_INDENT_2) + b"\n")
+        else:
+            Console().print(live_order_table(view))
+        return
+    if events is None:
+        err.print("[red]give an events file, or --url of a live worker[/red]")
+        raise typer.Exit(2)
     pol = _policy(policy)
     tl = explain_order(_events_file(events), order_id, pol, _time(until, "--until"))
     if not tl.entries:
@@ -132,6 +149,28 @@ def explain(
         sys.stdout.buffer.write(orjson.dumps(timeline_json(tl), option=orjson.OPT_INDENT_2) + b"\n")
     else:
         Console().print(timeline_table(tl, pol))
+
+
+def _fetch_order_view(url: str, order_id: str, token: str | None) -> dict[str, object]:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    target = f"{url.rstrip('/')}/orders/{urllib.parse.quote(order_id, safe='')}"
+    if not target.startswith(("http://", "https://")):
+        err.print("[red]--url must be http:// or https://[/red]")
+        raise typer.Exit(2)
+    request = urllib.request.Request(target, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - the user's own worker
+            body: dict[str, object] = orjson.loads(resp.read())
+            return body
+    except urllib.error.HTTPError as exc:
+        err.print(f"[red]{target}: HTTP {exc.code} {exc.read().decode(errors='replace')[:200]}[/red]", markup=False)
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        err.print(f"[red]{target}: {exc}[/red]", markup=False)
+        raise typer.Exit(1) from exc
 
 
 @app.command()

@@ -160,3 +160,19 @@ def diff_tables(console: Console, d: PolicyDiff, a: Policy, b: Policy) -> None:
     examples = d.example_orders()
     if examples:
         console.print("example orders: " + ", ".join(examples) + "  (postsale explain ORDER_ID EVENTS --policy …)")
+
+
+def live_order_table(view: dict[str, Any]) -> Table:
+    """A live worker's order view (GET /orders/{id}): its decisions and pending deadlines."""
+    table = Table(title=f"order {view['order_id']} — {view.get('stage')} (live)")
+    table.add_column("time")
+    table.add_column("what")
+    table.add_column("rule")
+    table.add_column("detail", overflow="fold")
+    for d in view.get("decisions", []):
+        table.add_row(
+            d["decided_at"][:16], f"[green]{d['type']}[/]", d["rule"], f"{d['reason']} (policy {d['policy_version']})"
+        )
+    for d in view.get("pending_deadlines", []):
+        table.add_row(d["due"][:16], "[yellow]pending[/]", d["rule"], f"deadline {d['key']}")
+    return table

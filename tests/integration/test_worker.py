@@ -198,3 +198,52 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_worker_goes_on(broker: 
         h = dict(r.headers)
         assert h["postsale.source.topic"].decode() in t.values()
         assert int(h["postsale.source.offset"]) >= 0
+
+
+def test_explain_asks_the_live_worker_why(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.integration.kafka import ROOT, free_port
+
+    events, _ = simulated(seed=12, orders=30)
+    # Not far past the last event: finished orders are forgotten retain_closed_days later.
+    until = datetime.fromisoformat(events[-1]["occurred_at"]) + timedelta(days=1)
+    expected = replay_actions(events, until)
+    refunded = next(a for a in expected.values() if a["type"] == "refund")
+    port = free_port()
+    wire = new_wire(broker, "explain")
+    worker = start_worker(
+        wire, tmp_path, POSTSALE_WEB_ENABLED="true", POSTSALE_WEB_PORT=str(port), POSTSALE_ORDER_VIEW_TOKEN="s3cret"
+    )
+    try:
+        produce_events(wire, events)
+        send_clock(wire, until)
+        wait_for_actions(wire, expected)
+        url = f"http://127.0.0.1:{port}"
+        out = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "explain", refunded["order_id"], "--url", url, "--json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**__import__("os").environ, "POSTSALE_ORDER_VIEW_TOKEN": "s3cret"},
+        )
+        denied = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "explain", refunded["order_id"], "--url", url, "--token", "wrong"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        worker.stop()
+    assert out.returncode == 0, out.stderr
+    view = orjson.loads(out.stdout)
+    decided = {d["action_id"]: d for d in view["decisions"]}
+    assert refunded["action_id"] in decided
+    assert decided[refunded["action_id"]]["rule"] == refunded["rule"]
+    assert decided[refunded["action_id"]]["caused_by"] == refunded["caused_by"]
+    mine = {aid for aid, a in expected.items() if a["order_id"] == refunded["order_id"]}
+    assert set(decided) == mine, "the order view lists every decision of the order, and only those"
+    assert denied.returncode == 1 and "401" in denied.stderr
