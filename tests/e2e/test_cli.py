@@ -104,7 +104,7 @@ def test_a_bad_policy_is_refused_with_line_and_field(tmp_path: Path) -> None:
 @pytest.mark.broker
 def test_demo_runs_the_whole_loop_and_leaves_nothing_behind() -> None:
     proc = subprocess.Popen(
-        [*POSTSALE, "demo", "--duration", "40", "--web-port", "0"],
+        [*POSTSALE, "demo", "--duration", "25", "--web-port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
