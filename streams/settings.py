@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError as _SourceError
 
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+S = TypeVar("S", bound=BaseSettings)
 
 
 class SettingsError(ValueError):
@@ -189,17 +190,22 @@ class Settings(BaseSettings):
         return auth
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from POSTSALE_* variables with flag overrides; a `SettingsError` naming each bad variable."""
-    clean = {k: v for k, v in overrides.items() if v is not None}
+def build_settings(cls: type[S], prefix: str, **values: Any) -> S:
+    """`cls(**values)` (None values dropped), or a `SettingsError` naming each bad environment variable."""
+    clean = {k: v for k, v in values.items() if v is not None}
     try:
-        return Settings(**clean)
+        return cls(**clean)
     except _SourceError as exc:
         raise SettingsError(f"bad settings:\n  {exc}") from exc
     except ValidationError as exc:
         lines = []
         for e in exc.errors():
             field = ".".join(str(p) for p in e["loc"])
-            var = f"POSTSALE_{field.upper()}" if field else "settings"
+            var = f"{prefix}{field.upper()}" if field else "settings"
             lines.append(f"{var}: {e['msg']}")
         raise SettingsError("bad settings:\n  " + "\n  ".join(lines)) from exc
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from POSTSALE_* variables with flag overrides; a `SettingsError` naming each bad variable."""
+    return build_settings(Settings, "POSTSALE_", **overrides)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from pydantic_settings.exceptions import SettingsError as _SourceError
 
-from streams.settings import Settings, SettingsError, load_settings
+from streams.settings import Settings, build_settings, load_settings
 
 PREFIX = "POSTSALE_EXECUTOR_"
 
@@ -51,16 +50,4 @@ class ExecutorSettings(BaseSettings):
 def load_executor_settings(kafka: dict[str, Any] | None = None, **overrides: Any) -> ExecutorSettings:
     """POSTSALE_* (via `load_settings`) and POSTSALE_EXECUTOR_* with flag overrides; `SettingsError` names each
     bad variable."""
-    base = load_settings(**(kafka or {}))
-    clean = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return ExecutorSettings(kafka=base, **clean)
-    except _SourceError as exc:
-        raise SettingsError(f"bad settings:\n  {exc}") from exc
-    except ValidationError as exc:
-        lines = []
-        for e in exc.errors():
-            field = ".".join(str(p) for p in e["loc"])
-            var = f"{PREFIX}{field.upper()}" if field else "executor settings"
-            lines.append(f"{var}: {e['msg']}")
-        raise SettingsError("bad settings:\n  " + "\n  ".join(lines)) from exc
+    return build_settings(ExecutorSettings, PREFIX, kafka=load_settings(**(kafka or {})), **overrides)
