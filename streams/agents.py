@@ -11,7 +11,7 @@ recorded in the state make a re-delivered event a no-op.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +30,7 @@ from streams.app import Runtime
 from streams.codec import decode_state, encode_state
 from streams.replay import validation_reason
 
-UNFETCHED_GRACE_SECONDS = 5.0
+DEAD_LETTERED_REMEMBERED = 100_000  # source positions already dead-lettered (a re-read after a rebalance)
 
 
 @dataclass
@@ -93,8 +93,8 @@ class OrderProcessor:
         self.partitions = s.partitions
         self.max_future = timedelta(seconds=s.max_future_seconds)
         self.known_stores: set[str] = set()
-        self.unfetched_grace: dict[int, float] = {}
         self.stages: dict[int, Counter[str]] = {}
+        self.dead_lettered: OrderedDict[tuple[str, int, int], None] = OrderedDict()
 
     # --- partitions -------------------------------------------------------------------------------------------
 
@@ -103,7 +103,6 @@ class OrderProcessor:
         aligner = self.rt.aligners.pop(partition, None)
         if aligner is not None:
             aligner.drop()
-        self.unfetched_grace[partition] = time.monotonic() + UNFETCHED_GRACE_SECONDS
         self.rt.deadlines.pop(partition, None)
         self.rt.store_totals.pop(partition, None)
         self.rt.index_ready.discard(partition)
@@ -139,10 +138,10 @@ class OrderProcessor:
             except Exception:  # noqa: BLE001 - not assigned / no fetch yet: nothing known to be behind
                 return False
             if highwater is None:
-                # Assigned but not fetched yet (a partition just taken over): its records may be older than
-                # what the other topics showed, so it holds them back until the first fetch answers, for a
-                # few seconds at most (a topic-partition the consumer never fetches must not stall the rest).
-                return time.monotonic() < self.unfetched_grace.get(partition, 0.0)
+                # Assigned but not fetched yet (a partition just taken over, or paused while its table
+                # recovers): its records may be older than what the other topics showed, so it holds them back
+                # until a fetch answers. Every assigned, unpaused partition is fetched, data or not.
+                return True
             if last_offset < 0:
                 # Nothing read since the partition was (re)assigned: everything before the committed offset was
                 # processed already (by us or the previous owner), so that is where this topic stands.
@@ -234,8 +233,14 @@ class OrderProcessor:
         record.ack()
 
     async def _dead_letter(self, record: EventT[Any], reason: str, detail: str) -> None:
-        """The original bytes and key, with where they came from and why, in headers; then acknowledge."""
+        """The original bytes and key, with where they came from and why, in headers; then acknowledge.
+
+        A record read again after a rebalance (at-least-once) is not dead-lettered twice by this process."""
         msg = record.message
+        source = (msg.topic, msg.partition, msg.offset)
+        if source in self.dead_lettered:
+            record.ack()
+            return
         headers = [
             ("postsale.reason", reason.encode()),
             ("postsale.detail", detail.encode()),
@@ -248,6 +253,9 @@ class OrderProcessor:
         )
         await fut
         self.rt.metrics.invalid_records.labels(topic=msg.topic, reason=reason).inc()
+        self.dead_lettered[source] = None
+        if len(self.dead_lettered) > DEAD_LETTERED_REMEMBERED:
+            self.dead_lettered.popitem(last=False)
         record.ack()
 
     # --- deciding -------------------------------------------------------------------------------------------------
