@@ -28,6 +28,7 @@ from models.state import OrderState
 from rules.engine import Decision, advance, handle_event, next_due
 from streams.app import Runtime
 from streams.codec import decode_state, encode_state
+from streams.fencing import Fence, Overtaken
 from streams.replay import validation_reason
 
 DEAD_LETTERED_REMEMBERED = 100_000  # source positions already dead-lettered (a re-read after a rebalance)
@@ -95,6 +96,7 @@ class OrderProcessor:
         self.known_stores: set[str] = set()
         self.stages: dict[int, Counter[str]] = {}
         self.dead_lettered: OrderedDict[tuple[str, int, int], None] = OrderedDict()
+        self.fence = Fence(rt.app, getattr(rt.app, "group_lease", None))
 
     # --- partitions -------------------------------------------------------------------------------------------
 
@@ -135,8 +137,10 @@ class OrderProcessor:
             tp = TP(topic, partition)
             try:
                 highwater = consumer.highwater(tp)
-            except Exception:  # noqa: BLE001 - not assigned / no fetch yet: nothing known to be behind
-                return False
+            except Exception:  # noqa: BLE001 - not assigned (a rebalance under way): nothing is known
+                # Unknown is behind: the clock holds. Counting it as caught up let the clock jump to the
+                # end-of-input time in the middle of a rebalance and fire deadlines of unread events (measured).
+                return True
             if highwater is None:
                 # Assigned but not fetched yet (a partition just taken over, or paused while its table
                 # recovers): its records may be older than what the other topics showed, so it holds them back
@@ -157,21 +161,36 @@ class OrderProcessor:
     # --- records --------------------------------------------------------------------------------------------------
 
     async def on_record(self, record: EventT[Any]) -> None:
+        ticket = self.fence.ticket()
+        if not self.fence.flowing():
+            # Fetched before a rebalance: unacknowledged, read again after the rebalance's seek (fencing.py).
+            self.rt.metrics.fenced_records.inc()
+            self.rt.log.info("record %s[%d]@%d left for the next owner: flow suspended", *_where(record))
+            return
+        try:
+            await self._on_record(record, ticket)
+        except Overtaken:
+            # A rebalance started while deciding: nothing was stored or acknowledged for the decision under way;
+            # the partition's next owner decides it again, under the same action ids.
+            self.rt.metrics.fenced_records.inc()
+            self.rt.log.info("record %s[%d]@%d left for the next owner: overtaken by a rebalance", *_where(record))
+
+    async def _on_record(self, record: EventT[Any], ticket: int) -> None:
         msg = record.message
         topic, partition = msg.topic, msg.partition
         self._ensure_index(partition)
         aligner = self.rt.aligner(partition)
         if topic == self.ticks_topic:
             self._tick_request(record, aligner)
-            await self._release(partition)
+            await self._release(partition, ticket)
             record.ack()
             return
         inbound = await self._decode(record)
         if inbound is None:
             aligner.saw_offset(topic, msg.offset)
         else:
-            aligner.add(topic, msg.offset, inbound.event.occurred_at, inbound)
-        await self._release(partition)
+            aligner.add(topic, msg.offset, inbound.event.occurred_at, inbound, read_at=time.monotonic())
+        await self._release(partition, ticket)
 
     def _tick_request(self, record: EventT[Any], aligner: Any) -> None:
         try:
@@ -260,10 +279,15 @@ class OrderProcessor:
 
     # --- deciding -------------------------------------------------------------------------------------------------
 
-    async def _release(self, partition: int) -> None:
+    async def _release(self, partition: int, ticket: int) -> None:
         aligner = self.rt.aligner(partition)
         wall = self.rt.clock.now() if self.rt.clock is not None else None
-        ready, clock = aligner.release(self._lagging(partition), wall)
+        before = aligner.clock
+        ready, clock = aligner.release(self._lagging(partition), wall, time.monotonic())
+        if before is not None:
+            for inbound in ready:
+                if inbound.event.occurred_at < before:
+                    self._late(inbound, before)
         if self.rt.log.isEnabledFor(10):
             self.rt.log.debug(
                 "partition %d: released %d, held %d, clock %s, progress %s",
@@ -274,16 +298,30 @@ class OrderProcessor:
                 {t: (p.last_offset, p.last_time) for t, p in aligner.progress.items()},
             )
         for inbound in ready:
-            await self._apply(inbound)
+            await self._apply(inbound, ticket)
         self.rt.metrics.held_events.labels(partition=str(partition)).set(len(aligner))
         if clock is not None:
-            await self._fire(partition, clock)
+            await self._fire(partition, clock, ticket)
             if self.rt.clock is not None:
                 lag = (self.rt.clock.now() - clock).total_seconds() / self.rt.clock.speed
                 self.rt.metrics.clock_lag.labels(partition=str(partition)).set(max(lag, 0.0))
 
-    async def _apply(self, inbound: Inbound) -> None:
+    def _late(self, inbound: Inbound, clock: datetime) -> None:
+        """An event older than its partition's clock: deadlines it might have settled may have fired already."""
+        msg = inbound.record.message
+        self.rt.metrics.late_events.labels(topic=msg.topic).inc()
+        self.rt.log.warning(
+            "late event %s[%d]@%d: occurred %s, partition clock already at %s",
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            inbound.event.occurred_at.isoformat(),
+            clock.isoformat(),
+        )
+
+    async def _apply(self, inbound: Inbound, ticket: int) -> None:
         event = inbound.event
+        await self.fence.hold(ticket)
         raw = self.rt.orders.get(event.order_id)
         state = decode_state(raw) if raw is not None else None
         try:
@@ -299,13 +337,14 @@ class OrderProcessor:
         if decision.rejected is not None and not decision.retired:
             await self._dead_letter(inbound.record, "unknown_order", decision.rejected)
             return
-        await self._commit_decision(event.order_id, state, decision)
+        await self._commit_decision(event.order_id, state, decision, ticket)
         self.rt.metrics.processing_latency.observe(time.perf_counter() - inbound.received)
         inbound.record.ack()
 
-    async def _fire(self, partition: int, now: datetime) -> None:
+    async def _fire(self, partition: int, now: datetime, ticket: int) -> None:
         idx = self.rt.index(partition)
         for order_id in list(idx.pop_due(now)):
+            await self.fence.hold(ticket)
             raw = self.rt.orders.get(order_id)
             if raw is None:
                 continue
@@ -319,15 +358,20 @@ class OrderProcessor:
             for d in state.deadlines:
                 if d.due < now and d.rule != "retire":
                     self.rt.metrics.deadlines_fired.labels(rule=d.rule).inc()
-            await self._commit_decision(order_id, state, decision)
+            await self._commit_decision(order_id, state, decision, ticket)
 
-    async def _commit_decision(self, order_id: str, before: OrderState | None, decision: Decision) -> None:
-        """Send, wait for the broker, then store: never a stored decision whose action was not sent."""
+    async def _commit_decision(self, order_id: str, before: OrderState | None, decision: Decision, ticket: int) -> None:
+        """Send, wait for the broker, then store: never a stored decision whose action was not sent.
+
+        The fence is passed again after the sends: a state is stored only by the partition's owner, in the
+        generation the decision started in (streams/fencing.py). No await from there to the table write."""
         pending: list[Awaitable[Any]] = []
         for action in decision.actions:
             pending.append(await self._send_action(action))
         for fut in pending:
             await fut
+        if decision.actions or decision.state is not before:
+            await self.fence.hold(ticket)
         self._count(decision.actions)
         idx_partition = partition_for(order_id.encode(), self.partitions)
         self.rt.totals(idx_partition).apply(before, decision.state)
@@ -392,6 +436,11 @@ class OrderProcessor:
             m.store_penalty_points.labels(store=label).set(points)
             m.store_orders_in_window.labels(store=label).set(orders)
             m.store_disputes_in_window.labels(store=label).set(disputes)
+
+
+def _where(record: EventT[Any]) -> tuple[str, int, int]:
+    msg = record.message
+    return msg.topic, msg.partition, msg.offset
 
 
 def _logical_topic(rt: Runtime, topic: str) -> str:

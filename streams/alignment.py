@@ -13,6 +13,13 @@ it is the event-time watermark (the earliest latest-time of the lagging
 topics); once all have caught up, it may follow the wall clock. It never goes
 backwards. Deadlines fire when this clock passes them, so a backlog never
 fires a deadline that a later event in it would have settled.
+
+Without a wall clock (`clock_mode=events`: time is what the events say), a
+topic that has caught up but read a record less than `idle_after` seconds ago
+still bounds the clock: "caught up" is only a moment when the producers are
+still writing, and the next record of that topic may be older than what
+another topic has shown (one producer's batches land topic by topic). Only an
+idle topic stops holding time back, as idle sources do in Flink.
 """
 
 from __future__ import annotations
@@ -37,14 +44,18 @@ class _Held(Generic[T]):
 class TopicProgress:
     last_time: datetime | None = None
     last_offset: int = -1
+    last_read: float | None = None  # monotonic seconds; None: no record read since the assignment
 
 
 class PartitionAligner(Generic[T]):
     """Holds one partition's events until it is safe to hand them to the rules, earliest first."""
 
-    def __init__(self, topics: tuple[str, ...], lateness: timedelta = timedelta(0)) -> None:
+    def __init__(
+        self, topics: tuple[str, ...], lateness: timedelta = timedelta(0), idle_after: float | None = None
+    ) -> None:
         self.topics = topics
         self.lateness = lateness
+        self.idle_after = idle_after
         self.progress: dict[str, TopicProgress] = {t: TopicProgress() for t in topics}
         self._held: list[_Held[T]] = []
         self._seq = 0
@@ -55,9 +66,10 @@ class PartitionAligner(Generic[T]):
     def __len__(self) -> int:
         return len(self._held)
 
-    def add(self, topic: str, offset: int, at: datetime, item: T) -> None:
+    def add(self, topic: str, offset: int, at: datetime, item: T, read_at: float | None = None) -> None:
         p = self.progress[topic]
         p.last_offset = max(p.last_offset, offset)
+        p.last_read = read_at
         if p.last_time is None or at > p.last_time:
             p.last_time = at
         self._seq += 1
@@ -72,29 +84,39 @@ class PartitionAligner(Generic[T]):
         if self.requested is None or at > self.requested:
             self.requested = at
 
-    def watermark(self, lagging: Callable[[str, int], bool]) -> datetime | None:
-        """Earliest latest-time among topics still behind the broker, less the lateness; None when none is
-        behind. A lagging topic that has shown no event yet holds everything back (`NEVER`)."""
+    def watermark(self, lagging: Callable[[str, int], bool], mono: float | None = None) -> datetime | None:
+        """Earliest latest-time among topics still behind the broker (and, given `mono` and `idle_after`,
+        caught-up topics read from less than `idle_after` seconds ago), less the lateness; None when nothing
+        bounds it. A lagging topic that has shown no event yet holds everything back (`NEVER`)."""
         marks = []
         for topic, p in self.progress.items():
             if lagging(topic, p.last_offset):
                 if p.last_time is None:
                     return NEVER
                 marks.append(p.last_time)
+            elif self._busy(p, mono):
+                marks.append(p.last_time)  # type: ignore[arg-type]  # _busy implies a time
         if not marks:
             return None
         return min(marks) - self.lateness
 
+    def _busy(self, p: TopicProgress, mono: float | None) -> bool:
+        if mono is None or self.idle_after is None or p.last_read is None or p.last_time is None:
+            return False
+        return mono - p.last_read < self.idle_after
+
     def release(
-        self, lagging: Callable[[str, int], bool], wall: datetime | None = None
+        self, lagging: Callable[[str, int], bool], wall: datetime | None = None, mono: float | None = None
     ) -> tuple[list[T], datetime | None]:
         """Events now safe to apply, in event-time order, and the clock after them.
 
         `lagging(topic, last_offset)` says whether the broker has records past
         `last_offset` on that topic's partition. `wall` is the live clock's time,
-        used only when nothing is behind.
+        used only when nothing is behind. `mono` (monotonic seconds) is the time
+        now, against which topics are idle; without it no caught-up topic bounds
+        the clock.
         """
-        mark = self.watermark(lagging)
+        mark = self.watermark(lagging, mono)
         ready: list[T] = []
         if mark is None:
             ready = [h.item for h in sorted(self._held)]
@@ -105,7 +127,10 @@ class PartitionAligner(Generic[T]):
             times += [self.requested] if self.requested is not None else []
             candidate = max(times) if times else None
         else:
-            while self._held and self._held[0].at <= mark:
+            # An event the clock has already passed (a late one) is applied at once: holding it would let the
+            # deadlines it settles fire first.
+            bound = mark if self.clock is None or mark > self.clock else self.clock
+            while self._held and self._held[0].at <= bound:
                 ready.append(heapq.heappop(self._held).item)
             candidate = mark if mark is not NEVER else None
         if candidate is not None and (self.clock is None or candidate > self.clock):

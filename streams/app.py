@@ -89,8 +89,10 @@ class Runtime:
     def aligner(self, partition: int) -> PartitionAligner[Any]:
         a = self.aligners.get(partition)
         if a is None:
-            lateness = timedelta(seconds=self.settings.allowed_lateness_seconds)
-            a = self.aligners[partition] = PartitionAligner(self.settings.input_topics, lateness=lateness)
+            s = self.settings
+            lateness = timedelta(seconds=s.allowed_lateness_seconds)
+            idle = s.topic_idle_seconds if self.clock is None else None  # only time from events needs it
+            a = self.aligners[partition] = PartitionAligner(s.input_topics, lateness=lateness, idle_after=idle)
         return a
 
     def totals(self, partition: int) -> StoreTotals:

@@ -3,6 +3,9 @@
 1. Recovery and the broker's ListOffsets answer (below).
 2. Commits past a held message (`HeldHeadConsumer._new_offset`).
 3. Records lost at a rebalance when nothing was committed yet (`HeldHeadConsumer.seek_to_committed`).
+4. Input records processed before the seek that ends recovery (`HeldHeadConsumer.on_partitions_assigned`).
+5. No fencing of a worker that lost its session (`LeaseKeepingListener`, `PostsaleApp.on_rebalance_start`;
+   the gate itself is `streams/fencing.py`).
 
 Table recovery trusts the broker's ListOffsets(LATEST) answer as the end of a
 changelog. Some Kafka-protocol brokers answer "base offset of the last record
@@ -20,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import faust
@@ -28,9 +32,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import Consumer as AiokafkaConsumer
+from faust.transport.drivers.aiokafka import ConsumerRebalanceListener, credentials_to_aiokafka_auth
 from faust.transport.drivers.aiokafka import Transport as AiokafkaTransport
-from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from faust.types import TP
+
+from streams.fencing import GroupLease
 
 PINNED_FAUST = "0.15."
 
@@ -68,6 +74,14 @@ async def fetched_log_ends(app: Any, starts: Mapping[TP, int], timeout_s: float 
 
 
 class FetchCheckedRecovery(Recovery):
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        with _seeking_streams(self.app.consumer):
+            await super().on_recovery_completed(generation_id)
+
+    async def _resume_streams(self, generation_id: int = 0) -> None:
+        with _seeking_streams(self.app.consumer):
+            await super()._resume_streams(generation_id)
+
     async def _build_highwaters(self, consumer: Any, tps: set[TP], destination: Counter[TP], title: str) -> None:
         await super()._build_highwaters(consumer, tps, destination, title)
         reported = {tp: destination[tp] + 1 for tp in tps}
@@ -85,6 +99,16 @@ class PostsaleTableManager(TableManager):
         return self._recovery
 
 
+class LeaseKeepingListener(ConsumerRebalanceListener):
+    """Attach the app's group lease to the coordinator before the first join (and after any re-creation)."""
+
+    def on_partitions_revoked(self, revoked: Any) -> Any:
+        lease = getattr(self._thread.app, "group_lease", None)
+        if lease is not None:
+            lease.attach(self._thread._ensure_consumer()._coordinator)  # noqa: SLF001
+        return super().on_partitions_revoked(revoked)
+
+
 class HeldHeadConsumer(AiokafkaConsumer):
     """Never commit past a message that is still being processed.
 
@@ -97,6 +121,32 @@ class HeldHeadConsumer(AiokafkaConsumer):
     a crash. Here the lowest unacknowledged offset of the partition bounds the
     commit.
     """
+
+    RebalanceListener = LeaseKeepingListener
+    seeking_streams = False
+    _held_back: frozenset[TP] = frozenset()
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        """Keep the input partitions from fetching until recovery has sought them to their committed offsets.
+
+        Faust makes every assigned partition active here, pauses them a few awaits later, resumes the input
+        partitions at the end of recovery and only then seeks them back to the committed offsets. Records
+        fetched in those windows reached the agent before the seek (measured: every partition read to its end
+        during recovery, then read again from the committed offset, with the clock already at the end: deadlines
+        fired before the events that settle them). Here they stay paused until the seek is done."""
+        self._held_back = frozenset(tp for tp in assigned if not self._is_changelog_tp(tp))
+        self._paused_partitions.update(self._held_back)
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def resume_partitions(self, tps: Any) -> None:
+        tpset = set(tps)
+        super().resume_partitions(tpset - self._held_back)
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        if self.seeking_streams and self._held_back:
+            held, self._held_back = self._held_back, frozenset()
+            super().resume_partitions(held & self.assignment())
 
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]
@@ -127,12 +177,39 @@ class HeldHeadConsumer(AiokafkaConsumer):
         return committed
 
 
+@contextmanager
+def _seeking_streams(consumer: Any) -> Iterator[None]:
+    """Recovery is about to resume the input partitions and seek them (the only seek that may release them)."""
+    consumer.seeking_streams = True
+    try:
+        yield
+    finally:
+        consumer.seeking_streams = False
+
+
 class PostsaleTransport(AiokafkaTransport):
     Consumer = HeldHeadConsumer
 
 
 class PostsaleApp(faust.App):
-    """Faust's App with the fixes above (a consumer that respects held messages, checked recovery)."""
+    """Faust's App with the fixes above (a consumer that respects held messages, checked recovery, fencing)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rebalance_generation = 0
+        self.group_lease = GroupLease(self.conf.broker_session_timeout)
+
+    def on_rebalance_start(self) -> None:
+        # Called by the consumer thread as the first step of a rebalance, before anything is revoked: from here
+        # on, no decision started before may store its state (streams/fencing.py).
+        self.rebalance_generation += 1
+        super().on_rebalance_start()
+
+    async def _on_partitions_revoked(self, revoked: set[TP]) -> None:
+        # Again on the event loop, before Faust suspends the flow and flushes the producer: a decision that
+        # started between the two moves stored its state before that flush, or stores nothing.
+        self.rebalance_generation += 1
+        await super()._on_partitions_revoked(revoked)
 
     def _new_transport(self) -> Any:
         return PostsaleTransport(self.conf.broker_consumer, self)

@@ -41,6 +41,8 @@ class Metrics:
     duplicate_events: Counter
     misrouted_events: Counter
     rule_errors: Counter
+    fenced_records: Counter
+    late_events: Counter
     actions_emitted: Counter
     refunds: Counter
     refund_amount: Counter
@@ -94,6 +96,19 @@ class Metrics:
             rule_errors=Counter(
                 "rule_errors",
                 "Deadlines the rules could not decide (an engine bug): the order waits for its next event.",
+                namespace=ns,
+                registry=registry,
+            ),
+            fenced_records=Counter(
+                "fenced_records",
+                "Records left to be read again because a rebalance overtook them (split-brain fencing).",
+                namespace=ns,
+                registry=registry,
+            ),
+            late_events=Counter(
+                "late_events",
+                "Events applied after their partition's clock had passed them (a deadline may have fired first).",
+                ["topic"],
                 namespace=ns,
                 registry=registry,
             ),

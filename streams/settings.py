@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     allowed_lateness_seconds: float = Field(
         default=0.0, ge=0, description="How far behind its partition an event may be."
     )
+    topic_idle_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="clock_mode=events: a caught-up topic read from less than this long ago still holds the "
+        "partition's clock back (its next record may be older than the other topics' latest).",
+    )
     max_future_seconds: float = Field(
         default=86_400.0, gt=0, description="Events further in the future are dead-lettered."
     )

@@ -73,7 +73,7 @@ class Wire:
             "POSTSALE_HEARTBEAT_INTERVAL_SECONDS": "1",
             "POSTSALE_TICK_INTERVAL_SECONDS": "0.5",
             "POSTSALE_WEB_ENABLED": "false",
-            "POSTSALE_LOG_LEVEL": "warning",
+            "POSTSALE_LOG_LEVEL": os.environ.get("POSTSALE_TEST_WORKER_LOG_LEVEL", "warning"),
             "POSTSALE_STANDBY_REPLICAS": "0",
         }
         env.update(extra)

@@ -23,6 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
+from streams.agents import partition_for
 from streams.simulator import generate
 from tests.integration.kafka import Wire
 
@@ -146,6 +147,12 @@ def audit(records: list[Any], expected: dict[str, dict[str, Any]]) -> Audit:
         if a["type"] == "refund" and a.get("party") == "customer"
     )
     examples: dict[str, Any] = {}
+    if missing or extra:
+        # Where the differences are (murmur2 partition of the order, on 8 partitions): one partition, or all?
+        examples["partitions"] = {
+            "missing": {str(k): n for k, n in Counter(_partition(expected[m]["order_id"]) for m in missing).items()},
+            "extra": {str(k): n for k, n in Counter(_partition(live[x]["order_id"]) for x in extra).items()},
+        }
     if missing:
         examples["missing"] = [expected[m] for m in missing[:3]]
     if extra:
@@ -163,6 +170,10 @@ def audit(records: list[Any], expected: dict[str, dict[str, Any]]) -> Audit:
         double_refunds=sorted(k for k, n in refunds.items() if n > 1),
         examples=examples,
     )
+
+
+def _partition(order_id: str, partitions: int = 8) -> int:
+    return partition_for(order_id.encode(), partitions)
 
 
 def scrape(port: int, timeout: float = 5.0) -> str:

@@ -73,3 +73,37 @@ def test_a_revoked_partition_forgets_what_it_held() -> None:
     a: PartitionAligner[str] = PartitionAligner(TOPICS)
     a.add("orders", 0, T0, "placed")
     assert a.drop() == ["placed"] and len(a) == 0
+
+
+def test_on_event_time_a_caught_up_topic_bounds_the_clock_until_it_is_idle() -> None:
+    # One producer's batches land topic by topic: shipments reached t0+5h while the orders written just before
+    # them are still on their way. "Caught up" on orders is a moment, not a promise that nothing older follows.
+    a: PartitionAligner[str] = PartitionAligner(TOPICS, idle_after=1.0)
+    caught_up = behind({})
+    a.add("orders", 0, T0, "placed", read_at=100.0)
+    a.add("shipments", 0, T0 + 5 * H, "shipped", read_at=100.2)
+    ready, clock = a.release(caught_up, mono=100.3)
+    assert ready == ["placed"] and clock == T0  # orders was read 0.3 s ago: it still holds time at t0
+    a.add("orders", 1, T0 + 2 * H, "paid", read_at=100.4)  # the late batch arrives
+    ready, clock = a.release(caught_up, mono=100.5)
+    assert ready == ["paid"] and clock == T0 + 2 * H
+    ready, clock = a.release(caught_up, mono=101.5)  # orders idle for 1.1 s: it no longer holds time back
+    assert ready == ["shipped"] and clock == T0 + 5 * H
+
+
+def test_on_the_wall_clock_caught_up_means_caught_up() -> None:
+    a: PartitionAligner[str] = PartitionAligner(TOPICS, idle_after=1.0)
+    a.add("orders", 0, T0, "placed", read_at=100.0)
+    a.add("shipments", 0, T0 + 5 * H, "shipped", read_at=100.2)
+    ready, clock = a.release(behind({}), wall=T0 + 6 * H)
+    assert ready == ["placed", "shipped"] and clock == T0 + 6 * H  # no monotonic time given: no idle rule
+
+
+def test_an_event_the_clock_has_passed_is_applied_at_once() -> None:
+    a: PartitionAligner[str] = PartitionAligner(TOPICS, idle_after=1.0)
+    a.add("shipments", 0, T0 + 5 * H, "shipped", read_at=100.0)
+    assert a.release(behind({}), mono=102.0) == (["shipped"], T0 + 5 * H)
+    a.add("orders", 0, T0 + 2 * H, "late-paid", read_at=103.0)  # late, on a topic now busy
+    a.add("disputes", 0, T0 + 6 * H, "opened", read_at=103.0)
+    ready, clock = a.release(behind({}), mono=103.1)
+    assert ready == ["late-paid"] and clock == T0 + 5 * H  # the late event goes now; the newer one waits

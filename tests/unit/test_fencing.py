@@ -1,0 +1,142 @@
+"""Split-brain fencing: the lease a heartbeat proves, and the rebalance generation (no broker needed).
+
+The coordinator here is a stand-in with aiokafka's shape (`member_id`, `_send_req`); the behaviour under a
+real broker freeze is tests/reliability/test_pause.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiokafka.protocol.group import HeartbeatRequest, SyncGroupRequest
+
+from streams.fencing import Fence, GroupLease, Overtaken
+
+
+@dataclass
+class Answer:
+    error_code: int
+
+
+@dataclass
+class Coordinator:
+    member_id: str = "m-1"
+    answers: list[int] = field(default_factory=list)
+
+    async def _send_req(self, request: Any) -> Answer:
+        return Answer(self.answers.pop(0))
+
+
+class Flow:
+    def __init__(self) -> None:
+        self.active = True
+
+    def is_active(self) -> bool:
+        return self.active
+
+
+class App:
+    def __init__(self) -> None:
+        self.rebalance_generation = 0
+        self.flow_control = Flow()
+
+
+def heartbeat() -> Any:
+    return HeartbeatRequest("group", 1, "m-1")
+
+
+def test_an_answered_heartbeat_proves_membership_from_when_it_was_sent() -> None:
+    lease = GroupLease(session_timeout=6.0)
+    coordinator = Coordinator(answers=[0])
+    lease.attach(coordinator)
+    assert not lease.holds()  # attached, nothing proven yet: no decision
+    before = time.monotonic()
+    asyncio.run(coordinator._send_req(heartbeat()))
+    assert lease.proven_at is not None and lease.proven_at >= before
+    assert lease.holds()
+    assert lease.holds(now=lease.proven_at + 3.9)
+    assert not lease.holds(now=lease.proven_at + 4.1)  # the last third of the session is for effects to land
+
+
+def test_a_rebalancing_group_still_counts_the_member_but_an_unknown_member_does_not() -> None:
+    lease = GroupLease(session_timeout=6.0)
+    coordinator = Coordinator(answers=[27, 25])  # REBALANCE_IN_PROGRESS, then UNKNOWN_MEMBER_ID
+    lease.attach(coordinator)
+    asyncio.run(coordinator._send_req(heartbeat()))
+    assert lease.holds()
+    proven = lease.proven_at
+    asyncio.run(coordinator._send_req(heartbeat()))
+    assert lease.proven_at == proven  # an error proves nothing
+    coordinator.member_id = ""  # what aiokafka's reset_generation() does on UNKNOWN_MEMBER_ID
+    assert not lease.holds()
+
+
+def test_sync_group_proves_membership_other_requests_do_not() -> None:
+    lease = GroupLease(session_timeout=6.0)
+    coordinator = Coordinator(answers=[0, 0])
+    lease.attach(coordinator)
+    asyncio.run(coordinator._send_req(object()))  # an offset commit, say
+    assert lease.proven_at is None
+    asyncio.run(coordinator._send_req(SyncGroupRequest("group", 1, "m-1", None, [])))
+    assert lease.holds()
+
+
+def test_a_decision_overtaken_by_a_rebalance_may_not_go_on() -> None:
+    app = App()
+    fence = Fence(app, lease=None)
+    ticket = fence.ticket()
+    asyncio.run(fence.hold(ticket))  # same generation: go on
+    app.rebalance_generation += 1
+    with pytest.raises(Overtaken):
+        asyncio.run(fence.hold(ticket))
+
+
+def test_a_lapsed_lease_waits_for_the_next_heartbeat() -> None:
+    app = App()
+    lease = GroupLease(session_timeout=6.0)
+    coordinator = Coordinator(answers=[0, 0])
+    lease.attach(coordinator)
+    asyncio.run(coordinator._send_req(heartbeat()))
+    assert lease.proven_at is not None
+    lease.proven_at -= 5.0  # the broker froze: no answer for 5 s
+    fence = Fence(app, lease)
+
+    async def scenario() -> float:
+        waiting = asyncio.create_task(fence.hold(fence.ticket()))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # no decision on a lapsed lease
+        await coordinator._send_req(heartbeat())  # the broker answers again
+        await asyncio.wait_for(waiting, 1.0)
+        return time.monotonic()
+
+    asyncio.run(scenario())
+
+
+def test_a_lapsed_lease_then_a_rebalance_means_the_decision_is_dropped() -> None:
+    app = App()
+    lease = GroupLease(session_timeout=6.0)
+    lease.attach(Coordinator())
+    fence = Fence(app, lease)
+
+    async def scenario() -> None:
+        waiting = asyncio.create_task(fence.hold(fence.ticket()))
+        await asyncio.sleep(0.1)
+        app.rebalance_generation += 1  # the session was lost: the group rebalanced without us
+        with pytest.raises(Overtaken):
+            await asyncio.wait_for(waiting, 1.0)
+
+    asyncio.run(scenario())
+
+
+def test_records_reaching_the_agent_while_the_flow_is_suspended_are_left_for_the_seek() -> None:
+    app = App()
+    lease = GroupLease(session_timeout=6.0)
+    fence = Fence(app, lease)
+    app.flow_control.active = False
+    assert fence.flowing()  # outside any consumer group nothing is fenced
+    lease.attach(Coordinator())
+    assert not fence.flowing()
