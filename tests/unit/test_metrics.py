@@ -24,6 +24,8 @@ LABELS: dict[str, set[str]] = {
     "postsale_duplicate_events": {"topic"},
     "postsale_misrouted_events": {"topic"},
     "postsale_rule_errors": set(),
+    "postsale_fenced_records": set(),
+    "postsale_late_events": {"topic"},
     "postsale_actions_emitted": {"type", "rule"},
     "postsale_refunds": {"party", "currency", "store"},
     "postsale_refund_amount": {"party", "currency", "store"},
