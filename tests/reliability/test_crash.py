@@ -23,14 +23,6 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 ROCKSDB = {"POSTSALE_STORE": "rocksdb://"}
 
 
-KNOWN_CLOCK_RACE = (
-    "KNOWN FAILING PROMISE (issues #4 and #9, docs/reliability.md 'Open'): under load, around a restart or a "
-    "rebalance, a partition clock can pass an event not applied yet, and a few deadline decisions then differ "
-    "from replay. Non-strict xfail: CI reports it as xfailed or xpassed, never as passed."
-)
-
-
-@pytest.mark.xfail(strict=False, reason=KNOWN_CLOCK_RACE)
 def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(broker: EmbeddedBroker, tmp_path: Path) -> None:
     started = time.monotonic()
     events, until = simulated(seed=2026, orders=2500)
@@ -76,7 +68,6 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(broker: Emb
     assert code == 0, worker.log_text()[-3000:]
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN_CLOCK_RACE)
 def test_a_worker_joins_mid_stream_and_leaves(broker: EmbeddedBroker, tmp_path: Path) -> None:
     started = time.monotonic()
     events, until = simulated(seed=2027, orders=600)

@@ -23,20 +23,12 @@ SESSION_TIMEOUT = 6.0  # the workers' (tests/integration/kafka.py)
 PAUSE = 2 * SESSION_TIMEOUT + 2
 
 
-KNOWN_CLOCK_RACE = (
-    "KNOWN FAILING PROMISE (issues #4 and #9, docs/reliability.md 'Open'): under load, around a restart or a "
-    "rebalance, a partition clock can pass an event not applied yet, and a few deadline decisions then differ "
-    "from replay. Non-strict xfail: CI reports it as xfailed or xpassed, never as passed."
-)
-
-
 @pytest.fixture(scope="module")
 def own_broker() -> Iterator[EmbeddedBroker]:
     with EmbeddedBroker() as b:
         yield b
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN_CLOCK_RACE)
 def test_workers_recover_on_their_own_after_the_broker_froze(own_broker: EmbeddedBroker, tmp_path: Path) -> None:
     started = time.monotonic()
     events, until = simulated(seed=61, orders=500)
