@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import murmur2
 from faust.types import TP, EventT
 from pydantic import ValidationError
 
@@ -29,6 +28,7 @@ from rules.engine import Decision, advance, handle_event, next_due
 from streams.app import Runtime
 from streams.codec import decode_state, encode_state
 from streams.fencing import Fence, Overtaken
+from streams.partitioning import partition_for
 from streams.replay import validation_reason
 
 DEAD_LETTERED_REMEMBERED = 100_000  # source positions already dead-lettered (a re-read after a rebalance)
@@ -41,11 +41,6 @@ class Inbound:
     event: Event
     record: EventT[Any]
     received: float
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition the Java client and aiokafka choose for a key (murmur2, positive, modulo)."""
-    return int((murmur2(key) & 0x7FFFFFFF) % partitions)
 
 
 def install(rt: Runtime) -> None:

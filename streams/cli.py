@@ -248,6 +248,13 @@ def demo(
     broker: Annotated[
         list[str] | None, typer.Option("--broker", "-b", help="Use this broker instead of the embedded one.")
     ] = None,
+    prometheus: Annotated[
+        bool,
+        typer.Option(
+            "--prometheus/--no-prometheus", help="Start a local Prometheus scraping the worker (if installed)."
+        ),
+    ] = True,
+    prometheus_port: Annotated[int, typer.Option("--prometheus-port", help="Its port (a free one if taken).")] = 9090,
 ) -> None:
     """The whole loop on this machine: embedded broker, a worker, a simulated store, live actions."""
     from streams.demo import DemoOptions, run_demo
@@ -260,6 +267,8 @@ def demo(
         seed=seed,
         web_port=web_port,
         brokers=broker or None,
+        prometheus=prometheus,
+        prometheus_port=prometheus_port,
     )
     raise typer.Exit(run_demo(opts, Console()))
 
@@ -283,6 +292,15 @@ def simulate(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the events to this JSON-lines file instead of Kafka.")
     ] = None,
+    faults: Annotated[
+        float,
+        typer.Option(
+            "--faults",
+            min=0.0,
+            max=1.0,
+            help="Share of events also sent truncated, twice, or to a wrong partition (an imperfect producer).",
+        ),
+    ] = 0.0,
 ) -> None:
     """A simulated store's orders, parcels and disputes, to Kafka (or a file): load and staging data."""
     import asyncio
@@ -304,8 +322,12 @@ def simulate(
     except SettingsError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from exc
-    stats = asyncio.run(produce(settings, events, speed=speed, ticks=ticks, until=_time(until, "--until")))
+    stats = asyncio.run(
+        produce(settings, events, speed=speed, ticks=ticks, until=_time(until, "--until"), faults=faults, seed=seed)
+    )
     err.print(f"{stats.events} events produced, simulated time reached {stats.sim_time}")
+    if stats.faults:
+        err.print("faults: " + ", ".join(f"{n} {kind}" for kind, n in sorted(stats.faults.items())))
 
 
 def _add_executor_commands() -> None:

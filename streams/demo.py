@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,22 +32,13 @@ from rich.live import Live
 from rich.table import Table
 
 from streams.embedded_broker import EmbeddedBroker, create_topics
+from streams.local_prometheus import LocalPrometheus, PrometheusMissing
+from streams.ports import free_port
 from streams.settings import Settings
 from streams.simulate import keep_ticking, produce
 from streams.simulator import generate
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(s.getsockname()[1])
-    raise RuntimeError("no free port")
 
 
 @dataclass
@@ -62,6 +52,9 @@ class DemoOptions:
     partitions: int = 8
     brokers: list[str] | None = None
     rows: int = 18
+    prometheus: bool = True
+    faults: float = 0.01  # a real store's integration is not perfect: the dead-letter and repeat counters move too
+    prometheus_port: int = 9090
 
 
 @dataclass
@@ -95,7 +88,7 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -
     raise RuntimeError("the worker did not become ready in time")
 
 
-def _render(feed: ActionFeed, opts: DemoOptions, port: int) -> Group:
+def _render(feed: ActionFeed, opts: DemoOptions, port: int, prometheus: str | None = None) -> Group:
     table = Table(title="postsale demo: actions as they are decided", expand=True)
     table.add_column("decided at (sim)", no_wrap=True)
     table.add_column("order", no_wrap=True)
@@ -117,6 +110,8 @@ def _render(feed: ActionFeed, opts: DemoOptions, port: int) -> Group:
         f"simulated time {sim} (×{opts.speed:g}) · events {feed.events} · actions {feed.total} · "
         f"metrics http://127.0.0.1:{port}/metrics · why? curl http://127.0.0.1:{port}/orders/ORDER_ID · Ctrl-C stops"
     )
+    if prometheus is not None:
+        head += f"\nPrometheus {prometheus} (alerts: {prometheus}/alerts)"
     return Group(head, table, rules)
 
 
@@ -142,7 +137,9 @@ async def _follow_actions(settings: Settings, feed: ActionFeed, stop: asyncio.Ev
         await consumer.stop()
 
 
-async def _run(settings: Settings, opts: DemoOptions, port: int, console: Console) -> ActionFeed:
+async def _run(
+    settings: Settings, opts: DemoOptions, port: int, console: Console, prometheus: str | None
+) -> ActionFeed:
     feed = ActionFeed(recent=deque(maxlen=opts.rows))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -156,7 +153,9 @@ async def _run(settings: Settings, opts: DemoOptions, port: int, console: Consol
         feed.sim_time = datetime.fromisoformat(event["occurred_at"])
 
     async def simulate() -> None:
-        stats = await produce(settings, events, speed=opts.speed, ticks=True, stop=stop, on_event=seen)
+        stats = await produce(
+            settings, events, speed=opts.speed, ticks=True, stop=stop, on_event=seen, faults=opts.faults, seed=opts.seed
+        )
         if not stop.is_set() and stats.sim_time is not None:
             await keep_ticking(settings, stats.sim_time, opts.speed, stop)
 
@@ -172,13 +171,13 @@ async def _run(settings: Settings, opts: DemoOptions, port: int, console: Consol
         asyncio.create_task(stop_after()),
     ]
     with Live(
-        _render(feed, opts, port), console=console, refresh_per_second=4, transient=not console.is_terminal
+        _render(feed, opts, port, prometheus), console=console, refresh_per_second=4, transient=not console.is_terminal
     ) as live:
         while not stop.is_set():
-            live.update(_render(feed, opts, port))
+            live.update(_render(feed, opts, port, prometheus))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.25)
-        live.update(_render(feed, opts, port))
+        live.update(_render(feed, opts, port, prometheus))
     await asyncio.gather(*tasks, return_exceptions=True)
     return feed
 
@@ -190,6 +189,26 @@ def _broker(opts: DemoOptions) -> Iterator[str]:
         return
     with EmbeddedBroker() as broker:
         yield broker.url
+
+
+@contextlib.contextmanager
+def _prometheus(opts: DemoOptions, worker_port: int, workdir: Path, console: Console) -> Iterator[str | None]:
+    """A Prometheus scraping the worker, with the shipped alert rules, if this machine has one."""
+    if not opts.prometheus:
+        yield None
+        return
+    try:
+        server = LocalPrometheus(workdir, [f"127.0.0.1:{worker_port}"], port=opts.prometheus_port)
+    except PrometheusMissing as exc:
+        console.print(f"no Prometheus: {exc}")
+        yield None
+        return
+    with server:
+        console.print(
+            f"prometheus {server.url} scrapes the worker every second, with deploy/prometheus/alerts.yaml · "
+            f"Grafana: add it as a data source and import deploy/grafana/dashboard.json"
+        )
+        yield server.url
 
 
 def run_demo(opts: DemoOptions, console: Console) -> int:
@@ -223,7 +242,8 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
             try:
                 _wait_ready(port, proc)
                 console.print(f"worker ready · metrics: http://127.0.0.1:{port}/metrics")
-                feed = asyncio.run(_run(settings, opts, port, console))
+                with _prometheus(opts, port, log_path.with_suffix(".prometheus"), console) as prometheus:
+                    feed = asyncio.run(_run(settings, opts, port, console, prometheus))
             finally:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)

@@ -7,14 +7,24 @@ time to every partition of the tick topic twice a second, so that a worker on
 the `events` clock sees time pass between events ("2 days overdue" in seconds).
 Keys are order ids and the partitioner is murmur2 (aiokafka's, like the Java
 client's), the one the worker expects.
+
+With `faults` f > 0 the producer also behaves like a real, imperfect store
+integration, each with probability f/3 per event: a truncated copy of the
+record (dead-lettered as `invalid_json`), the record sent twice (an
+at-least-once producer: a repeat, decided once), or the record sent to a
+partition its key does not hash to (another client's partitioner: rerouted).
+The decisions are those of the clean stream; the dead-letter, duplicate and
+misrouted counters move, as they do in production.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +32,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from models.events import topic_of
+from streams.partitioning import partition_for
 from streams.settings import Settings
 
 TICK_EVERY_SECONDS = 0.5
@@ -32,6 +43,7 @@ class SimulationStats:
     events: int = 0
     ticks: int = 0
     sim_time: datetime | None = None
+    faults: Counter[str] = field(default_factory=Counter)
 
 
 def producer_for(settings: Settings) -> AIOKafkaProducer:
@@ -63,8 +75,11 @@ async def produce(
     stop: asyncio.Event | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     until: datetime | None = None,
+    faults: float = 0.0,
+    seed: int = 0,
 ) -> SimulationStats:
     """Produce `events` (wire dicts, in time order) to their topics; returns what was sent."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible faults, not secrets
     topic_names = {
         "orders": settings.topic_orders,
         "shipments": settings.topic_shipments,
@@ -83,11 +98,18 @@ async def produce(
                 break
             if sim_start is None:
                 sim_start = at
-            pending.append(
-                await producer.send(
-                    topic_names[topic_of(event["type"])], orjson.dumps(event), key=event["order_id"].encode()
-                )
-            )
+            topic, key, value = topic_names[topic_of(event["type"])], event["order_id"].encode(), orjson.dumps(event)
+            fault = _fault(rng, faults)
+            partition = None
+            if fault == "truncated":
+                pending.append(await producer.send(topic, value[: len(value) // 2], key=key))
+            elif fault == "repeated":
+                pending.append(await producer.send(topic, value, key=key))
+            elif fault == "misrouted":
+                partition = (partition_for(key, settings.partitions) + 1) % settings.partitions
+            if fault is not None:
+                stats.faults[fault] += 1
+            pending.append(await producer.send(topic, value, key=key, partition=partition))
             stats.events += 1
             stats.sim_time = at
             if on_event is not None:
@@ -108,6 +130,15 @@ async def produce(
     finally:
         await producer.stop()
     return stats
+
+
+def _fault(rng: random.Random, share: float) -> str | None:
+    if share <= 0:
+        return None
+    r = rng.random()
+    if r >= share:
+        return None
+    return ("truncated", "repeated", "misrouted")[min(int(r / share * 3), 2)]
 
 
 async def send_ticks(producer: AIOKafkaProducer, settings: Settings, now: datetime) -> None:

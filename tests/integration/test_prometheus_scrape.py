@@ -4,12 +4,7 @@ read back through Prometheus's HTTP API are those of the stream (events in, dupl
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
-import urllib.parse
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -21,6 +16,7 @@ import pytest
 from models.events import parse_event
 from models.policy_file import load_policy
 from streams.embedded_broker import EmbeddedBroker
+from streams.local_prometheus import LocalPrometheus
 from streams.replay import Replayer
 from streams.simulator import generate
 from tests.integration.kafka import action_dicts, collect, free_port, new_wire, produce_events, send_clock, start_worker
@@ -29,68 +25,14 @@ from tests.integration.reference import replay_actions
 pytestmark = pytest.mark.broker
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone(timedelta(hours=8)))
-PROMETHEUS = "/usr/bin/prometheus"
-
-
-class Prometheus:
-    """A Prometheus server on a free port, scraping one target every second, with its own storage."""
-
-    def __init__(self, tmp: Path, target: str) -> None:
-        binary = shutil.which("prometheus") or PROMETHEUS
-        assert os.access(binary, os.X_OK), (
-            "the prometheus server is missing: install Debian's 'prometheus' package (scripts/setup --with-system)"
-        )
-        self.port = free_port()
-        config = tmp / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            "scrape_configs:\n  - job_name: postsale\n    static_configs:\n"
-            f"      - targets: ['{target}']\n"
-        )
-        self.log = tmp / "prometheus.log"
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--log.level=warn",
-            ],
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a local test server
-            body = json.load(response)
-        assert body["status"] == "success", body
-        return list(body["data"]["result"])
-
-    def by(self, promql: str, label: str) -> dict[str, float]:
-        """A `sum by (label)` query as {label value: value}; {} until the series exist."""
-        try:
-            return {r["metric"].get(label, ""): float(r["value"][1]) for r in self.query(promql)}
-        except OSError:
-            return {}  # not listening yet
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 @pytest.fixture
-def prometheus_factory(tmp_path: Path) -> Iterator[Callable[[str], Prometheus]]:
-    started: list[Prometheus] = []
+def prometheus_factory(tmp_path: Path) -> Iterator[Callable[[str], LocalPrometheus]]:
+    started: list[LocalPrometheus] = []
 
-    def start(target: str) -> Prometheus:
-        p = Prometheus(tmp_path, target)
+    def start(target: str) -> LocalPrometheus:
+        p = LocalPrometheus(tmp_path / "prometheus", [target], rules=False)
         started.append(p)
         return p
 
@@ -112,7 +54,7 @@ def poll(what: str, read: Callable[[], Any], expected: Any, timeout: float) -> N
 
 
 def test_prometheus_scrapes_a_worker_processing_a_store(
-    broker: EmbeddedBroker, tmp_path: Path, prometheus_factory: Callable[[str], Prometheus]
+    broker: EmbeddedBroker, tmp_path: Path, prometheus_factory: Callable[[str], LocalPrometheus]
 ) -> None:
     events = list(generate(seed=21, orders=50, start=START, orders_per_hour=60))
     until = max(datetime.fromisoformat(e["occurred_at"]) for e in events) + timedelta(days=90)

@@ -1,0 +1,93 @@
+"""Issue #5's promise, checked the way a person would: during `postsale demo`, every number on the dashboard moves.
+
+The demo starts its own Prometheus (the machine's `prometheus`, with the shipped alert rules) scraping the
+worker. While the simulated store runs, every metric the Grafana dashboard plots is read back through
+Prometheus's HTTP API, and each must have at least one series whose value changed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from streams.local_prometheus import PrometheusAPI
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTSALE = [str(ROOT / ".venv" / "bin" / "python"), "-m", "streams.cli"]
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboard.json"
+METRIC = re.compile(r"\bpostsale_[a-z_]+")
+DURATION = 75
+
+
+def dashboard_metrics() -> set[str]:
+    return set(METRIC.findall(DASHBOARD.read_text()))
+
+
+class Lines:
+    """The demo's output, read in the background (it redraws a live table: no blocking reads in the test)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.text = ""
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.text += line
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.text)
+            if found:
+                return found
+            time.sleep(0.2)
+        pytest.fail(f"the demo never printed {pattern!r}:\n{self.text[-3000:]}")
+
+
+@pytest.mark.broker
+def test_every_number_on_the_dashboard_moves_during_the_demo() -> None:
+    metrics = dashboard_metrics()
+    assert len(metrics) >= 15, metrics
+    proc = subprocess.Popen(
+        [*POSTSALE, "demo", "--duration", str(DURATION), "--web-port", "0", "--prometheus-port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines = Lines(proc)
+    try:
+        url = lines.wait_for(r"prometheus (http://127\.0\.0\.1:\d+) scrapes", timeout=120).group(1)
+        prometheus = PrometheusAPI(url)
+        still: set[str] = set(metrics)
+        deadline = time.monotonic() + DURATION - 5
+        while still and time.monotonic() < deadline:
+            time.sleep(3)
+            for name in sorted(still):
+                try:
+                    moved = prometheus.query(f"count(changes({name}[5m]) > 0)")
+                except OSError:
+                    break  # not listening yet
+                if moved and float(moved[0]["value"][1]) > 0:
+                    still.discard(name)
+        assert not still, f"numbers on the dashboard that never moved during the demo: {sorted(still)}"
+        groups = prometheus.get("/api/v1/rules")["groups"]
+        assert groups and all(r["health"] == "ok" for g in groups for r in g["rules"]), groups
+        proc.wait(DURATION + 60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode == 0, lines.text[-3000:]
+    leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert not leftovers, f"processes left behind (Prometheus?): {leftovers}"
