@@ -159,7 +159,8 @@ class Metrics:
             ),
             clock_lag=Gauge(
                 "clock_lag_seconds",
-                "How far a partition's clock is behind the live clock.",
+                "How far a partition's clock is behind the live clock (clock_mode=events: behind the most advanced "
+                "partition), in wall seconds.",
                 ["partition"],
                 namespace=ns,
                 registry=registry,
