@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry, generate_latest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -503,30 +502,13 @@ def test_web_port_matches_the_settings(compose: dict[str, Any], settings_default
 
 
 def exported_metric_names() -> set[str]:
-    """Every sample name the worker's registry can export, from the exposition text."""
-    from streams.metrics import Metrics
-    from streams.settings import Settings
+    """Every sample name the worker's and the executor's registries export (tests/deploy/test_observability_files)."""
+    from tests.deploy.test_observability_files import exported_names
 
     with pytest.MonkeyPatch.context() as mp:
         for var in [v for v in __import__("os").environ if v.startswith("POSTSALE_")]:
             mp.delenv(var)
-        text = generate_latest(Metrics.create(CollectorRegistry(), Settings()).registry).decode()
-    suffixes = {
-        "counter": ("_total", "_created"),
-        "histogram": ("_bucket", "_count", "_sum", "_created"),
-        "summary": ("_count", "_sum", "_created"),
-        "gauge": (),
-    }
-    names = set()
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split()
-            family = name.removesuffix("_total") if kind == "counter" else name
-            names.add(name)
-            names.update(family + s for s in suffixes.get(kind, ()))
-        elif line and not line.startswith("#"):
-            names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
-    return names
+        return exported_names()
 
 
 def test_metric_names_in_deploy_are_exported() -> None:
@@ -542,7 +524,9 @@ def test_metric_names_in_deploy_are_exported() -> None:
         for name in set(re.findall(r"\bpostsale_[a-z0-9_]*[a-z0-9]\b", path.read_text(encoding="utf-8"))):
             if name not in exported and name not in recorded:
                 unknown.setdefault(name, []).append(str(path.relative_to(ROOT)))
-    assert not unknown, f"metrics named in deploy/ but not exported by streams/metrics.py: {unknown}"
+    assert not unknown, (
+        f"metrics named in deploy/ but not exported by streams/metrics.py or streams/executor/metrics.py: {unknown}"
+    )
 
 
 # --- docs --------------------------------------------------------------------------------------

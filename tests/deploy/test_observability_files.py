@@ -15,6 +15,7 @@ import yaml
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
+from streams.executor.metrics import ExecutorMetrics
 from streams.metrics import Metrics
 from streams.settings import Settings
 
@@ -29,8 +30,8 @@ METRIC = re.compile(r"\bpostsale_[a-z_]+")
 def exported_names() -> set[str]:
     """Every sample name a worker's /metrics shows, with one sample in each family (`_total`, `_bucket`, …)."""
     registry = CollectorRegistry()
-    metrics = Metrics.create(registry, Settings())
-    for field in Metrics.__dataclass_fields__:
+    families = [Metrics.create(registry, Settings()), ExecutorMetrics.create(registry)]
+    for metrics, field in ((m, f) for m in families for f in type(m).__dataclass_fields__):
         metric = getattr(metrics, field)
         if not isinstance(metric, MetricWrapperBase):
             continue
