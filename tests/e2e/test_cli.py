@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
-import pytest
 
 from models.actions import parse_action
 from models.common import RULE_IDS
@@ -99,29 +96,3 @@ def test_a_bad_policy_is_refused_with_line_and_field(tmp_path: Path) -> None:
         assert out.returncode == 2
         assert "line 3, defaults.overdue_expedite_after_days" in out.stderr
         assert "line 4, defaults.shipby_hours" in out.stderr
-
-
-@pytest.mark.broker
-def test_demo_runs_the_whole_loop_and_leaves_nothing_behind() -> None:
-    proc = subprocess.Popen(
-        [*POSTSALE, "demo", "--duration", "25", "--web-port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise
-    assert proc.returncode == 0, output[-3000:]
-    assert "worker ready" in output and "metrics: http://127.0.0.1:" in output
-    summary = output.strip().splitlines()[-2:]
-    produced = int(output.split("stopped: ")[1].split(" events")[0])
-    decided = int(output.split("events produced, ")[1].split(" actions")[0])
-    assert produced > 1000 and decided > 100, summary
-    time.sleep(0.5)
-    leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
-    assert not leftovers, f"processes left behind: {leftovers}"
