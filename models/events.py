@@ -158,6 +158,23 @@ class ActionFailed(_Event):
     action_id: str = Field(min_length=1, max_length=128)
     action_type: str = Field(min_length=1, max_length=64)
     reason: str = Field(max_length=500)
+    outcome: Literal["rejected", "failed", "dropped"] | None = Field(
+        default=None,
+        description="rejected: the receiver refused it (409/422); failed: given up after retries or a setup "
+        "fault; dropped: a person decided it is never sent (`postsale actions drop`).",
+    )
+
+
+class ActionHeld(_Event):
+    """An executor held an action for a person instead of sending it (the refund circuit breaker)."""
+
+    type: Literal["action.held"] = "action.held"
+    action_id: str = Field(min_length=1, max_length=128)
+    action_type: str = Field(min_length=1, max_length=64)
+    party: Party | None = None
+    amount: Amount | None = None
+    currency: CurrencyCode | None = None
+    reason: str = Field(max_length=500, description="Why it was held: the breaker's verdict, with the limit.")
 
 
 ShipmentStatus = Literal[
@@ -271,6 +288,7 @@ Event = Annotated[
     | OrderReordered
     | OrderReissued
     | ActionFailed
+    | ActionHeld
     | ShipmentUpdate
     | ShipmentInterceptResult
     | DisputeOpened
@@ -301,6 +319,7 @@ EVENT_TYPES: tuple[str, ...] = tuple(
         OrderReordered,
         OrderReissued,
         ActionFailed,
+        ActionHeld,
         ShipmentUpdate,
         ShipmentInterceptResult,
         DisputeOpened,

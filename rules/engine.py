@@ -26,6 +26,7 @@ from decimal import Decimal
 from models.actions import Action, action_id_for
 from models.events import (
     ActionFailed,
+    ActionHeld,
     DisputeClosed,
     Event,
     OrderPlaced,
@@ -33,7 +34,7 @@ from models.events import (
 from models.ledger import LedgerEntry
 from models.policy import Policy
 from models.state import CustomerRefund, Decided, OrderState
-from rules import lifecycle
+from rules import held_refunds, lifecycle
 from rules.base import Ctx, Due, Outcome, Trigger
 from rules.buyer_remorse import buyer_remorse
 from rules.customer_cancel import customer_cancel
@@ -106,6 +107,7 @@ ON_EVENT: dict[str, tuple[str, ...]] = {
     "order.reordered": (),
     "order.reissued": (),
     "action.failed": (),
+    "action.held": (),
     "shipment.update": ("customs_hold", "damaged", "promotion"),
     "shipment.intercept_result": (INTERCEPTOR,),
     "dispute.opened": ("dispute_reasons", CASE_OWNER, "dispute_rate"),
@@ -310,6 +312,9 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
         run.order = lifecycle.close_dispute(run.order)
     elif isinstance(event, ActionFailed):
         run.notes.append(f"executor gave up on {event.action_type} {event.action_id}: {event.reason}")
+        run.take(held_refunds.after_failure(run.order, event, ctx))
+    elif isinstance(event, ActionHeld):
+        run.take(held_refunds.held(run.order, event, ctx))
     return run.decision()
 
 

@@ -29,7 +29,20 @@ FALLBACK = {
         "action_id": "act-3f2a9c0d1e4b5a6978abcdef",
         "action_type": "refund",
         "reason": "HTTP 503 after 8 attempts",
-    }
+        "outcome": "failed",
+    },
+    "action.held": {
+        "event_id": "held-act-9b1c2d3e4f5a6b7c8d9e0f1a",
+        "order_id": "store-hz-01-11-0000003",
+        "type": "action.held",
+        "occurred_at": "2026-11-12T09:30:00+08:00",
+        "action_id": "act-9b1c2d3e4f5a6b7c8d9e0f1a",
+        "action_type": "refund",
+        "party": "customer",
+        "amount": "3200.00",
+        "currency": "CNY",
+        "reason": "refund 3200.00 CNY is above the single-refund limit 3000",
+    },
 }
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from models.actions import Action
 from models.events import (
     ActionFailed,
+    ActionHeld,
     Buyer,
     Dimensions,
     DisputeClosed,
@@ -253,6 +254,7 @@ def action_failed(
     action_type: str = "refund",
     reason: str = "gave up",
     event_id: str | None = None,
+    outcome: str | None = None,
 ) -> ActionFailed:
     return ActionFailed(
         event_id=_id(event_id),
@@ -260,6 +262,28 @@ def action_failed(
         occurred_at=at,
         action_id=action_id,
         action_type=action_type,
+        reason=reason,
+        outcome=outcome,  # type: ignore[arg-type]
+    )
+
+
+def action_held(
+    order_id: str = "A1",
+    at: datetime = T0,
+    action_id: str = "act-0",
+    amount: str | None = "100.00",
+    reason: str = "above the single-refund limit",
+    event_id: str | None = None,
+) -> ActionHeld:
+    return ActionHeld(
+        event_id=_id(event_id),
+        order_id=order_id,
+        occurred_at=at,
+        action_id=action_id,
+        action_type="refund",
+        party="customer" if amount is not None else None,
+        amount=None if amount is None else money(amount),
+        currency="CNY" if amount is not None else None,
         reason=reason,
     )
 

@@ -3,7 +3,8 @@
 Memory: outcomes by action id, held refunds by action id, and the refunds
 sent (for the breaker), all rebuilt from the two compacted topics at start-up.
 
-Writes, for a finished action: first the outcome event(s) to the input topic,
+Writes, for a held refund: `action.held` to the input topic, the held record,
+then the outcome `held`. Writes, for a finished action: first the outcome event(s) to the input topic,
 then the dead letter (if it failed), then the outcome record; the caller
 commits the action's offset last. A crash before the outcome record means the
 action is delivered again under the same idempotency key and its events are
@@ -31,6 +32,7 @@ from streams.executor.outcomes import (
     HeldRecord,
     OutcomeRecord,
     events_for,
+    held_event,
     record_for,
 )
 from streams.executor.settings import ExecutorSettings
@@ -103,7 +105,14 @@ class Journal:
         await self._write_outcome(record)
 
     async def hold(self, action: Action, reason: str, at: datetime) -> None:
-        """Park a refund for a person: the held record, then an outcome `held` so a restart does not re-check it."""
+        """Park a refund for a person: `action.held` to the engine (which escalates it to a person), the held
+        record, then an outcome `held` so a restart does not re-check it."""
+        event = held_event(action, reason, at)
+        await self.producer.send_and_wait(
+            self._input_topics[topic_of(event.type)],
+            event.model_dump_json(exclude_none=True).encode(),
+            key=action.order_id.encode(),
+        )
         held = HeldRecord(action=action, held_at=at, reason=reason)
         await self.producer.send_and_wait(
             self.settings.topic_held, HELD_ADAPTER.dump_json(held), key=action.action_id.encode()

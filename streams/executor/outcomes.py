@@ -3,9 +3,9 @@
 An `OutcomeRecord` is the executor's memory (compacted topic keyed by action
 id: the latest record per action wins); a `HeldRecord` is a refund parked by
 the breaker (compacted topic, a tombstone once released or dropped).
-`events_for` is pure: the same outcome always yields the same event, with the
-deterministic id `out-<action_id>`, so a repeat after a crash is a duplicate
-that the engine ignores.
+`events_for` and `held_event` are pure: the same outcome always yields the same
+event, with the deterministic id `out-<action_id>` (`held-<action_id>` for a
+hold), so a repeat after a crash is a duplicate that the engine ignores.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from models.actions import Action
 from models.common import Amount, CurrencyCode, Party
-from models.events import ActionFailed, Event, OrderRefunded, OrderReissued, OrderReordered
+from models.events import ActionFailed, ActionHeld, Event, OrderRefunded, OrderReissued, OrderReordered
 
 Status = Literal["done", "rejected", "failed", "held", "dropped", "dry_run"]
 FINAL: frozenset[str] = frozenset({"done", "rejected", "failed", "dropped"})
@@ -88,7 +88,15 @@ def events_for(action: Action, outcome: OutcomeRecord) -> list[Event]:
     event_id = f"out-{action.action_id}"
     common = {"event_id": event_id, "order_id": action.order_id, "occurred_at": outcome.at}
     if outcome.status in ("rejected", "failed", "dropped"):
-        return [ActionFailed(**common, action_id=action.action_id, action_type=action.type, reason=outcome.reason)]
+        return [
+            ActionFailed(
+                **common,
+                action_id=action.action_id,
+                action_type=action.type,
+                reason=outcome.reason,
+                outcome=outcome.status,
+            )
+        ]
     if outcome.status != "done":
         return []
     if action.type == "refund" and action.party is not None and action.amount is not None and action.currency:
@@ -102,3 +110,19 @@ def events_for(action: Action, outcome: OutcomeRecord) -> list[Event]:
     if action.type == "reissue":
         return [OrderReissued(**common, caused_by=action.action_id)]
     return []
+
+
+def held_event(action: Action, reason: str, at: AwareDatetime) -> ActionHeld:
+    """The input event that tells the engine a person must decide (id `held-<action_id>`: a repeat after a crash
+    is a duplicate the engine ignores)."""
+    return ActionHeld(
+        event_id=f"held-{action.action_id}",
+        order_id=action.order_id,
+        occurred_at=at,
+        action_id=action.action_id,
+        action_type=action.type,
+        party=action.party,
+        amount=action.amount,
+        currency=action.currency,
+        reason=reason[:500],
+    )

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from models.events import parse_event
-from streams.executor.outcomes import events_for, record_for
+from streams.executor.outcomes import events_for, held_event, record_for
 from tests.unit.executor.factories import refund
 
 AT = datetime(2026, 11, 12, 9, tzinfo=UTC)
@@ -41,6 +41,23 @@ def test_failures_report_action_failed(status: str) -> None:
     [event] = events_for(action, record_for(action, status, AT, reason="HTTP 409"))  # type: ignore[arg-type]
     assert event.type == "action.failed"
     assert (event.action_id, event.action_type, event.reason) == (action.action_id, "refund", "HTTP 409")  # type: ignore[union-attr]
+    assert parse_event(event.model_dump_json(exclude_none=True)).outcome == status  # type: ignore[union-attr]
+
+
+def test_a_hold_reports_action_held_with_the_amount_and_the_breakers_reason() -> None:
+    action = refund(amount="900.00")
+    event = held_event(action, "refund 900.00 USD is above the single-refund limit 500", AT)
+    wire = parse_event(event.model_dump_json(exclude_none=True))
+    assert wire.type == "action.held" and wire.event_id == f"held-{action.action_id}"
+    assert (wire.action_id, wire.action_type, wire.party, wire.amount, wire.currency) == (
+        action.action_id,
+        "refund",
+        "customer",
+        Decimal("900.00"),
+        "USD",
+    )
+    assert "single-refund limit" in wire.reason
+    assert held_event(action, "x", AT) == held_event(action, "x", AT)
 
 
 @pytest.mark.parametrize("status", ["held", "dry_run"])
