@@ -1,0 +1,110 @@
+"""The whole loop through the real broker: the engine decides a refund and a deadline, the executor carries the
+refund out against a real HTTP receiver and reports back, and the live worker settles the deadline on it.
+
+Three wrong-item claims on aliexpress (claim_resolution = refund), verified a minute ago, each refund due
+within 15 working days: one receiver answers 200, one answers 422, one refund is above the breaker's
+single-refund limit. `postsale worker` (events clock) and `postsale execute` run as subprocesses; when a clock
+tick then moves time 40 days on, only the refund that was really made is not escalated as overdue, and the
+held one was escalated for a person the moment it was held.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from models.actions import action_id_for
+from models.events import dump_event
+from streams.embedded_broker import EmbeddedBroker
+from tests.factories import delivered, dispute, evidence, placed, shipped, verified
+from tests.integration.executor_support import Receiver, executor_env, read, start_executor, write_config
+from tests.integration.kafka import action_dicts, collect, new_wire, produce_events, send_clock, start_worker
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+DAY = timedelta(days=1)
+RULE = "wrong_or_missing"
+
+
+def verified_claim(order_id: str, amount: str, verified_at: datetime) -> list[dict[str, Any]]:
+    """A wrong item reported, evidenced and verified: the engine decides a customer refund of `amount` USD."""
+    t = verified_at - 30 * DAY
+    events = [
+        placed(order_id=order_id, at=t, marketplace="aliexpress", amount=amount, currency="USD"),
+        shipped(order_id=order_id, at=t + DAY),
+        delivered(order_id=order_id, at=t + 5 * DAY),
+        dispute("wrong_item", order_id=order_id, at=t + 6 * DAY),
+        evidence(order_id=order_id, at=t + 7 * DAY),
+        verified(True, order_id=order_id, at=verified_at),
+    ]
+    return [orjson.loads(dump_event(e)) for e in events]
+
+
+def refund_id(order_id: str) -> str:
+    return action_id_for(order_id, RULE, "refund", "customer-dispute-1")
+
+
+def escalations(actions: dict[str, dict[str, Any]], order_id: str) -> list[str]:
+    return sorted(a["notice"] for a in actions.values() if a["order_id"] == order_id and a["type"] == "escalate")
+
+
+def test_an_executed_refund_settles_the_deadline_and_a_failed_or_held_one_escalates(
+    broker: EmbeddedBroker, receiver: Receiver, tmp_path: Path
+) -> None:
+    # One partition: the worker reads the orders and the tick in one sequence, so "quiet after the escalations
+    # of the tick" means every order has seen it.
+    wire = new_wire(broker, "loop", partitions=1)
+    receiver.script = {"L-ok": [200], "L-refused": [422]}
+    env = executor_env(wire, write_config(tmp_path, receiver.port, single="500"))
+    verified_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    events = [
+        *verified_claim("L-ok", "25.00", verified_at),
+        *verified_claim("L-refused", "25.00", verified_at),
+        *verified_claim("L-held", "900.00", verified_at),  # above the single-refund limit of 500 USD
+    ]
+    worker = start_worker(wire, tmp_path)
+    executor = start_executor(env, tmp_path, "ex")
+    try:
+        produce_events(wire, events)
+        expected_outcomes = {f"out-{refund_id('L-ok')}", f"out-{refund_id('L-refused')}", f"held-{refund_id('L-held')}"}
+        outcomes = read(
+            wire, wire.topics["orders"], lambda rs: expected_outcomes <= {r["event_id"] for r in rs}, timeout=60
+        )
+        # The clock passes every refund's 15-working-day deadline (no event follows: only the tick moves time).
+        send_clock(wire, verified_at + 40 * DAY)
+        records = collect(
+            wire,
+            "actions",
+            lambda rs: sum(orjson.loads(r.value).get("notice") == "refund_overdue" for r in rs) >= 2,
+            timeout=60,
+            quiet=2.0,
+        )
+    finally:
+        executor.stop()
+        worker.stop()
+    by_id = {e["event_id"]: e for e in outcomes}
+    logs = f"worker:\n{worker.log_text()[-2000:]}\nexecutor:\n{executor.log_text()[-2000:]}"
+    assert expected_outcomes <= set(by_id), logs
+    done = by_id[f"out-{refund_id('L-ok')}"]
+    assert (done["type"], done["caused_by"], done["amount"]) == ("order.refunded", refund_id("L-ok"), "25.00")
+    refused = by_id[f"out-{refund_id('L-refused')}"]
+    assert (refused["type"], refused["outcome"]) == ("action.failed", "rejected")
+    held = by_id[f"held-{refund_id('L-held')}"]
+    assert (held["type"], held["amount"], held["currency"]) == ("action.held", "900.00", "USD")
+    assert "single-refund limit" in held["reason"]
+
+    actions = action_dicts(records)
+    assert {a["order_id"] for a in actions.values() if a["type"] == "refund"} == {"L-ok", "L-refused", "L-held"}
+    assert escalations(actions, "L-ok") == [], "the refund was made: its deadline was settled by the outcome"
+    assert escalations(actions, "L-refused") == ["refund_overdue"], logs
+    assert escalations(actions, "L-held") == ["refund_held", "refund_overdue"], logs
+    [for_a_person] = [a for a in actions.values() if a.get("notice") == "refund_held"]
+    assert for_a_person["amount"] == "900.00" and refund_id("L-held") in for_a_person["reason"]
+    assert receiver.keys_for("L-ok") == [refund_id("L-ok")] and receiver.keys_for("L-refused") == [
+        refund_id("L-refused")
+    ]
+    assert receiver.keys_for("L-held") == [], "a held refund is not sent"
