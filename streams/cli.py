@@ -255,8 +255,16 @@ def demo(
         ),
     ] = True,
     prometheus_port: Annotated[int, typer.Option("--prometheus-port", help="Its port (a free one if taken).")] = 9090,
+    executor: Annotated[
+        bool,
+        typer.Option(
+            "--executor/--no-executor",
+            help="Run the executor: refunds go to a built-in Standard Webhooks receiver, outcomes back to the engine.",
+        ),
+    ] = True,
 ) -> None:
-    """The whole loop on this machine: embedded broker, a worker, a simulated store, live actions."""
+    """The whole loop on this machine: embedded broker, a worker, a simulated store, live actions, and the
+    executor delivering refunds to a built-in receiver."""
     from streams.demo import DemoOptions, run_demo
 
     opts = DemoOptions(
@@ -269,6 +277,7 @@ def demo(
         brokers=broker or None,
         prometheus=prometheus,
         prometheus_port=prometheus_port,
+        executor=executor,
     )
     raise typer.Exit(run_demo(opts, Console()))
 

@@ -3,9 +3,12 @@
 Starts the embedded Kafka-protocol broker on a free local port (unless a
 broker is configured), creates the topics, starts a worker process, and runs
 the simulated store with simulated time running `speed` times faster than the
-wall clock. The actions appear in a live table; the worker's metrics and the
-order view are on its web port. Ctrl-C or `--duration` stops everything, and
-no process is left behind.
+wall clock. Unless `--no-executor`, the executor runs too and sends the
+refunds the engine decides to a built-in Standard Webhooks receiver, whose
+answers come back to the engine as events (`streams/demo_executor.py`). The
+actions and the receiver's deliveries appear in live tables; the worker's
+metrics and the order view are on its web port. Ctrl-C or `--duration` stops
+everything, and no process is left behind.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +34,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from streams.demo_executor import DemoExecutor, SimClock
 from streams.embedded_broker import EmbeddedBroker, create_topics
 from streams.local_prometheus import LocalPrometheus, PrometheusMissing
 from streams.ports import free_port
@@ -55,6 +59,7 @@ class DemoOptions:
     prometheus: bool = True
     faults: float = 0.01  # a real store's integration is not perfect: the dead-letter and repeat counters move too
     prometheus_port: int = 9090
+    executor: bool = True  # refunds to a built-in receiver, outcomes back to the engine
 
 
 @dataclass
@@ -88,7 +93,9 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -
     raise RuntimeError("the worker did not become ready in time")
 
 
-def _render(feed: ActionFeed, opts: DemoOptions, port: int, prometheus: str | None = None) -> Group:
+def _render(
+    feed: ActionFeed, opts: DemoOptions, port: int, prometheus: str | None = None, executor: DemoExecutor | None = None
+) -> Group:
     table = Table(title="postsale demo: actions as they are decided", expand=True)
     table.add_column("decided at (sim)", no_wrap=True)
     table.add_column("order", no_wrap=True)
@@ -112,10 +119,14 @@ def _render(feed: ActionFeed, opts: DemoOptions, port: int, prometheus: str | No
     )
     if prometheus is not None:
         head += f"\nPrometheus {prometheus} (alerts: {prometheus}/alerts)"
+    if executor is not None:
+        return Group(head, table, executor.table(), rules)
     return Group(head, table, rules)
 
 
-async def _follow_actions(settings: Settings, feed: ActionFeed, stop: asyncio.Event) -> None:
+async def _follow_actions(
+    settings: Settings, feed: ActionFeed, stop: asyncio.Event, executor: DemoExecutor | None
+) -> None:
     consumer = AIOKafkaConsumer(
         settings.topic_actions,
         bootstrap_servers=settings.bootstrap_servers(),
@@ -130,6 +141,8 @@ async def _follow_actions(settings: Settings, feed: ActionFeed, stop: asyncio.Ev
             for records in batch.values():
                 for r in records:
                     action = orjson.loads(r.value)
+                    if executor is not None:
+                        executor.saw_action(action)
                     feed.recent.append(action)
                     feed.by_rule[action["rule"]] += 1
                     feed.total += 1
@@ -138,7 +151,12 @@ async def _follow_actions(settings: Settings, feed: ActionFeed, stop: asyncio.Ev
 
 
 async def _run(
-    settings: Settings, opts: DemoOptions, port: int, console: Console, prometheus: str | None
+    settings: Settings,
+    opts: DemoOptions,
+    port: int,
+    console: Console,
+    prometheus: str | None,
+    executor: DemoExecutor | None,
 ) -> ActionFeed:
     feed = ActionFeed(recent=deque(maxlen=opts.rows))
     stop = asyncio.Event()
@@ -146,11 +164,17 @@ async def _run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     start = datetime.now(UTC).replace(microsecond=0)
-    events = generate(seed=opts.seed, orders=opts.orders, start=start, orders_per_hour=opts.orders_per_hour)
+    events: Iterable[dict[str, Any]] = generate(
+        seed=opts.seed, orders=opts.orders, start=start, orders_per_hour=opts.orders_per_hour
+    )
+    if executor is not None:
+        events = executor.store_events(events)
 
     def seen(event: dict[str, Any]) -> None:
         feed.events += 1
         feed.sim_time = datetime.fromisoformat(event["occurred_at"])
+        if executor is not None:
+            executor.clock.saw(feed.sim_time)
 
     async def simulate() -> None:
         stats = await produce(
@@ -167,18 +191,26 @@ async def _run(
 
     tasks = [
         asyncio.create_task(simulate()),
-        asyncio.create_task(_follow_actions(settings, feed, stop)),
+        asyncio.create_task(_follow_actions(settings, feed, stop, executor)),
         asyncio.create_task(stop_after()),
     ]
-    with Live(
-        _render(feed, opts, port, prometheus), console=console, refresh_per_second=4, transient=not console.is_terminal
-    ) as live:
+    if executor is not None:
+        tasks.append(asyncio.create_task(executor.run(stop)))
+
+    def render() -> Group:
+        return _render(feed, opts, port, prometheus, executor)
+
+    with Live(render(), console=console, refresh_per_second=4, transient=not console.is_terminal) as live:
         while not stop.is_set():
-            live.update(_render(feed, opts, port, prometheus))
+            live.update(render())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.25)
-        live.update(_render(feed, opts, port, prometheus))
-    await asyncio.gather(*tasks, return_exceptions=True)
+            if any(t.done() and not t.cancelled() and t.exception() is not None for t in tasks):
+                stop.set()  # a part of the loop failed: stop and say so rather than show a frozen table
+        live.update(render())
+    for result in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(result, BaseException):
+            console.print(f"demo task failed: {type(result).__name__}: {result}", markup=False)
     return feed
 
 
@@ -192,20 +224,21 @@ def _broker(opts: DemoOptions) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _prometheus(opts: DemoOptions, worker_port: int, workdir: Path, console: Console) -> Iterator[str | None]:
-    """A Prometheus scraping the worker, with the shipped alert rules, if this machine has one."""
+def _prometheus(opts: DemoOptions, ports: list[int], workdir: Path, console: Console) -> Iterator[str | None]:
+    """A Prometheus scraping the worker (and the executor), with the shipped alert rules, if this machine has one."""
     if not opts.prometheus:
         yield None
         return
     try:
-        server = LocalPrometheus(workdir, [f"127.0.0.1:{worker_port}"], port=opts.prometheus_port)
+        server = LocalPrometheus(workdir, [f"127.0.0.1:{p}" for p in ports], port=opts.prometheus_port)
     except PrometheusMissing as exc:
         console.print(f"no Prometheus: {exc}")
         yield None
         return
     with server:
         console.print(
-            f"prometheus {server.url} scrapes the worker every second, with deploy/prometheus/alerts.yaml · "
+            f"prometheus {server.url} scrapes the worker{' and the executor' if len(ports) > 1 else ''} every "
+            f"second, with deploy/prometheus/alerts.yaml · "
             f"Grafana: add it as a data source and import deploy/grafana/dashboard.json"
         )
         yield server.url
@@ -239,11 +272,24 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+            executor = None
+            scraped = [port]
+            if opts.executor:
+                executor = DemoExecutor(
+                    settings, log_path.with_suffix(".executor"), SimClock(opts.speed), opts.seed, free_port()
+                )
+                scraped.append(executor.metrics_port)
             try:
                 _wait_ready(port, proc)
                 console.print(f"worker ready · metrics: http://127.0.0.1:{port}/metrics")
-                with _prometheus(opts, port, log_path.with_suffix(".prometheus"), console) as prometheus:
-                    feed = asyncio.run(_run(settings, opts, port, console, prometheus))
+                if executor is not None:
+                    console.print(
+                        f"executor: customer and supplier refunds go to a built-in Standard Webhooks receiver "
+                        f"(config {executor.config_path}, log {executor.log_path}) · metrics: "
+                        f"http://127.0.0.1:{executor.metrics_port}/metrics"
+                    )
+                with _prometheus(opts, scraped, log_path.with_suffix(".prometheus"), console) as prometheus:
+                    feed = asyncio.run(_run(settings, opts, port, console, prometheus, executor))
             finally:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
@@ -256,4 +302,6 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
             f"stopped: {feed.events} events produced, {feed.total} actions decided "
             f"({', '.join(f'{r} {n}' for r, n in feed.by_rule.most_common(6))})"
         )
+        if executor is not None:
+            console.print(executor.summary(), markup=False)
     return 0

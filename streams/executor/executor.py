@@ -57,14 +57,19 @@ class Executor:
         metrics: ExecutorMetrics,
         *,
         clock: Callable[[], datetime] = utcnow,
+        signing_clock: Callable[[], datetime] | None = None,
         draw: Callable[[], float] = random.random,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`clock` times outcomes, outcome events and the breaker's hours; `signing_clock` (default: `clock`) is
+        the one receivers check webhook timestamps against. They differ only in a simulation (`postsale demo`),
+        where the engine lives in simulated time and the receiver in wall time."""
         self.settings = settings
         self.config = config
         self.secrets = secrets
         self.metrics = metrics
         self.clock = clock
+        self.signing_clock = signing_clock or clock
         self.draw = draw
         self.sleep = sleep
         self._commit_lock = asyncio.Lock()
@@ -90,7 +95,13 @@ class Executor:
         try:
             await journal.open()
             deliverer = Deliverer(
-                self.config, self.secrets, self.metrics, session, clock=self.clock, draw=self.draw, sleep=self.sleep
+                self.config,
+                self.secrets,
+                self.metrics,
+                session,
+                clock=self.signing_clock,
+                draw=self.draw,
+                sleep=self.sleep,
             )
             consumer.subscribe([k.topic_actions], listener=_CatchUpOnAssign(journal))
             await consumer.start()

@@ -3,8 +3,10 @@ dashboard moves while the demo runs.
 
 The demo starts its own Prometheus (the machine's `prometheus`, with the shipped alert rules) scraping the
 worker. While the simulated store runs, every metric the Grafana dashboard plots is read back through
-Prometheus's HTTP API, and each must have at least one series whose value changed. The demo must then stop on
-its own after `--duration`, report what it produced and decided, and leave no process behind.
+Prometheus's HTTP API, and each must have at least one series whose value changed. The demo's executor sends
+the refunds to its built-in receiver (retried, some held for a person) and the outcomes reach the worker. The
+demo must then stop on its own after `--duration`, report what it produced, decided and delivered, and leave no
+process behind.
 """
 
 from __future__ import annotations
@@ -106,6 +108,16 @@ def test_every_number_on_the_dashboard_moves_during_the_demo() -> None:
         assert {r: n for r, n in reasons.items() if n and r != "invalid_json"} == {}, reasons
         groups = prometheus.get("/api/v1/rules")["groups"]
         assert groups and all(r["health"] == "ok" for g in groups for r in g["rules"]), groups
+        # The executor's loop: refunds delivered to the built-in receiver, and their outcomes (done, held for a
+        # person) read back by the worker as events.
+        while True:
+            delivered = prometheus.by("sum by (outcome) (postsale_executor_deliveries_total)", "outcome")
+            consumed = prometheus.by('sum by (type) (postsale_events_consumed_total{type=~"action.*"})', "type")
+            if (delivered.get("done", 0) and consumed.get("action.held", 0)) or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert delivered.get("done", 0) > 0 and delivered.get("held", 0) > 0, delivered
+        assert consumed.get("action.held", 0) > 0, consumed
         proc.wait(DURATION + 60)
     finally:
         if proc.poll() is None:
@@ -116,5 +128,15 @@ def test_every_number_on_the_dashboard_moves_during_the_demo() -> None:
     produced = int(lines.text.split("stopped: ")[1].split(" events")[0])
     decided = int(lines.text.split("events produced, ")[1].split(" actions")[0])
     assert produced > 1000 and decided > 100, lines.text.strip().splitlines()[-2:]
+    executor = re.search(
+        r"executor: (\d+) refunds done, (\d+) retries, (\d+) held for a person, (\d+) failed; "
+        r"receiver: (\d+) calls, (\d+) refunds made, (\d+) repeats answered without refunding again, "
+        r"(\d+) bad signatures",
+        " ".join(lines.text.split()),  # the console wraps long lines
+    )
+    assert executor, lines.text[-2000:]
+    done, retries, held, _, calls, made, repeats, bad = map(int, executor.groups())
+    assert done > 10 and retries > 0 and held > 0, executor.group(0)
+    assert calls > done and made >= done and repeats > 0 and bad == 0, executor.group(0)
     leftovers = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert not leftovers, f"processes left behind (Prometheus?): {leftovers}"

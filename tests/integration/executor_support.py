@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +22,7 @@ import orjson
 from aiohttp import web
 from standardwebhooks import Webhook
 
-from tests.integration.kafka import ROOT, Wire, WorkerProcess, _collect, free_port
+from tests.integration.kafka import Wire, WorkerProcess, _collect, free_port, spawn
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -134,16 +132,9 @@ def executor_env(wire: Wire, config: Path, **extra: str) -> dict[str, str]:
 
 
 def start_executor(env: dict[str, str], tmp: Path, name: str) -> WorkerProcess:
+    """`postsale execute` in its own process group, output to `tmp/name.log`."""
     log = tmp / f"{name}.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.executor.cli", "execute"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    return WorkerProcess(proc, log)
+    return WorkerProcess(spawn(["streams.executor.cli", "execute"], env, log), log)
 
 
 def read(wire: Wire, topic: str, done: Callable[[list[Any]], bool], timeout: float = 60) -> list[dict[str, Any]]:

@@ -117,21 +117,26 @@ class WorkerProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def start_worker(wire: Wire, tmp: Path, name: str = "w", data: str | None = None, **extra_env: str) -> WorkerProcess:
-    """`postsale worker` in its own process group; `data` names its state directory (default: `name`)."""
-    log = tmp / f"{name}.log"
-    env = dict(os.environ)
-    env.update(wire.env(**extra_env))
-    env.setdefault("POSTSALE_DATA_DIR", str(tmp / f"{data or name}-data"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
+def spawn(module_args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`python -m MODULE ARGS…` from the repository, in its own process group (so it can be SIGKILLed alone),
+    output to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", *module_args],
         cwd=ROOT,
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    return WorkerProcess(proc, log, extra_env)
+
+
+def start_worker(wire: Wire, tmp: Path, name: str = "w", data: str | None = None, **extra_env: str) -> WorkerProcess:
+    """`postsale worker` in its own process group; `data` names its state directory (default: `name`)."""
+    log = tmp / f"{name}.log"
+    env = dict(os.environ)
+    env.update(wire.env(**extra_env))
+    env.setdefault("POSTSALE_DATA_DIR", str(tmp / f"{data or name}-data"))
+    return WorkerProcess(spawn(["streams.cli", "worker"], env, log), log, extra_env)
 
 
 async def _produce(bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes, int | None]]) -> int:
