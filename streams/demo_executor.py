@@ -22,7 +22,7 @@ import secrets
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -185,9 +185,9 @@ class DemoExecutor:
     def table(self) -> Table:
         url = f"http://127.0.0.1:{self.receiver_port}/refunds"
         table = Table(title=f"refunds the executor sent to the built-in receiver ({url})", expand=True)
-        for col in ("at (wall)", "order", "refund", "receiver answered"):
+        for col in ("at (UTC)", "order", "refund", "call", "receiver answered"):
             table.add_column(col, no_wrap=True)
         for d in reversed(self.receiver.recent):
-            table.add_row(d.at.astimezone(UTC).strftime("%H:%M:%S"), d.order_id, d.what, d.answer)
+            table.add_row(d.at.strftime("%H:%M:%S"), d.order_id, d.what, f"#{d.attempt}", d.answer)
         table.caption = self.summary()
         return table

@@ -37,6 +37,7 @@ class Delivery:
     action_id: str
     order_id: str
     what: str  # "refund customer 25.00 USD"
+    attempt: int  # 1 for the first call with this Idempotency-Key
     answer: str  # "200 refunded", "503 retry", …
 
 
@@ -103,7 +104,8 @@ class DemoReceiver:
         self.counts["refunds"] += 1
 
     def _record(self, key: str, action: dict[str, object], what: str, answer: str) -> None:
-        self.recent.append(Delivery(datetime.now(UTC), key, str(action["order_id"]), what.strip(), answer))
+        at = datetime.now(UTC)
+        self.recent.append(Delivery(at, key, str(action["order_id"]), what.strip(), self._attempts[key], answer))
 
     def _answer(
         self,
