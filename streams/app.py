@@ -59,6 +59,7 @@ def make_faust_app(settings: Settings) -> faust.App:
         # Held events (see alignment) are unacknowledged on purpose: a rebalance must not wait for them.
         stream_wait_empty=False,
         producer_acks=-1,
+        producer_linger=settings.producer_linger_ms / 1000,
         web_enabled=settings.web_enabled,
         web_bind=settings.web_host,
         web_host=settings.web_advertised_host or settings.web_host,

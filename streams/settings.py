@@ -83,6 +83,21 @@ class Settings(BaseSettings):
     max_future_seconds: float = Field(
         default=86_400.0, gt=0, description="Events further in the future are dead-lettered."
     )
+    # Throughput
+    batch_max_records: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Most records decided before their effects are settled together (sent, acknowledged by the "
+        "broker, stored); a batch also ends whenever no record is waiting.",
+    )
+    producer_linger_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=1000,
+        description="How long the producer waits to fill a request with more actions and changelog records "
+        "(fewer, larger produce requests; adds at most this much to an action's latency).",
+    )
     # Routing
     partitioner: Literal["murmur2", "none"] = Field(default="murmur2", description="How producers partition order ids.")
     misrouted: Literal["reroute", "dead_letter"] = "reroute"

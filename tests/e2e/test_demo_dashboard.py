@@ -11,6 +11,7 @@ process behind.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -40,6 +41,17 @@ ZERO_WHEN_HEALTHY = {
 
 def dashboard_metrics() -> set[str]:
     return set(METRIC.findall(DASHBOARD.read_text()))
+
+
+def panel_queries() -> dict[str, str]:
+    """Each panel target's PromQL as Grafana would send it: every store, a one-minute rate interval."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    queries = {}
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"].replace("$__rate_interval", "1m").replace("$store", ".*")
+            queries[f"{panel['title']} / {target.get('legendFormat', target.get('refId', ''))}"] = expr
+    return queries
 
 
 class Lines:
@@ -101,6 +113,8 @@ def test_every_number_on_the_dashboard_moves_during_the_demo() -> None:
                 if moved and float(moved[0]["value"][1]) > 0:
                     still.discard(name)
         assert not still, f"numbers on the dashboard that never moved during the demo: {sorted(still)}"
+        empty = [title for title, promql in panel_queries().items() if not prometheus.query(promql)]
+        assert not empty, f"dashboard panels Prometheus has no data for: {empty}"
         # The only records dead-lettered are the ones the simulated producer truncated: a simulated store
         # running ahead of the wall clock is not "from the future".
         reasons = prometheus.by("sum by (reason) (postsale_invalid_records_total)", "reason")
