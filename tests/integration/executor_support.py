@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +24,7 @@ import orjson
 from aiohttp import web
 from standardwebhooks import Webhook
 
-from tests.integration.kafka import Wire, WorkerProcess, _collect, free_port, spawn
+from tests.integration.kafka import ROOT, Wire, WorkerProcess, _collect, free_port, spawn
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -157,3 +159,11 @@ def until(cond: Callable[[], bool], timeout: float = 60, what: str = "") -> None
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`postsale actions ARGS…` (list, release, drop) as a person runs it."""
+    return subprocess.run(  # noqa: PLW1510
+        [sys.executable, "-m", "streams.executor.cli", "actions", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip

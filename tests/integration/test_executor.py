@@ -9,8 +9,6 @@ production, so that it can be SIGKILLed.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import urllib.request
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,6 +21,7 @@ from models.actions import Action, action_id_for, dump_action
 from streams.embedded_broker import EmbeddedBroker
 from tests.integration.executor_support import (
     Receiver,
+    cli,
     executor_env,
     outcome_events,
     read,
@@ -30,16 +29,9 @@ from tests.integration.executor_support import (
     until,
     write_config,
 )
-from tests.integration.kafka import ROOT, Wire, free_port, new_wire, produce_raw
+from tests.integration.kafka import Wire, free_port, new_wire, produce_raw
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: PLW1510
-        [sys.executable, "-m", "streams.executor.cli", "actions", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
 
 def action(order_id: str, action_type: str = "refund", amount: str = "25.00", key: str = "dispute-1") -> Action:
