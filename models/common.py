@@ -7,7 +7,7 @@ an offset.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -58,12 +58,26 @@ EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_EVENT_TIME = datetime(3000, 1, 1, tzinfo=UTC)
 
 
+_ZONES: dict[timedelta, timezone] = {}
+
+
 def _plausible_time(value: datetime) -> datetime:
     """Refuse times the rules cannot compute with: deadlines are event time plus days, in the marketplace's
-    zone, and `0001-01-01T00:00+14:00` or `9999-12-31T23:59-14:00` overflow `datetime` there."""
-    if not EARLIEST_EVENT_TIME <= value < LATEST_EVENT_TIME:
+    zone, and `0001-01-01T00:00+14:00` or `9999-12-31T23:59-14:00` overflow `datetime` there.
+
+    The time comes back with a shared `timezone` per offset instead of pydantic's `TzInfo` (one object per
+    parsed value): two times with the same tzinfo object compare without asking either for its offset, and
+    comparing times (deadlines against event times, in every rule step) was a large part of a replay. The
+    same instant, the same offset, the same text when dumped."""
+    # A local year strictly inside (1970, 2999) is inside the bounds whatever the offset (< 24 h).
+    if not 1970 < value.year < 2999 and not EARLIEST_EVENT_TIME <= value < LATEST_EVENT_TIME:
         raise ValueError("time must be between 1970-01-01 and 3000-01-01 (UTC)")
-    return value
+    offset = value.utcoffset()
+    assert offset is not None  # AwareDatetime ran first
+    zone = _ZONES.get(offset)
+    if zone is None:
+        zone = _ZONES.setdefault(offset, timezone(offset))  # timezone(timedelta(0)) is UTC itself
+    return value.replace(tzinfo=zone)
 
 
 EventTime = Annotated[

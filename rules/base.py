@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from models.actions import Action, action_id_for
 from models.common import ActionType, RuleId
@@ -54,8 +54,10 @@ class Due:
 Trigger = Event | Due
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """What a row did. A named tuple, not a frozen dataclass: built several times per event, and a frozen
+    dataclass's `__init__` (an `object.__setattr__` per field) costs twice as much."""
+
     state: OrderState
     actions: tuple[Action, ...] = ()
     ledger: tuple[LedgerEntry, ...] = ()
@@ -74,7 +76,7 @@ def money(value: Decimal | float) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     """Decisions of one row about one trigger, accumulated then returned as an `Outcome`."""
 
@@ -89,7 +91,9 @@ class Plan:
 
     @classmethod
     def of(cls, order: OrderState, trigger: Trigger, ctx: Ctx, rule: RuleId) -> Plan:
-        return cls(order, ctx, rule, trigger_time(trigger), trigger_causes(trigger))
+        if isinstance(trigger, Due):
+            return cls(order, ctx, rule, trigger.deadline.due, trigger.deadline.caused_by)
+        return cls(order, ctx, rule, trigger.occurred_at, (trigger.event_id,))
 
     @property
     def th(self) -> Thresholds:
@@ -151,9 +155,7 @@ class Plan:
     ) -> None:
         rule = rule or self.rule
         kept = tuple(d for d in self.order.deadlines if not (d.rule == rule and d.key == key))
-        deadline = Deadline(
-            due=due, rule=rule, key=key, caused_by=caused_by if caused_by is not None else self.caused_by
-        )
+        deadline = Deadline.of(due, rule, key, caused_by if caused_by is not None else self.caused_by)
         self.order = self.order.evolve(deadlines=(*kept, deadline))
 
     def settle(self, *rules: DeadlineRule, key: str | None = None) -> None:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
+from typing import NamedTuple
 
 from models.actions import Action, action_id_for
 from models.events import (
@@ -127,9 +128,8 @@ FIRING_ORDER = {"supplier_unresponsive": 10, "overdue_switch": 20}
 MAX_FIRINGS_PER_CALL = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What one event (or one clock advance) did to an order."""
+class Decision(NamedTuple):
+    """What one event (or one clock advance) did to an order. (A named tuple: one is built per event.)"""
 
     state: OrderState | None
     actions: tuple[Action, ...] = ()
@@ -150,25 +150,47 @@ def event_digest(event_id: str) -> int:
 
 
 def ctx_for(order: OrderState, policy: Policy) -> Ctx:
-    resolved = policy.thresholds_for(order.marketplace, order.destination_country, order.placed_at)
+    return _ctx(policy, order.marketplace, order.destination_country, order.placed_at)
+
+
+@lru_cache(maxsize=1 << 16)
+def _ctx(policy: Policy, marketplace: str, destination_country: str, placed_at: datetime) -> Ctx:
+    """An order's context, memoised: a pure function of a frozen policy and an instant, asked at every event
+    and every fired deadline of the order; resolving it (promotion windows compared with the placement time)
+    was 5% of a replay."""
+    resolved = policy.thresholds_for(marketplace, destination_country, placed_at)
     return Ctx(thresholds=resolved.thresholds, policy_version=policy.version, promotion=resolved.promotion)
 
 
 class _Run:
     """Accumulates the outcomes of one engine call and applies the invariants."""
 
+    __slots__ = ("order", "actions", "ledger", "notes", "_initial", "_decided_ids")
+
     def __init__(self, order: OrderState) -> None:
         self.order = order
         self.actions: list[Action] = []
         self.ledger: list[LedgerEntry] = []
         self.notes: list[str] = []
-        self._decided = set(order.decided_ids())
+        self._initial = order
+        self._decided_ids: set[str] | None = None
+
+    @property
+    def _decided(self) -> set[str]:
+        """The ids decided for the order: those of the state the run started from, then each one it decides.
+        Built on first use: most events decide nothing."""
+        if self._decided_ids is None:
+            self._decided_ids = set(self._initial.decided_ids())
+        return self._decided_ids
 
     def take(self, outcome: Outcome) -> None:
-        self.order = outcome.state
-        self.ledger.extend(outcome.ledger)
-        self.notes.extend(outcome.notes)
-        for action in outcome.actions:
+        state, actions, ledger, notes = outcome
+        self.order = state
+        if ledger:
+            self.ledger.extend(ledger)
+        if notes:
+            self.notes.extend(notes)
+        for action in actions:
             self._decide(action)
 
     def _decide(self, action: Action) -> None:
@@ -185,14 +207,14 @@ class _Run:
         self.order = self.order.evolve(
             decided=(
                 *self.order.decided,
-                Decided(
-                    action_id=action.action_id,
-                    type=action.type,
-                    rule=action.rule,
-                    decided_at=action.decided_at,
-                    policy_version=action.policy_version,
-                    caused_by=action.caused_by,
-                    reason=action.reason,
+                Decided.of(
+                    action.action_id,
+                    action.type,
+                    action.rule,
+                    action.decided_at,
+                    action.policy_version,
+                    action.caused_by,
+                    action.reason,
                 ),
             )
         )
@@ -262,6 +284,8 @@ def _row_named(name: str, order: OrderState, event_type: str) -> str | None:
 def _fire(run: _Run, before: datetime, policy: Policy) -> bool:
     """Fire the order's deadlines due strictly before `before`, earliest first. False if the order retired."""
     for _ in range(MAX_FIRINGS_PER_CALL):
+        if not run.order.deadlines:
+            return True
         due = [d for d in run.order.deadlines if d.due < before]
         if not due:
             return True
@@ -284,8 +308,7 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
     if order is None:
         if not isinstance(event, OrderPlaced):
             return Decision(state=None, rejected=f"unknown order: no order.placed seen for {event.type}")
-        resolved = policy.thresholds_for(event.marketplace, event.destination_country, event.occurred_at)
-        ctx = Ctx(thresholds=resolved.thresholds, policy_version=policy.version, promotion=resolved.promotion)
+        ctx = _ctx(policy, event.marketplace, event.destination_country, event.occurred_at)
         run = _Run(lifecycle.new_order(event, ctx).evolve(seen=(digest,)))
         for name in ON_EVENT[event.type]:
             run.take(ROWS[name](run.order, event, ctx))

@@ -66,7 +66,7 @@ def retire_at(order: OrderState, ctx: Ctx, since: datetime) -> OrderState:
     """Schedule forgetting a finished order `retain_closed_days` after `since` (a late dispute may still come)."""
     due = since + days(ctx.thresholds.retain_closed_days)
     kept = tuple(d for d in order.deadlines if d.rule != "retire")
-    return order.evolve(deadlines=(*kept, Deadline(due=due, rule="retire", key="retire", caused_by=())))
+    return order.evolve(deadlines=(*kept, Deadline.of(due, "retire", "retire", ())))
 
 
 def apply(order: OrderState, event: Event, ctx: Ctx) -> OrderState:

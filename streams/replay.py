@@ -28,6 +28,15 @@ from models.state import OrderState
 from rules.engine import Decision, advance, handle_event, next_due
 from rules.store_ledger import StoreTotals
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(at: datetime) -> int:
+    """An aware time as integer microseconds since the epoch: the same order and equality as the datetimes."""
+    return (at - _EPOCH) // _MICROSECOND
+
+
 _SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -70,49 +79,64 @@ class DeadlineIndex:
 
     One live entry per order (its earliest deadline); superseded entries are
     skipped when popped, and the heap is rebuilt when they outnumber the live ones.
+    The heap orders integers (microseconds since the epoch), not aware datetimes: comparing two datetimes
+    of different offsets converts both to UTC, and that was a tenth of a replay's time (py-spy). Equal
+    instants give equal integers, so the order of firing (time, then order id) is the same.
     """
 
     def __init__(self) -> None:
-        self._heap: list[tuple[datetime, str]] = []
-        self._next: dict[str, datetime] = {}
+        self._heap: list[tuple[int, str]] = []
+        self._next: dict[str, tuple[int, datetime]] = {}
 
     def __len__(self) -> int:
         return len(self._next)
 
     def set(self, order_id: str, due: datetime | None) -> None:
         current = self._next.get(order_id)
-        if due == current:
-            return
         if due is None:
-            del self._next[order_id]
+            if current is not None:
+                del self._next[order_id]
             return
-        self._next[order_id] = due
-        heapq.heappush(self._heap, (due, order_id))
+        if current is not None and current[1] == due:
+            return
+        key = micros(due)
+        self._next[order_id] = (key, due)
+        heapq.heappush(self._heap, (key, order_id))
         if len(self._heap) > 2 * len(self._next) + 1024:
-            self._heap = [(d, o) for o, d in self._next.items()]
+            self._heap = [(k, o) for o, (k, _) in self._next.items()]
             heapq.heapify(self._heap)
 
     def overdue(self, before: datetime) -> Iterator[datetime]:
         """The due times before `before` not fired yet, without popping: a walk of the heap that stops
         at entries not due (their subtrees are later), so it costs what is overdue, not the open orders."""
-        stack = [0] if self._heap else []
+        limit = micros(before)
+        heap = self._heap
+        stack = [0] if heap else []
         seen: set[str] = set()  # an order set back to an earlier due time has two live-looking entries
         while stack:
             i = stack.pop()
-            due, order_id = self._heap[i]
-            if due >= before:
+            key, order_id = heap[i]
+            if key >= limit:
                 continue
-            if self._next.get(order_id) == due and order_id not in seen:
+            live = self._next.get(order_id)
+            if live is not None and live[0] == key and order_id not in seen:
                 seen.add(order_id)
-                yield due
-            stack.extend(j for j in (2 * i + 1, 2 * i + 2) if j < len(self._heap))
+                yield live[1]
+            stack.extend(j for j in (2 * i + 1, 2 * i + 2) if j < len(heap))
 
     def pop_due(self, before: datetime) -> Iterator[str]:
         """Order ids whose next deadline is before `before`, earliest first."""
-        while self._heap and self._heap[0][0] < before:
-            due, order_id = heapq.heappop(self._heap)
-            if self._next.get(order_id) == due:
-                del self._next[order_id]
+        heap = self._heap
+        if not heap:
+            return
+        limit = micros(before)
+        pop = heapq.heappop
+        live = self._next
+        while heap and heap[0][0] < limit:
+            key, order_id = pop(heap)
+            current = live.get(order_id)
+            if current is not None and current[0] == key:
+                del live[order_id]
                 yield order_id
 
 
