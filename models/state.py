@@ -182,6 +182,14 @@ class OrderState(BaseModel):
     decided: tuple[Decided, ...] = ()
     seen: tuple[int, ...] = Field(default=(), description="64-bit digests of processed event ids.")
 
+    @classmethod
+    def of(cls, **values: Any) -> OrderState:
+        """`OrderState(**values)` without validation, for values the engine took from a validated event;
+        the fields not given take their (immutable) defaults. Every required field must be given."""
+        fields = _ORDER_TEMPLATE.copy()  # in declaration order, as validation builds it
+        fields.update(values)
+        return _unchecked(cls, fields, set(values))
+
     def evolve(self, **changes: Any) -> OrderState:
         """A copy with `changes` (not validated: the rules set values of the declared types).
 
@@ -235,6 +243,9 @@ class OrderState(BaseModel):
 
 
 ORDER_STATE_ADAPTER: TypeAdapter[OrderState] = TypeAdapter(OrderState)
+_ORDER_TEMPLATE: dict[str, Any] = {
+    name: None if field.is_required() else field.default for name, field in OrderState.model_fields.items()
+}
 
 
 def utc_iso(value: datetime) -> str:

@@ -28,6 +28,8 @@ def _hold(plan: Plan, key: str, source: str) -> None:
 
 
 def customs_hold(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+    if isinstance(trigger, ShipmentUpdate) and trigger.status != "customs_hold" and order.customs_hold_since is None:
+        return Outcome(order)  # most tracking updates: no hold, none reported
     plan = Plan.of(order, trigger, ctx, "customs_hold")
     th = ctx.thresholds
     if isinstance(trigger, ShipmentUpdate):

@@ -14,6 +14,10 @@ from rules.claims import claim_path
 
 
 def damaged(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+    if isinstance(trigger, ShipmentUpdate) and not (
+        trigger.status == "delivery_refused" and trigger.refusal_reason == "damaged"
+    ):
+        return Outcome(order)  # most tracking updates
     plan = Plan.of(order, trigger, ctx, "damaged")
     if isinstance(trigger, ShipmentUpdate):
         if trigger.status == "delivery_refused" and trigger.refusal_reason == "damaged":

@@ -356,4 +356,9 @@ def advance(order: OrderState, now: datetime, policy: Policy) -> Decision:
 
 
 def next_due(order: OrderState) -> datetime | None:
-    return min((d.due for d in order.deadlines), default=None)
+    deadlines = order.deadlines
+    if not deadlines:
+        return None
+    if len(deadlines) == 1:
+        return deadlines[0].due
+    return min([d.due for d in deadlines])

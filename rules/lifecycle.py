@@ -15,7 +15,6 @@ from models.events import (
     Event,
     OrderPlaced,
     OrderRefunded,
-    OrderReissued,
     OrderReordered,
     OrderSupplierOrdered,
     ShipmentUpdate,
@@ -41,7 +40,7 @@ def ship_by_for(event: OrderPlaced, ctx: Ctx) -> tuple[datetime, str]:
 
 def new_order(event: OrderPlaced, ctx: Ctx) -> OrderState:
     ship_by, _ = ship_by_for(event, ctx)
-    return OrderState(
+    return OrderState.of(
         order_id=event.order_id,
         store_id=event.store_id,
         marketplace=event.marketplace,
@@ -71,17 +70,7 @@ def retire_at(order: OrderState, ctx: Ctx, since: datetime) -> OrderState:
 
 def apply(order: OrderState, event: Event, ctx: Ctx) -> OrderState:
     """The order's facts after `event`; decisions are left to the rows."""
-    if isinstance(event, OrderSupplierOrdered | OrderReordered):
-        return order.evolve(
-            supplier_ordered=True,
-            supplier_cost=event.cost if event.cost is not None else order.supplier_cost,
-            supplier_currency=event.currency if event.currency is not None else order.supplier_currency,
-        )
-    if isinstance(event, OrderRefunded):
-        return _refunded(order, event) if event.party == "customer" else order
-    if isinstance(event, OrderReissued):
-        return order
-    if isinstance(event, ShipmentUpdate):
+    if isinstance(event, ShipmentUpdate):  # half of all events: tested first
         changes: dict[str, object] = {"last_status": event.status}
         deadlines = order.deadlines
         if order.shipped_at is None and event.status in SHIPPED_STATUSES:
@@ -95,6 +84,14 @@ def apply(order: OrderState, event: Event, ctx: Ctx) -> OrderState:
         if event.status == "delivered":
             order = retire_at(order, ctx, event.occurred_at)
         return order
+    if isinstance(event, OrderSupplierOrdered | OrderReordered):
+        return order.evolve(
+            supplier_ordered=True,
+            supplier_cost=event.cost if event.cost is not None else order.supplier_cost,
+            supplier_currency=event.currency if event.currency is not None else order.supplier_currency,
+        )
+    if isinstance(event, OrderRefunded):
+        return _refunded(order, event) if event.party == "customer" else order
     return order
 
 

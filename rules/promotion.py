@@ -19,9 +19,9 @@ TROUBLE = frozenset(
 
 
 def promotion(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
-    plan = Plan.of(order, trigger, ctx, "promotion")
     if not ctx.thresholds.proactive_notices:
-        return plan.done()
+        return Outcome(order)
+    plan = Plan.of(order, trigger, ctx, "promotion")
     sale = order.promotion or "big sale"
     if isinstance(trigger, OrderPlaced):
         plan.act(

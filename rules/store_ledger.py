@@ -83,6 +83,15 @@ class StoreTotals:
     def apply(self, before: OrderState | None, after: OrderState | None) -> None:
         if before is after:
             return
+        if (
+            before is not None
+            and after is not None
+            and before.placed_at is after.placed_at
+            and before.dispute_days is after.dispute_days
+            and before.penalty_points == after.penalty_points
+            and before.store_id is after.store_id
+        ):
+            return  # the same contribution taken out and put back: most events change none of these fields
         if before is not None:
             self._add(before, -1)
         if after is not None:

@@ -74,6 +74,9 @@ class ReplayStats:
     retired: int = 0
 
 
+_CUSTOMER_MONEY = frozenset({"refund", "abandon_return"})
+
+
 class DeadlineIndex:
     """Next deadline per order in a heap: firing costs what is due, not the number of open orders.
 
@@ -126,10 +129,11 @@ class DeadlineIndex:
 
     def pop_due(self, before: datetime) -> Iterator[str]:
         """Order ids whose next deadline is before `before`, earliest first."""
+        return self.pop_due_micros(micros(before))
+
+    def pop_due_micros(self, limit: int) -> Iterator[str]:
+        """`pop_due` with the time as `micros(before)`."""
         heap = self._heap
-        if not heap:
-            return
-        limit = micros(before)
         pop = heapq.heappop
         live = self._next
         while heap and heap[0][0] < limit:
@@ -150,6 +154,7 @@ class Replayer:
         self.totals = StoreTotals()
         self.index = DeadlineIndex()
         self.watermark: datetime | None = None
+        self._watermark_us = -(2**63)  # micros(self.watermark)
         self.stats = ReplayStats()
 
     @property
@@ -166,49 +171,67 @@ class Replayer:
             for store in self.totals.stores()
         }
 
-    def _record(self, order_id: str, decision: Decision) -> list[Action]:
-        self.totals.apply(self.orders.get(order_id), decision.state)
-        if decision.state is None:
+    def _record(
+        self, order_id: str, before: OrderState | None, decision: Decision, indexed: bool = False
+    ) -> tuple[Action, ...]:
+        """Keep the decision's state, index its next deadline, count its actions. `indexed`: the index holds
+        `before`'s next deadline (so a state with the very same deadlines needs no re-indexing)."""
+        after = decision.state
+        if before is not after:
+            self.totals.apply(before, after)
+        if after is None:
             self.orders.pop(order_id, None)
             self.index.set(order_id, None)
             if decision.retired:
                 self.stats.retired += 1
         else:
-            self.orders[order_id] = decision.state
-            self.index.set(order_id, next_due(decision.state))
-        for action in decision.actions:
-            self.stats.actions_by_type[action.type] += 1
-            self.stats.actions_by_rule[action.rule] += 1
-            if action.party == "customer" and action.type in ("refund", "abandon_return") and action.amount is not None:
-                cur = action.currency or "?"
-                self.stats.customer_refunds[cur] = self.stats.customer_refunds.get(cur, Decimal(0)) + action.amount
-        return list(decision.actions)
+            self.orders[order_id] = after
+            if not (indexed and before is not None and before.deadlines is after.deadlines):
+                self.index.set(order_id, next_due(after))
+        actions = decision.actions
+        if actions:
+            stats = self.stats
+            for action in actions:
+                stats.actions_by_type[action.type] += 1
+                stats.actions_by_rule[action.rule] += 1
+                if action.party == "customer" and action.type in _CUSTOMER_MONEY and action.amount is not None:
+                    cur = action.currency or "?"
+                    stats.customer_refunds[cur] = stats.customer_refunds.get(cur, Decimal(0)) + action.amount
+        return actions
 
     def feed(self, event: Event) -> tuple[Decision, list[Action]]:
         """Apply one event, then let the watermark fire what it has passed. Returns the event's decision
         and every action decided (the event's and the deadlines')."""
         self.stats.events += 1
-        decision = handle_event(self.orders.get(event.order_id), event, self.policy)
+        order_id = event.order_id
+        before = self.orders.get(order_id)
+        decision = handle_event(before, event, self.policy)
         if decision.duplicate:
             self.stats.duplicates += 1
         if decision.rejected is not None:
             self.stats.rejected += 1
-        actions = self._record(event.order_id, decision)
-        mark = event.occurred_at - self.lateness
-        if self.watermark is None or mark > self.watermark:
+        # Every order's next deadline is in the index between two calls (advance_to re-indexes what it pops).
+        actions = list(self._record(order_id, before, decision, indexed=True))
+        mark = event.occurred_at - self.lateness if self.lateness else event.occurred_at
+        mark_us = micros(mark)
+        if mark_us > self._watermark_us:
             self.watermark = mark
-            actions += self.advance_to(mark)
+            self._watermark_us = mark_us
+            actions += self._advance(mark, mark_us)
         return decision, actions
 
     def advance_to(self, now: datetime) -> list[Action]:
         """Fire every deadline due before `now`."""
+        return self._advance(now, micros(now))
+
+    def _advance(self, now: datetime, now_us: int) -> list[Action]:
         actions: list[Action] = []
-        for order_id in list(self.index.pop_due(now)):
+        for order_id in list(self.index.pop_due_micros(now_us)):
             state = self.orders.get(order_id)
             if state is None:
                 continue
             self.stats.deadlines_fired += 1
-            actions += self._record(order_id, advance(state, now, self.policy))
+            actions += self._record(order_id, state, advance(state, now, self.policy))
         return actions
 
     def finish(self, until: datetime | None) -> list[Action]:
@@ -216,9 +239,11 @@ class Replayer:
         actions: list[Action] = []
         if self.watermark is not None and self.lateness:
             self.watermark = self.watermark + self.lateness
+            self._watermark_us = micros(self.watermark)
             actions += self.advance_to(self.watermark)
         if until is not None and (self.watermark is None or until > self.watermark):
             self.watermark = until
+            self._watermark_us = micros(until)
             actions += self.advance_to(until)
         return actions
 
