@@ -209,9 +209,11 @@ class OrderProcessor:
         if batch is None:
             return
         try:
-            # Released once per partition per batch: the watermark is then computed on everything fetched.
+            # Released once per partition per batch: the watermark is then computed on everything fetched. The
+            # partition's orders are read as one of its own records (RocksDB reads the current event's partition).
             for partition in sorted(batch.partitions):
-                await self._release(partition, batch)
+                with as_current(batch.writer[partition]):
+                    await self._release(partition, batch)
             self.batch = None
             for sent in batch.in_flight:
                 await sent

@@ -8,10 +8,11 @@ partition to store its orders' states under.
 
 That last part is about Faust's tables: a table write goes to the changelog
 partition (and, with RocksDB, the local database) of the event being processed
-(`faust.streams.current_event()`), not of the key. A batch mixes partitions, so
-each partition's states are written while one of that partition's own records
-is the current event (`as_current`), exactly as if they were written while
-processing it.
+(`faust.streams.current_event()`), not of the key, and a RocksDB read looks only
+in the current event's partition. A batch mixes partitions, so each
+partition's states are read and written while one of that partition's own
+records is the current event (`as_current`), exactly as if they were read and
+written while processing it.
 """
 
 from __future__ import annotations
