@@ -7,8 +7,7 @@ and prints its figures as JSON, so that its peak RSS is the replay's and not the
 from __future__ import annotations
 
 import gc
-import io
-import resource
+import os
 import shutil
 import sys
 import tempfile
@@ -36,18 +35,24 @@ def _rss_mb() -> float:
 
 
 def replay_child(path: Path, until: datetime) -> dict[str, Any]:
-    from streams.offline import replay_file
+    """The replay's figures. Its actions go to /dev/null as `postsale replay --out` would write them (a
+    BytesIO would hold every action: memory that grows with the events, not the replay's); its peak RSS is
+    `VmHWM`, not `ru_maxrss`, which Linux carries over `execve` from the parent (this driver: the 667 to
+    1,368 MiB of the first full run were the driver's own growth between runs)."""
+    from streams.offline import peak_rss_mb, replay_file
 
     policy = load_policy()
     before = _rss_mb()
-    result = replay_file(path, policy, out=io.BytesIO(), on_bad=lambda _b: None, until=until)
+    with open(os.devnull, "wb") as sink:
+        result = replay_file(path, policy, out=sink, on_bad=lambda _b: None, until=until)
     return {
         "events": result.replayer.stats.events,
         "seconds": result.seconds,
         "events_per_s": result.events_per_second,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "rss_before_mb": before,
         "open_orders": len(result.replayer.orders),
+        "peak_open_orders": result.replayer.stats.peak_open_orders,
     }
 
 

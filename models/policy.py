@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from models.common import CountryCode
+from models.common import CountryCode, epoch_micros
 
 
 class CarrierLimits(BaseModel):
@@ -216,7 +216,22 @@ class Policy(BaseModel):
         return hash((self.version, id(self)))
 
     def thresholds_for(self, marketplace: str, destination_country: str, placed_at: datetime) -> ResolvedThresholds:
-        return _resolve(self, marketplace, destination_country, _active_promotion(self, marketplace, placed_at))
+        return _resolve(self, marketplace, destination_country, self.promotion_at(marketplace, placed_at))
+
+    def promotion_at(self, marketplace: str, placed_at: datetime) -> str | None:
+        """The promotion window an order placed then on that marketplace falls in (the first that matches)."""
+        windows = _windows(self)
+        if not windows:
+            return None
+        at = epoch_micros(placed_at)
+        for starts, ends, marketplaces, name in windows:
+            if starts <= at < ends and (marketplaces is None or marketplace in marketplaces):
+                return name
+        return None
+
+    def resolved(self, marketplace: str, destination_country: str, promotion: str | None) -> ResolvedThresholds:
+        """The thresholds of a marketplace, destination and promotion (as `promotion_at` names it)."""
+        return _resolve(self, marketplace, destination_country, promotion)
 
 
 class ResolvedThresholds(BaseModel):
@@ -225,11 +240,13 @@ class ResolvedThresholds(BaseModel):
     promotion: str | None = None
 
 
-def _active_promotion(policy: Policy, marketplace: str, at: datetime) -> str | None:
-    for promo in policy.promotions:
-        if promo.starts_at <= at < promo.ends_at and (promo.marketplaces is None or marketplace in promo.marketplaces):
-            return promo.name
-    return None
+@lru_cache(maxsize=64)
+def _windows(policy: Policy) -> tuple[tuple[int, int, tuple[str, ...] | None, str], ...]:
+    """The promotion windows as integer microseconds: asked at every event, and comparing aware times of
+    different offsets (pydantic's `TzInfo` here) cost microseconds each."""
+    return tuple(
+        (epoch_micros(p.starts_at), epoch_micros(p.ends_at), p.marketplaces, p.name) for p in policy.promotions
+    )
 
 
 @lru_cache(maxsize=4096)

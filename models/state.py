@@ -45,6 +45,18 @@ def _unchecked(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _
     return new
 
 
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def _interned(names: set[str]) -> set[str]:
+    """One shared set per combination of field names (a few dozen combinations in practice)."""
+    key = frozenset(names)
+    shared = _FIELDS_SETS.get(key)
+    if shared is None:
+        shared = _FIELDS_SETS.setdefault(key, names)
+    return shared
+
+
 class Deadline(BaseModel):
     """A point in event time at which a rule looks at the order again."""
 
@@ -188,22 +200,24 @@ class OrderState(BaseModel):
         the fields not given take their (immutable) defaults. Every required field must be given."""
         fields = _ORDER_TEMPLATE.copy()  # in declaration order, as validation builds it
         fields.update(values)
-        return _unchecked(cls, fields, set(values))
+        return _unchecked(cls, fields, _interned(set(values)))
 
     def evolve(self, **changes: Any) -> OrderState:
         """A copy with `changes` (not validated: the rules set values of the declared types).
 
         Hot path: every rule step makes one, and pydantic's model_copy was the
         largest single cost of a replay (measured with cProfile). The slots are
-        set through their descriptors, and the fields-set is shared when the
-        changes add no new name to it (it is never mutated)."""
+        set through their descriptors, and the fields-set is shared: the same
+        object when the changes add no new name to it, else one interned set
+        per combination of names (a set per order was a fifth of a replay's
+        memory). pydantic never mutates it on a frozen model."""
         new = _new_object(OrderState)
         values = self.__dict__.copy()
         values.update(changes)
         _set_attr(new, "__dict__", values)
         fields_set = self.__pydantic_fields_set__
         if not fields_set.issuperset(changes):
-            fields_set = fields_set | changes.keys()
+            fields_set = _interned(fields_set | changes.keys())
         _set_fields_set(new, fields_set)
         _set_extra(new, None)
         _set_private(new, None)

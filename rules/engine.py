@@ -150,15 +150,18 @@ def event_digest(event_id: str) -> int:
 
 
 def ctx_for(order: OrderState, policy: Policy) -> Ctx:
-    return _ctx(policy, order.marketplace, order.destination_country, order.placed_at)
+    return _ctx_at(policy, order.marketplace, order.destination_country, order.placed_at)
 
 
-@lru_cache(maxsize=1 << 16)
-def _ctx(policy: Policy, marketplace: str, destination_country: str, placed_at: datetime) -> Ctx:
-    """An order's context, memoised: a pure function of a frozen policy and an instant, asked at every event
-    and every fired deadline of the order; resolving it (promotion windows compared with the placement time)
-    was 5% of a replay."""
-    resolved = policy.thresholds_for(marketplace, destination_country, placed_at)
+def _ctx_at(policy: Policy, marketplace: str, destination_country: str, placed_at: datetime) -> Ctx:
+    return _ctx(policy, marketplace, destination_country, policy.promotion_at(marketplace, placed_at))
+
+
+@lru_cache(maxsize=4096)
+def _ctx(policy: Policy, marketplace: str, destination_country: str, promotion: str | None) -> Ctx:
+    """The context of every order of a marketplace, destination and promotion, memoised (a few per policy:
+    asked at every event and every fired deadline, resolving it was 5% of a replay)."""
+    resolved = policy.resolved(marketplace, destination_country, promotion)
     return Ctx(thresholds=resolved.thresholds, policy_version=policy.version, promotion=resolved.promotion)
 
 
@@ -308,7 +311,7 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
     if order is None:
         if not isinstance(event, OrderPlaced):
             return Decision(state=None, rejected=f"unknown order: no order.placed seen for {event.type}")
-        ctx = _ctx(policy, event.marketplace, event.destination_country, event.occurred_at)
+        ctx = _ctx_at(policy, event.marketplace, event.destination_country, event.occurred_at)
         run = _Run(lifecycle.new_order(event, ctx).evolve(seen=(digest,)))
         for name in ON_EVENT[event.type]:
             run.take(ROWS[name](run.order, event, ctx))

@@ -51,6 +51,7 @@ def replay_summary(console: Console, result: ReplayResult, policy: Policy) -> No
     head.add_row("actions", f"{sum(s.actions_by_type.values())}")
     head.add_row("deadlines fired", f"{s.deadlines_fired}")
     head.add_row("open orders at the end", f"{len(r.orders)}")
+    head.add_row("open orders at the peak", f"{s.peak_open_orders}")
     head.add_row("throughput", f"{result.events_per_second:,.0f} events/s ({result.seconds:.2f} s)")
     head.add_row("peak memory (RSS)", f"{result.peak_rss_mb:.0f} MB")
     for cur, amount in sorted(s.customer_refunds.items()):

@@ -21,6 +21,7 @@ from decimal import Decimal
 from pydantic import ValidationError
 
 from models.actions import Action
+from models.common import epoch_micros
 from models.events import Event, parse_event
 from models.ledger import StoreLedger
 from models.policy import Policy
@@ -28,13 +29,7 @@ from models.state import OrderState
 from rules.engine import Decision, advance, handle_event, next_due
 from rules.store_ledger import StoreTotals
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def micros(at: datetime) -> int:
-    """An aware time as integer microseconds since the epoch: the same order and equality as the datetimes."""
-    return (at - _EPOCH) // _MICROSECOND
+micros = epoch_micros
 
 
 _SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
@@ -72,6 +67,7 @@ class ReplayStats:
     customer_refunds: dict[str, Decimal] = field(default_factory=dict)
     deadlines_fired: int = 0
     retired: int = 0
+    peak_open_orders: int = 0
 
 
 _CUSTOMER_MONEY = frozenset({"refund", "abandon_return"})
@@ -186,6 +182,8 @@ class Replayer:
                 self.stats.retired += 1
         else:
             self.orders[order_id] = after
+            if before is None and len(self.orders) > self.stats.peak_open_orders:
+                self.stats.peak_open_orders = len(self.orders)
             if not (indexed and before is not None and before.deadlines is after.deadlines):
                 self.index.set(order_id, next_due(after))
         actions = decision.actions
