@@ -16,6 +16,7 @@ from models.events import DISPUTE_REASONS, OrderRefunded, ShipmentStatus, dump_e
 from models.policy import Policy
 from models.state import ORDER_STATE_ADAPTER
 from rules.engine import advance, handle_event
+from streams.codec import decode_state, encode_state, encode_state_json
 from streams.replay import Replayer
 from tests import factories as f
 from tests.factories import CST, T0, customer_refunds, default_policy, run_full
@@ -310,6 +311,8 @@ def test_events_actions_and_state_round_trip_through_json(events):
     for state in result.states.values():
         if state is not None:
             assert ORDER_STATE_ADAPTER.validate_json(ORDER_STATE_ADAPTER.dump_json(state)) == state
+            assert decode_state(encode_state(state)) == state  # as stored in the table (version 1)
+            assert decode_state(encode_state_json(state)) == state  # as stored before (version 0)
 
 
 threshold_overrides = st.fixed_dictionaries(
