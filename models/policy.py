@@ -9,7 +9,7 @@ Overrides name only the fields they change.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -220,12 +220,17 @@ class Policy(BaseModel):
 
     def promotion_at(self, marketplace: str, placed_at: datetime) -> str | None:
         """The promotion window an order placed then on that marketplace falls in (the first that matches)."""
-        windows = _windows(self)
-        if not windows:
+        if not self.promotions:
+            return None
+        zone = placed_at.tzinfo
+        if type(zone) is timezone:  # an event's time (see models.common.EventTime): compare in its own zone
+            for starts, ends, marketplaces, name in _windows_in(self, zone):
+                if starts <= placed_at < ends and (marketplaces is None or marketplace in marketplaces):
+                    return name
             return None
         at = epoch_micros(placed_at)
-        for starts, ends, marketplaces, name in windows:
-            if starts <= at < ends and (marketplaces is None or marketplace in marketplaces):
+        for starts_us, ends_us, marketplaces, name in _windows(self):
+            if starts_us <= at < ends_us and (marketplaces is None or marketplace in marketplaces):
                 return name
         return None
 
@@ -243,9 +248,17 @@ class ResolvedThresholds(BaseModel):
 @lru_cache(maxsize=64)
 def _windows(policy: Policy) -> tuple[tuple[int, int, tuple[str, ...] | None, str], ...]:
     """The promotion windows as integer microseconds: asked at every event, and comparing aware times of
-    different offsets (pydantic's `TzInfo` here) cost microseconds each."""
+    different offsets (pydantic's `TzInfo` here) costs a call for each one's offset."""
     return tuple(
         (epoch_micros(p.starts_at), epoch_micros(p.ends_at), p.marketplaces, p.name) for p in policy.promotions
+    )
+
+
+@lru_cache(maxsize=256)
+def _windows_in(policy: Policy, zone: timezone) -> tuple[tuple[datetime, datetime, tuple[str, ...] | None, str], ...]:
+    """The promotion windows in `zone`: two times with the same tzinfo object compare as plain fields."""
+    return tuple(
+        (p.starts_at.astimezone(zone), p.ends_at.astimezone(zone), p.marketplaces, p.name) for p in policy.promotions
     )
 
 

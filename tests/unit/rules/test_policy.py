@@ -3,11 +3,12 @@ overrides per marketplace, region and promotion change the threshold actually us
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from models.common import EventTime
 from models.policy import Policy
 from models.policy_file import PolicyError, load_policy, parse_policy
 from tests.factories import (
@@ -309,3 +310,28 @@ def test_every_action_carries_the_policy_version():
     assert len(actions) >= 5
     assert {a.policy_version for a in actions} == {"store-7.3"}
     assert {a.policy_version for a in run(events, until=SB + 60 * DAY)} == {"2026.11-default"}
+
+
+def _window_by_comparison(policy: Policy, marketplace: str, at: datetime) -> str | None:
+    """What `promotion_at` must answer: the first window with starts_at <= at < ends_at, compared as instants."""
+    for promo in policy.promotions:
+        if promo.starts_at <= at < promo.ends_at and (promo.marketplaces is None or marketplace in promo.marketplaces):
+            return promo.name
+    return None
+
+
+@pytest.mark.parametrize("marketplace", ["tmall", "shopify", "aliexpress", "jd"])
+def test_promotion_windows_are_found_to_the_microsecond_in_any_offset(marketplace):
+    policy = default_policy()
+    parsed = TypeAdapter(EventTime)  # the edge's times: a shared `timezone` per offset
+    for promo in policy.promotions:
+        for edge in (promo.starts_at, promo.ends_at):
+            for shift in (timedelta(microseconds=-1), timedelta(0), timedelta(microseconds=1)):
+                for offset in (-5, 0, 8, 14):
+                    at = (edge + shift).astimezone(timezone(timedelta(hours=offset)))
+                    expected = _window_by_comparison(policy, marketplace, at)
+                    assert policy.promotion_at(marketplace, at) == expected
+                    assert policy.promotion_at(marketplace, parsed.validate_python(at.isoformat())) == expected
+                    # pydantic's own TzInfo, as a state decoded from a table has it
+                    decoded = TypeAdapter(datetime).validate_python(at.isoformat())
+                    assert policy.promotion_at(marketplace, decoded) == expected
