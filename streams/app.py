@@ -60,6 +60,7 @@ def make_faust_app(settings: Settings) -> faust.App:
         stream_wait_empty=False,
         producer_acks=-1,
         producer_linger=settings.producer_linger_ms / 1000,
+        broker_commit_interval=settings.commit_interval_seconds,
         web_enabled=settings.web_enabled,
         web_bind=settings.web_host,
         web_host=settings.web_advertised_host or settings.web_host,

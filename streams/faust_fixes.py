@@ -6,6 +6,8 @@
 4. Input records processed before the seek that ends recovery (`HeldHeadConsumer.on_partitions_assigned`).
 5. No fencing of a worker that lost its session (`LeaseKeepingListener`, `PostsaleApp.on_rebalance_start`;
    the gate itself is `streams/fencing.py`).
+6. Four tasks and an `asyncio.wait` per consumed message (`HeldHeadConsumer._drain_messages`,
+   `deliver_eagerly`).
 
 Table recovery trusts the broker's ListOffsets(LATEST) answer as the end of a
 changelog. Some Kafka-protocol brokers answer "base offset of the last record
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,10 +33,11 @@ import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
+from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import Consumer as AiokafkaConsumer
 from faust.transport.drivers.aiokafka import ConsumerRebalanceListener, credentials_to_aiokafka_auth
 from faust.transport.drivers.aiokafka import Transport as AiokafkaTransport
-from faust.types import TP
+from faust.types import TP, Message
 
 from streams.fencing import GroupLease
 
@@ -156,6 +159,65 @@ class HeldHeadConsumer(AiokafkaConsumer):
                 return None
         return super()._new_offset(tp)
 
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - the consumer's own loop
+        """Faust 0.15.3's `Consumer._drain_messages`, with each message delivered by `deliver_eagerly` instead of
+        `wait_first(callback(message), suspend_flow.wait())`; everything else as it is there (gaps, commits
+        every `broker_commit_every`, a yield to the loop every 100 messages, read offsets)."""
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        suspended = self.suspend_flow.wait
+        wait_first = self.wait_first
+        yield_every = 100
+        num_since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                ait = getmany(timeout=1.0)
+                await self.sleep(0)
+                if not self.should_stop:
+                    tp: TP
+                    message: Message
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await asyncio.sleep(0)
+                            num_since_yield = 0
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
+                            await deliver_eagerly(callback(message), suspended, wait_first)
+                            set_read_offset(tp, offset)
+                    unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
+
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Seek every partition to its committed offset, and those with none to the beginning.
 
@@ -175,6 +237,56 @@ class HeldHeadConsumer(AiokafkaConsumer):
             for tp in never:
                 self._read_offset.pop(tp, None)
         return committed
+
+
+async def deliver_eagerly(delivery: Awaitable[Any], interrupt: Callable[[], Awaitable[Any]], wait_first: Any) -> None:
+    """Run `delivery` at once; only if it has to wait, wait for it or for `interrupt`, whichever comes first.
+
+    Faust hands every fetched message to its streams with
+    `wait_first(callback(message), suspend_flow.wait())`: four tasks and an
+    `asyncio.wait` per message, so that a delivery blocked on a full stream
+    buffer or a suspended flow (a rebalance) can be abandoned. Almost every
+    delivery completes without waiting (the buffer has room, the flow runs).
+    Here the delivery coroutine is stepped directly; only when it really
+    blocks is the rest of it run as before, racing the interrupt. Same
+    semantics, no task in the common case."""
+    if not isinstance(delivery, Coroutine):
+        await wait_first(delivery, interrupt())
+        return
+    try:
+        blocked_on = _received(delivery.send(None))
+    except StopIteration:
+        return
+    await wait_first(_resume(delivery, blocked_on), interrupt())
+
+
+def _received(yielded: Any) -> Any:
+    """What a task does with a future its coroutine yields: take the "blocking" mark off before waiting on it
+    (an asyncio future refuses to be awaited again while it carries the mark)."""
+    if getattr(yielded, "_asyncio_future_blocking", False):
+        yielded._asyncio_future_blocking = False
+    return yielded
+
+
+async def _resume(coro: Coroutine[Any, Any, Any], blocked_on: Any) -> Any:
+    """Drive a coroutine that was stepped by hand and is waiting on `blocked_on` (a future, or None for a bare
+    yield) to its end, inside the current task."""
+    try:
+        while True:
+            if blocked_on is None:
+                await asyncio.sleep(0)
+            else:
+                try:
+                    await blocked_on
+                except Exception:  # noqa: BLE001, S110 - the coroutine receives the outcome itself, below
+                    pass
+            try:
+                blocked_on = _received(coro.send(None))
+            except StopIteration as done:
+                return done.value
+    except BaseException:
+        coro.close()  # this task was cancelled (the flow was suspended first): the delivery is abandoned
+        raise
 
 
 @contextmanager

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         description="How long the producer waits to fill a request with more actions and changelog records "
         "(fewer, larger produce requests; adds at most this much to an action's latency).",
     )
+    commit_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often processed offsets are committed (Faust's broker_commit_interval): what a restarted "
+        "worker reads again, as repeats that change nothing.",
+    )
     # Routing
     partitioner: Literal["murmur2", "none"] = Field(default="murmur2", description="How producers partition order ids.")
     misrouted: Literal["reroute", "dead_letter"] = "reroute"

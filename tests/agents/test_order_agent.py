@@ -49,6 +49,7 @@ from aiokafka.errors import KafkaTimeoutError
 from models.actions import dump_action
 from models.events import Event, dump_event, topic_of
 from models.policy_file import load_policy
+from streams.codec import decode_state
 from streams.offline import replay_file
 from streams.partitioning import partition_for
 from streams.simulator import generate
@@ -88,7 +89,7 @@ def assert_no_state_before_its_actions(h: AgentHarness) -> None:
         if s.topic == action_topic:
             sent_so_far.add(s.json()["action_id"])
         elif s.topic == changelog and s.value:
-            decided = {d["action_id"] for d in orjson.loads(s.value).get("decided", [])}
+            decided = {d.action_id for d in decode_state(s.value).decided}
             assert decided <= sent_so_far, f"state of {s.key!r} records unsent actions {decided - sent_so_far}"
 
 
@@ -198,7 +199,7 @@ async def test_effects_reach_the_producer_in_order_action_then_state_then_acknow
         action, state = sends
         assert action.json() == expected[0]
         assert action.value == dump_action(run_full([order]).actions[0])
-        assert orjson.loads(state.value)["decided"][0]["action_id"] == expected[0]["action_id"]
+        assert decode_state(state.value).decided[0].action_id == expected[0]["action_id"]
         assert index not in action.acked and index not in state.acked, "acknowledged before its effects"
         assert record.acked
 
