@@ -42,7 +42,7 @@ def credentials(settings: Settings) -> faust.auth.Credentials | None:
 
 
 def make_faust_app(settings: Settings) -> faust.App:
-    return PostsaleApp(
+    app = PostsaleApp(
         settings.app_id,
         broker=settings.broker_string(),
         broker_credentials=credentials(settings),
@@ -71,6 +71,8 @@ def make_faust_app(settings: Settings) -> faust.App:
         logging_config=None,
         TableManager=PostsaleTableManager,
     )
+    app.fetch_max_wait_ms = settings.fetch_max_wait_ms
+    return app
 
 
 @dataclass

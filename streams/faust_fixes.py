@@ -8,6 +8,7 @@
    the gate itself is `streams/fencing.py`).
 6. Four tasks and an `asyncio.wait` per consumed message (`HeldHeadConsumer._drain_messages`,
    `deliver_eagerly`).
+7. A fetch wait hard-coded to 1.5 s (`PromptFetchThread`).
 
 Table recovery trusts the broker's ListOffsets(LATEST) answer as the end of a
 changelog. Some Kafka-protocol brokers answer "base offset of the last record
@@ -34,8 +35,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers.aiokafka import (
+    AIOKafkaConsumerThread,
+    ConsumerRebalanceListener,
+    credentials_to_aiokafka_auth,
+)
 from faust.transport.drivers.aiokafka import Consumer as AiokafkaConsumer
-from faust.transport.drivers.aiokafka import ConsumerRebalanceListener, credentials_to_aiokafka_auth
 from faust.transport.drivers.aiokafka import Transport as AiokafkaTransport
 from faust.types import TP, Message
 
@@ -112,6 +117,21 @@ class LeaseKeepingListener(ConsumerRebalanceListener):
         return super().on_partitions_revoked(revoked)
 
 
+class PromptFetchThread(AIOKafkaConsumerThread):
+    """Faust's consumer thread with the fetch wait the app asks for (`PostsaleApp.fetch_max_wait_ms`).
+
+    Faust's aiokafka driver creates its consumer with `fetch_max_wait_ms=1500`, not a setting. A broker may
+    hold a fetch that long before it answers with records that arrived meanwhile (Tansu does; Kafka answers as
+    soon as `fetch.min.bytes` is there), which puts up to 1.5 s between an event and its actions."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        wait = getattr(self.app, "fetch_max_wait_ms", None)
+        if wait is not None:
+            consumer._fetch_max_wait_ms = int(wait)  # noqa: SLF001 - read by the Fetcher created at start()
+        return consumer
+
+
 class HeldHeadConsumer(AiokafkaConsumer):
     """Never commit past a message that is still being processed.
 
@@ -127,6 +147,10 @@ class HeldHeadConsumer(AiokafkaConsumer):
 
     RebalanceListener = LeaseKeepingListener
     seeking_streams = False
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return PromptFetchThread(self, loop=self.loop, beacon=self.beacon)
+
     _held_back: frozenset[TP] = frozenset()
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
@@ -310,6 +334,7 @@ class PostsaleApp(faust.App):
         super().__init__(*args, **kwargs)
         self.rebalance_generation = 0
         self.group_lease = GroupLease(self.conf.broker_session_timeout)
+        self.fetch_max_wait_ms: int | None = None  # None: Faust's 1,500 ms (PromptFetchThread)
 
     def on_rebalance_start(self) -> None:
         # Called by the consumer thread as the first step of a rebalance, before anything is revoked: from here

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         description="How long the producer waits to fill a request with more actions and changelog records "
         "(fewer, larger produce requests; adds at most this much to an action's latency).",
     )
+    fetch_max_wait_ms: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="Longest a fetch may wait at the broker for records (Faust fixes it at 1,500 ms; a broker that "
+        "holds fetches that long delays every action by as much).",
+    )
     commit_interval_seconds: float = Field(
         default=1.0,
         gt=0,

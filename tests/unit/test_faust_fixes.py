@@ -125,3 +125,16 @@ def test_an_error_in_the_delivery_reaches_the_consumer() -> None:
         assert str(exc) == "bad message"
     else:
         raise AssertionError("the delivery's error was swallowed")
+
+
+def test_the_configured_fetch_wait_reaches_the_kafka_consumer() -> None:
+    from models.policy_file import load_policy
+    from streams.app import build
+    from streams.settings import Settings
+
+    async def scenario() -> int:
+        rt = build(Settings(fetch_max_wait_ms=40, web_enabled=False), load_policy(None))
+        consumer = rt.app.consumer._thread._create_worker_consumer(rt.app.transport)
+        return int(consumer._fetch_max_wait_ms)
+
+    assert run(scenario()) == 40  # Faust alone: 1,500
