@@ -212,9 +212,7 @@ class OrderState(BaseModel):
         per combination of names (a set per order was a fifth of a replay's
         memory). pydantic never mutates it on a frozen model."""
         new = _new_object(OrderState)
-        values = self.__dict__.copy()
-        values.update(changes)
-        _set_attr(new, "__dict__", values)
+        _set_attr(new, "__dict__", {**self.__dict__, **changes})  # keeps the declaration order
         fields_set = self.__pydantic_fields_set__
         if not fields_set.issuperset(changes):
             fields_set = _interned(fields_set | changes.keys())
