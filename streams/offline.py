@@ -67,8 +67,11 @@ def replay_file(
     line_no = 0
     thresholds = gc.get_threshold()
     # The states are long-lived and make no reference cycles: collecting the young generation every 700
-    # allocations (the default) was 5-10% of a replay. Whatever was alive before is frozen out of the scans.
-    gc.freeze()
+    # allocations (the default) was 5-10% of a replay. Whatever was alive before is frozen out of the scans
+    # (unless the process froze objects itself: then its freeze is left as it is).
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
     try:
         for item in read_events(iter_lines(path, on_progress)):
@@ -88,7 +91,8 @@ def replay_file(
                 write(dump_action(action) + b"\n")
     finally:
         gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
     seconds = time.perf_counter() - started
     replayer.stats.invalid = bad
     return ReplayResult(replayer, seconds, bad, peak_rss_mb())
