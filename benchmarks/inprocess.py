@@ -63,22 +63,21 @@ def deadline_firing(placed: dict[str, Any], open_orders: int, fire: int) -> dict
     """µs per fired deadline with `open_orders` open, as the worker fires them: pop the due order ids from
     the time-ordered index, read each order's stored bytes, decode, `advance`, encode, store, re-index.
 
-    The orders are copies of one placed order (its encoded state with the order id replaced: cheap for a
-    million); the index gives them distinct due times, so exactly `fire` of them are due."""
+    The orders are copies of one placed order (its state with the order id replaced, each encoded as the
+    worker stores it: the stored form is compressed, so the id cannot be replaced in the bytes); the index
+    gives them distinct due times, so exactly `fire` of them are due."""
     policy = load_policy()
     event = parse_event(orjson.dumps(placed))
     state = handle_event(None, event, policy).state
     assert state is not None
     due = next_due(state)
     assert due is not None, "an order.placed state must have a deadline"
-    template = encode_state(state)
-    old_id = state.order_id.encode()
     table: dict[str, bytes] = {}
     index = DeadlineIndex()
     # Every copy's own deadlines are at `due`; the index spreads them one second apart after it.
     for i in range(open_orders):
         oid = f"o{i:07d}"
-        table[oid] = template.replace(old_id, oid.encode())
+        table[oid] = encode_state(state.evolve(order_id=oid))
         index.set(oid, due + timedelta(seconds=i))
     gc.collect()
     now = due + timedelta(seconds=fire)  # exactly `fire` entries are before `now`
