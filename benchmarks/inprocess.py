@@ -22,7 +22,7 @@ from benchmarks.common import percentile
 from models.events import parse_event
 from models.policy_file import load_policy
 from rules.engine import advance, handle_event, next_due
-from streams.codec import decode_state, encode_state
+from streams.codec import compress_state_json, decode_state, encode_state, encode_state_json
 from streams.replay import DeadlineIndex, Replayer
 
 
@@ -63,8 +63,8 @@ def deadline_firing(placed: dict[str, Any], open_orders: int, fire: int) -> dict
     """µs per fired deadline with `open_orders` open, as the worker fires them: pop the due order ids from
     the time-ordered index, read each order's stored bytes, decode, `advance`, encode, store, re-index.
 
-    The orders are copies of one placed order (its state with the order id replaced, each encoded as the
-    worker stores it: the stored form is compressed, so the id cannot be replaced in the bytes); the index
+    The orders are copies of one placed order (its JSON with the order id replaced, each compressed as the
+    worker stores it: the stored bytes are compressed, so the id cannot be replaced in them); the index
     gives them distinct due times, so exactly `fire` of them are due."""
     policy = load_policy()
     event = parse_event(orjson.dumps(placed))
@@ -72,12 +72,14 @@ def deadline_firing(placed: dict[str, Any], open_orders: int, fire: int) -> dict
     assert state is not None
     due = next_due(state)
     assert due is not None, "an order.placed state must have a deadline"
+    template = encode_state_json(state)
+    old_id = state.order_id.encode()
     table: dict[str, bytes] = {}
     index = DeadlineIndex()
     # Every copy's own deadlines are at `due`; the index spreads them one second apart after it.
     for i in range(open_orders):
         oid = f"o{i:07d}"
-        table[oid] = encode_state(state.evolve(order_id=oid))
+        table[oid] = compress_state_json(template.replace(old_id, oid.encode()))
         index.set(oid, due + timedelta(seconds=i))
     gc.collect()
     now = due + timedelta(seconds=fire)  # exactly `fire` entries are before `now`

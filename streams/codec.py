@@ -33,8 +33,13 @@ _JSON_WHITESPACE = frozenset(b" \t\r\n")
 
 def encode_state(state: OrderState) -> bytes:
     """The state as stored: version 1."""
+    return compress_state_json(encode_state_json(state))
+
+
+def compress_state_json(text: bytes) -> bytes:
+    """Version 1 of a state given as its version-0 JSON (`encode_state_json`)."""
     compressor = _COMPRESSOR.copy()
-    return _V1_TAG + compressor.compress(encode_state_json(state)) + compressor.flush()
+    return _V1_TAG + compressor.compress(text) + compressor.flush()
 
 
 def decode_state(raw: bytes) -> OrderState:
