@@ -233,6 +233,11 @@ class OrderProcessor:
                     elif order_id in batch.in_table:
                         orders.pop(order_id, None)
         self._count(batch.actions)
+        for source, reason in batch.dead_letters:
+            self.rt.metrics.invalid_records.labels(topic=source[0], reason=reason).inc()
+            self.dead_lettered[source] = None
+            if len(self.dead_lettered) > DEAD_LETTERED_REMEMBERED:
+                self.dead_lettered.popitem(last=False)
         for (topic, type_), n in batch.consumed.items():
             self.rt.metrics.events_consumed.labels(topic=topic, type=type_).inc(n)
         for record in batch.acks:
@@ -350,10 +355,7 @@ class OrderProcessor:
         value = msg.value if msg.value is not None else b""
         sent = await self._produce(self.rt.settings.topic_dead_letter, msg.key, value, None, headers)
         batch.in_flight.append(sent)
-        self.rt.metrics.invalid_records.labels(topic=msg.topic, reason=reason).inc()
-        self.dead_lettered[source] = None
-        if len(self.dead_lettered) > DEAD_LETTERED_REMEMBERED:
-            self.dead_lettered.popitem(last=False)
+        batch.dead_letters.append((source, reason))  # counted and remembered once the broker has it (flush)
         batch.acks.append(record)
 
     # --- deciding -------------------------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ class Batch:
     received: list[float] = field(default_factory=list)  # perf_counter at receipt of each decided event
     partitions: set[int] = field(default_factory=set)
     consumed: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, event type) -> events
+    # ((topic, partition, offset), reason) of every record the batch dead-lettered
+    dead_letters: list[tuple[tuple[str, int, int], str]] = field(default_factory=list)
 
     def saw(self, record: EventT[Any]) -> None:
         self.records += 1
