@@ -191,10 +191,7 @@ class OrderProcessor:
         if batch is None:
             batch = self.batch = Batch(ticket)
         batch.saw(record)
-        try:
-            await self._on_record(record, batch)
-        except Overtaken:
-            self._drop(batch, "overtaken by a rebalance")
+        await self._on_record(record, batch)
 
     def batch_full(self) -> bool:
         return self.batch is not None and self.batch.records >= self.batch_max
@@ -211,7 +208,7 @@ class OrderProcessor:
         try:
             # Released once per partition per batch: the watermark is then computed on everything fetched. The
             # partition's orders are read as one of its own records (RocksDB reads the current event's partition).
-            for partition in sorted(batch.partitions):
+            for partition in sorted(batch.writer):
                 with as_current(batch.writer[partition]):
                     await self._release(partition, batch)
             self.batch = None
@@ -255,7 +252,7 @@ class OrderProcessor:
             self.batch = None
         self.rt.metrics.fenced_records.inc(batch.records)
         self.rt.log.info("%d record(s) left for the next owner: %s", batch.records, why)
-        for partition in batch.partitions:
+        for partition in batch.writer:
             self.forget(partition)
 
     async def _on_record(self, record: EventT[Any], batch: Batch) -> None:

@@ -17,7 +17,6 @@ written while processing it.
 
 from __future__ import annotations
 
-import time
 import weakref
 from collections import Counter
 from collections.abc import Awaitable, Iterator
@@ -35,26 +34,23 @@ from models.state import OrderState
 @dataclass
 class Batch:
     ticket: int  # the rebalance generation every decision of the batch was made in (streams/fencing.py)
-    started: float = field(default_factory=time.monotonic)
     records: int = 0
     working: dict[str, OrderState | None] = field(default_factory=dict)  # order id -> its state, as decided so far
     in_table: set[str] = field(default_factory=set)  # orders the table held when the batch read them
     changed: dict[int, dict[str, OrderState | None]] = field(default_factory=dict)  # partition -> order -> state
-    writer: dict[int, EventT[Any]] = field(default_factory=dict)  # partition -> a record of it (see module doc)
+    # partition -> a record of it (see module doc); its keys are the partitions the batch touched
+    writer: dict[int, EventT[Any]] = field(default_factory=dict)
     in_flight: list[Awaitable[Any]] = field(default_factory=list)
     acks: list[EventT[Any]] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     received: list[float] = field(default_factory=list)  # perf_counter at receipt of each decided event
-    partitions: set[int] = field(default_factory=set)
     consumed: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, event type) -> events
     # ((topic, partition, offset), reason) of every record the batch dead-lettered
     dead_letters: list[tuple[tuple[str, int, int], str]] = field(default_factory=list)
 
     def saw(self, record: EventT[Any]) -> None:
         self.records += 1
-        partition = record.message.partition
-        self.partitions.add(partition)
-        self.writer[partition] = record
+        self.writer[record.message.partition] = record
 
     def decided(self, partition: int, order_id: str, state: OrderState | None) -> None:
         self.working[order_id] = state

@@ -130,6 +130,21 @@ def test_a_bad_stored_state_is_refused_with_its_reason(raw: bytes, error: type[E
         decode_state(raw)
 
 
+# The fields an order's state takes from its order.placed: what OrderState.of is given for a new order.
+PLACED_FIELDS = (
+    "order_id",
+    "store_id",
+    "marketplace",
+    "origin_country",
+    "destination_country",
+    "amount",
+    "currency",
+    "placed_at",
+    "placed_by",
+    "ship_by",
+)
+
+
 def test_states_built_without_validation_equal_validated_ones() -> None:
     for state in _day_states():
         again = ORDER_STATE_ADAPTER.validate_json(ORDER_STATE_ADAPTER.dump_json(state))
@@ -143,40 +158,9 @@ def test_states_built_without_validation_equal_validated_ones() -> None:
         for x in state.decided:
             built = Decided.of(x.action_id, x.type, x.rule, x.decided_at, x.policy_version, x.caused_by, x.reason)
             assert built == Decided.model_validate(x.model_dump())
-    fresh = OrderState.of(
-        **{
-            k: getattr(state, k)
-            for k in (
-                "order_id",
-                "store_id",
-                "marketplace",
-                "origin_country",
-                "destination_country",
-                "amount",
-                "currency",
-                "placed_at",
-                "placed_by",
-                "ship_by",
-            )
-        }
-    )
-    assert fresh == OrderState(
-        **{
-            k: getattr(state, k)
-            for k in (
-                "order_id",
-                "store_id",
-                "marketplace",
-                "origin_country",
-                "destination_country",
-                "amount",
-                "currency",
-                "placed_at",
-                "placed_by",
-                "ship_by",
-            )
-        }
-    )
+    placed = {k: getattr(state, k) for k in PLACED_FIELDS}
+    fresh = OrderState.of(**placed)
+    assert fresh == OrderState(**placed)
     assert fresh.evolve(units=3).units == 3 and fresh.units == 1
 
 
