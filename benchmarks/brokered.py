@@ -300,18 +300,16 @@ def _with_workers(wire: Wire, tmp: Path, count: int, body: Any, **extra_env: str
 # --- 5. latency --------------------------------------------------------------------------------------------------
 
 
-async def _latency_run(wire: Wire, stream: Stream, rate: float, procs: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
+async def _offer(
+    wire: Wire, stream: Stream, rate: float, outputs: str, matches: Callable[[bytes], list[str]]
+) -> dict[str, Any]:
+    """Offer the stream's events at `rate` (acks=all, one send per event, as a store's producer would) while
+    reading `outputs` from its end; the latency of an output is from the send of the event it names
+    (`matches(value)`: the ids of the events it follows from) to its arrival."""
     bootstrap = wire.broker.bootstrap
-    dead = TopicReader(bootstrap, wire.topics["dead_letter"])
-    await dead.start()
-    try:
-        await _probe(wire, dead, wire.partitions, 90)
-    finally:
-        await dead.stop()
-    occurred = {e["event_id"]: e["occurred_at"] for e in stream.events}
     sent_at: dict[str, float] = {}
     received: list[tuple[float, bytes]] = []
-    reader = AIOKafkaConsumer(wire.topics["actions"], bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=5)
+    reader = AIOKafkaConsumer(outputs, bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=5)
     await reader.start()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
     await producer.start()
@@ -338,7 +336,7 @@ async def _latency_run(wire: Wire, stream: Stream, rate: float, procs: list[subp
             futures.append(await producer.send(wire.topics[_topic], value, key=key))
         await asyncio.gather(*futures)
         offered_s = time.monotonic() - t_start
-        await asyncio.sleep(3.0)  # trailing actions
+        await asyncio.sleep(3.0)  # trailing outputs
     finally:
         stop_reading.set()
         await reading
@@ -346,24 +344,40 @@ async def _latency_run(wire: Wire, stream: Stream, rate: float, procs: list[subp
         await reader.stop()
     latencies = []
     for at, raw in received:
-        action = orjson.loads(raw)
-        decided = datetime.fromisoformat(action["decided_at"])
-        causes = [c for c in action.get("caused_by", []) if c in sent_at]
-        # Event-triggered actions only: the cause whose time is the decision's (a deadline fired later has none).
-        trig = [c for c in causes if datetime.fromisoformat(occurred[c]) == decided]
-        if trig:
-            latencies.append((at - max(sent_at[c] for c in trig)) * 1000)
+        causes = [c for c in matches(raw) if c in sent_at]
+        if causes:
+            latencies.append((at - max(sent_at[c] for c in causes)) * 1000)
     if not latencies:
-        raise RuntimeError("no event-triggered action was received")
+        raise RuntimeError(f"nothing that follows from an offered event was read from {outputs}")
     return {
         "offered_rate": rate,
         "achieved_rate": len(stream.events) / offered_s,
         "events": len(stream.events),
-        "matched_actions": len(latencies),
+        "matched_outputs": len(latencies),
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
         "max_ms": max(latencies),
     }
+
+
+async def _latency_run(wire: Wire, stream: Stream, rate: float, procs: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
+    dead = TopicReader(wire.broker.bootstrap, wire.topics["dead_letter"])
+    await dead.start()
+    try:
+        await _probe(wire, dead, wire.partitions, 90)
+    finally:
+        await dead.stop()
+    occurred = {e["event_id"]: e["occurred_at"] for e in stream.events}
+
+    def triggering(raw: bytes) -> list[str]:
+        # Event-triggered actions only: the cause whose time is the decision's (a deadline fired later has none).
+        action = orjson.loads(raw)
+        decided = datetime.fromisoformat(action["decided_at"])
+        return [
+            c for c in action.get("caused_by", []) if c in occurred and datetime.fromisoformat(occurred[c]) == decided
+        ]
+
+    return await _offer(wire, stream, rate, wire.topics["actions"], triggering)
 
 
 def latency(broker: EmbeddedBroker, stream: Stream, rate: float, tmp: Path, partitions: int) -> dict[str, Any]:
@@ -374,6 +388,53 @@ def latency(broker: EmbeddedBroker, stream: Stream, rate: float, tmp: Path, part
     wire = new_wire(broker, f"lat{int(rate)}", partitions)
     live = {"POSTSALE_CLOCK_MODE": "wall", "POSTSALE_CLOCK_ORIGIN": stream.events[0]["occurred_at"]}
     return _with_workers(wire, tmp, 1, lambda procs: _latency_run(wire, stream, rate, procs), **live)
+
+
+async def _echo(wire: Wire, stopping: asyncio.Event, fetch_max_wait_ms: int, linger_ms: int) -> None:
+    """The least a consumer → producer stage does: read the input topics, send each record's value on to the
+    actions topic (acks=all), wait for the broker to have a fetch's worth of sends, read on."""
+    bootstrap = wire.broker.bootstrap
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=fetch_max_wait_ms)
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms, acks="all")
+    await producer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in wire.inputs for p in range(wire.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        while not stopping.is_set():
+            batch = await consumer.getmany(timeout_ms=100)
+            sends = [
+                await producer.send(wire.topics["actions"], m.value, key=m.key, partition=tp.partition)
+                for tp, msgs in batch.items()
+                for m in msgs
+            ]
+            if sends:
+                await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def broker_floor(broker: EmbeddedBroker, stream: Stream, rate: float, partitions: int) -> dict[str, Any]:
+    """Event → output latency through the same broker with no processing at all (`_echo`, with the worker's
+    fetch wait and producer linger): the part of the worker's latency that is the broker's and the clients'."""
+    from streams.settings import Settings
+
+    wire = new_wire(broker, f"floor{int(rate)}", partitions)
+    defaults = Settings()
+
+    async def run() -> dict[str, Any]:
+        stopping = asyncio.Event()
+        echo = asyncio.create_task(_echo(wire, stopping, defaults.fetch_max_wait_ms, defaults.producer_linger_ms))
+        await asyncio.sleep(1.0)  # assigned and at the end of every input before the first event
+        try:
+            return await _offer(wire, stream, rate, wire.topics["actions"], lambda raw: [orjson.loads(raw)["event_id"]])
+        finally:
+            stopping.set()
+            await echo
+
+    return asyncio.run(run())
 
 
 def tmpdir() -> Path:

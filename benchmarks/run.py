@@ -121,6 +121,10 @@ def one_run(
         out["latency"] = brokered.latency(broker, fixed, rate, tmp, args.partitions)
         lat = out["latency"]
         say(f"run {r}: latency at {rate}/s: p50 {lat['p50_ms']:.1f} ms p99 {lat['p99_ms']:.1f} ms")
+    with EmbeddedBroker() as broker:
+        out["latency_floor"] = brokered.broker_floor(broker, fixed, rate, args.partitions)
+        floor = out["latency_floor"]
+        say(f"run {r}: broker floor at {rate}/s: p50 {floor['p50_ms']:.1f} ms p99 {floor['p99_ms']:.1f} ms")
     rate80 = 0.8 * capacity
     n80 = max(200, int(rate80 * args.latency_seconds))
     s80 = make_stream(n80, seed=args.seed + 1)
@@ -173,6 +177,8 @@ def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str,
         "replay_peak_rss_mb": figure(col("replay", "peak_rss_mb"), "MiB"),
         "latency_p50_ms": figure(col("latency", "p50_ms"), "ms"),
         "latency_p99_ms": figure(col("latency", "p99_ms"), "ms"),
+        "latency_floor_p50_ms": figure(col("latency_floor", "p50_ms"), "ms (no processing: broker and clients)"),
+        "latency_floor_p99_ms": figure(col("latency_floor", "p99_ms"), "ms (no processing: broker and clients)"),
         "latency_80pct_rate": figure(col("latency_80", "offered_rate"), "events/s"),
         "latency_80pct_p50_ms": figure(col("latency_80", "p50_ms"), "ms"),
         "latency_80pct_p99_ms": figure(col("latency_80", "p99_ms"), "ms"),
@@ -207,6 +213,7 @@ def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str,
         "deadline cost 1M / 10k open": ratio("deadline_us_per_fired_1m", "deadline_us_per_fired_10k"),
         "two workers / one (throughput)": ratio("two_workers_events_per_s", "worker_events_per_s"),
         "two workers / one (CPU per event)": ratio("two_workers_cpu_ms_per_event", "worker_cpu_ms_per_event"),
+        "worker p99 / broker floor p99 (fixed rate)": ratio("latency_p99_ms", "latency_floor_p99_ms"),
     }
 
     def target(name: str, value: float, goal: float, higher_is_better: bool, unit: str) -> dict[str, Any]:

@@ -22,6 +22,8 @@ FIGURES = [
     "replay_peak_rss_mb",
     "latency_p50_ms",
     "latency_p99_ms",
+    "latency_floor_p50_ms",
+    "latency_floor_p99_ms",
     "latency_80pct_rate",
     "latency_80pct_p99_ms",
     "deadline_us_per_fired_10k",
