@@ -7,6 +7,7 @@ Each function gets a running broker and the stream, and returns plain dicts of w
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -92,18 +93,26 @@ def _marker_run(
     return {"events_per_s": (n - 1) / seconds, "seconds": seconds, "cpu_s": body["cpu"], "peak_rss_mb": rss}
 
 
-def naive_faust(wire: Wire, stream: Stream, tmp: Path, timeout: float) -> dict[str, Any]:
-    marker = tmp / f"{wire.prefix}-naive.done"
+_naive_runs = itertools.count(1)
+
+
+def naive_faust(
+    wire: Wire, stream: Stream, tmp: Path, timeout: float, transport: str = "kafka", **extra_env: str
+) -> dict[str, Any]:
+    """`transport`: Faust's aiokafka driver ("kafka") or its librdkafka one ("confluent")."""
+    name = f"{wire.prefix}-naive-{transport}-{next(_naive_runs)}"  # a group of its own: reads from the start
+    marker = tmp / f"{name}.done"
     env = {
-        "BENCH_BROKER": wire.broker.url,
-        "BENCH_APP_ID": f"{wire.prefix}-naive",
+        "BENCH_BROKER": wire.broker.url.replace("kafka://", f"{transport}://", 1),
+        "BENCH_APP_ID": name,
         "BENCH_INPUTS": ",".join(wire.inputs),
         "BENCH_PARTITIONS": str(wire.partitions),
         "BENCH_EXPECT": str(stream.n),
         "BENCH_MARKER": str(marker),
+        **extra_env,
     }
     args = [sys.executable, "-m", "benchmarks.naive_faust", "worker", "-l", "warn", "--without-web"]
-    return _marker_run(args, env, marker, tmp / f"{wire.prefix}-naive.log", stream.n, timeout)
+    return _marker_run(args, env, marker, tmp / f"{name}.log", stream.n, timeout)
 
 
 def quix_python() -> str:

@@ -137,6 +137,7 @@ class OrderProcessor:
         self.unsettled: dict[str, tuple[Batch, OrderState | None]] = {}
         self.batch_max = s.batch_max_records
         self.actions_topic = s.topic_actions
+        self.logical_topics = {s.topic_orders: "orders", s.topic_shipments: "shipments", s.topic_disputes: "disputes"}
 
     # --- partitions -------------------------------------------------------------------------------------------
 
@@ -380,7 +381,7 @@ class OrderProcessor:
         if key is None or key != event.order_id.encode():
             await self._dead_letter(record, batch, "key_mismatch", "record key is not the event's order_id")
             return None
-        if topic_of(event.type) != _logical_topic(self.rt, msg.topic):
+        if topic_of(event.type) != self.logical_topics.get(msg.topic, msg.topic):
             await self._dead_letter(record, batch, "wrong_topic", f"{event.type} does not belong on {msg.topic}")
             return None
         # "Now" is the live clock, or on the events clock the latest time the ticks announced (a simulated store
@@ -631,11 +632,6 @@ class OrderProcessor:
 def _where(record: EventT[Any]) -> tuple[str, int, int]:
     msg = record.message
     return msg.topic, msg.partition, msg.offset
-
-
-def _logical_topic(rt: Runtime, topic: str) -> str:
-    s = rt.settings
-    return {s.topic_orders: "orders", s.topic_shipments: "shipments", s.topic_disputes: "disputes"}.get(topic, topic)
 
 
 def _header_items(headers: Any) -> list[tuple[str, bytes]]:
