@@ -399,22 +399,33 @@ def latency(broker: EmbeddedBroker, stream: Stream, rate: float, tmp: Path, part
     return _with_workers(wire, tmp, 1, lambda procs: _latency_run(wire, stream, rate, procs), **live)
 
 
-async def _echo(wire: Wire, stopping: asyncio.Event, fetch_max_wait_ms: int, linger_ms: int) -> None:
+async def _echo(
+    bootstrap: str,
+    inputs: Sequence[str],
+    actions: str,
+    partitions: int,
+    stopping: asyncio.Event,
+    fetch_max_wait_ms: int,
+    linger_ms: float,
+    ready: Path,
+) -> None:
     """The least a consumer → producer stage does: read the input topics, send each record's value on to the
     actions topic (acks=all), wait for the broker to have a fetch's worth of sends, read on."""
-    bootstrap = wire.broker.bootstrap
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=fetch_max_wait_ms)
     await consumer.start()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=linger_ms, acks="all")
     await producer.start()
     try:
-        tps = [TopicPartition(t, p) for t in wire.inputs for p in range(wire.partitions)]
+        tps = [TopicPartition(t, p) for t in inputs for p in range(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
+        for tp in tps:
+            await consumer.position(tp)
+        ready.touch()
         while not stopping.is_set():
             batch = await consumer.getmany(timeout_ms=100)
             sends = [
-                await producer.send(wire.topics["actions"], m.value, key=m.key, partition=tp.partition)
+                await producer.send(actions, m.value, key=m.key, partition=tp.partition)
                 for tp, msgs in batch.items()
                 for m in msgs
             ]
@@ -425,25 +436,36 @@ async def _echo(wire: Wire, stopping: asyncio.Event, fetch_max_wait_ms: int, lin
         await consumer.stop()
 
 
-def broker_floor(broker: EmbeddedBroker, stream: Stream, rate: float, partitions: int) -> dict[str, Any]:
-    """Event → output latency through the same broker with no processing at all (`_echo`, with the worker's
-    fetch wait and producer linger): the part of the worker's latency that is the broker's and the clients'."""
+def broker_floor(broker: EmbeddedBroker, stream: Stream, rate: float, tmp: Path, partitions: int) -> dict[str, Any]:
+    """Event → output latency through the same broker with no processing at all: `_echo`, in a process of its
+    own (`benchmarks.echo`) with the worker's fetch wait and producer linger, offered and read exactly as the
+    worker is. The part of the worker's latency that is the broker's, the clients' and this machine's."""
     from streams.settings import Settings
 
     wire = new_wire(broker, f"floor{int(rate)}", partitions)
     defaults = Settings()
-
-    async def run() -> dict[str, Any]:
-        stopping = asyncio.Event()
-        echo = asyncio.create_task(_echo(wire, stopping, defaults.fetch_max_wait_ms, defaults.producer_linger_ms))
-        await asyncio.sleep(1.0)  # assigned and at the end of every input before the first event
-        try:
-            return await _offer(wire, stream, rate, wire.topics["actions"], lambda raw: [orjson.loads(raw)["event_id"]])
-        finally:
-            stopping.set()
-            await echo
-
-    return asyncio.run(run())
+    ready = tmp / f"{wire.prefix}-echo.ready"
+    env = {
+        "BENCH_BOOTSTRAP": broker.bootstrap,
+        "BENCH_INPUTS": ",".join(wire.inputs),
+        "BENCH_ACTIONS": wire.topics["actions"],
+        "BENCH_PARTITIONS": str(partitions),
+        "BENCH_FETCH_MAX_WAIT_MS": str(defaults.fetch_max_wait_ms),
+        "BENCH_LINGER_MS": str(defaults.producer_linger_ms),
+        "BENCH_READY": str(ready),
+    }
+    log = tmp / f"{wire.prefix}-echo.log"
+    proc = spawn([sys.executable, "-m", "benchmarks.echo"], env, log)
+    try:
+        wait_until(lambda: ready.exists() or proc.poll() is not None, 60, "the echo stage to be ready")
+        if not ready.exists():
+            raise RuntimeError(f"benchmarks.echo exited {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+        echoed = wire.topics["actions"]
+        out = asyncio.run(_offer(wire, stream, rate, echoed, lambda raw: [orjson.loads(raw)["event_id"]]))
+    finally:
+        out_code = stop(proc)
+    out["exit_code"] = out_code
+    return out
 
 
 def tmpdir() -> Path:

@@ -122,7 +122,7 @@ def one_run(
         lat = out["latency"]
         say(f"run {r}: latency at {rate}/s: p50 {lat['p50_ms']:.1f} ms p99 {lat['p99_ms']:.1f} ms")
     with EmbeddedBroker() as broker:
-        out["latency_floor"] = brokered.broker_floor(broker, fixed, rate, args.partitions)
+        out["latency_floor"] = brokered.broker_floor(broker, fixed, rate, tmp, args.partitions)
         floor = out["latency_floor"]
         say(f"run {r}: broker floor at {rate}/s: p50 {floor['p50_ms']:.1f} ms p99 {floor['p99_ms']:.1f} ms")
     rate80 = 0.8 * capacity
