@@ -16,12 +16,18 @@ What the engine does with its reports:
   the refund-due deadline still escalates if no refund arrives.
 
 A report about an action this order never decided is noted and ignored.
+
+`refund_status` says where each customer refund of an order stands, for the
+order view ("why?"): reported done, held by the executor, or sent and awaited.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
+from models.actions import action_id_for
 from models.events import ActionFailed, ActionHeld
-from models.state import OrderState
+from models.state import CustomerRefund, OrderState
 from rules.base import Ctx, Outcome, Plan
 from rules.lifecycle import REFUND_DUE_KEY
 
@@ -67,3 +73,20 @@ def after_failure(order: OrderState, event: ActionFailed, ctx: Ctx) -> Outcome:
             "not refunded, no longer awaited",
         ),
     )
+
+
+RefundStatus = Literal["confirmed", "held", "awaiting"]
+
+
+def refund_status(order: OrderState, refund: CustomerRefund) -> RefundStatus:
+    """`confirmed`: an order.refunded event reported it done. `held`: the executor held it and nobody has
+    reported it done since (a person releases or drops it: a release that succeeds is then confirmed, a drop
+    removes the refund). `awaiting`: sent to the executor, not reported done yet."""
+    if refund.confirmed:
+        return "confirmed"
+    decided = next((d for d in order.decided if d.action_id == refund.action_id), None)
+    if decided is not None:
+        escalation = action_id_for(order.order_id, decided.rule, "escalate", f"held-{refund.action_id}")
+        if any(d.action_id == escalation for d in order.decided):
+            return "held"
+    return "awaiting"

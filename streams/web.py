@@ -14,6 +14,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from rules.held_refunds import refund_status
 from streams.app import Runtime
 from streams.codec import decode_state
 
@@ -29,6 +30,16 @@ def order_view_json(state: Any) -> dict[str, Any]:
         "pending_deadlines": [
             {"due": d.due.isoformat(), "rule": d.rule, "key": d.key, "caused_by": list(d.caused_by)}
             for d in sorted(state.deadlines, key=lambda d: d.due)
+        ],
+        "customer_refunds": [
+            {
+                "action_id": r.action_id,
+                "cause": r.cause,
+                "amount": str(r.amount),
+                "currency": state.currency,
+                "status": refund_status(state, r),
+            }
+            for r in state.customer_refunds
         ],
         "decisions": [d.model_dump(mode="json") for d in state.decided],
     }

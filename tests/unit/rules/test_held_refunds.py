@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from models.actions import action_id_for
+from rules.held_refunds import refund_status
 from tests.factories import (
     DAY,
     HOUR,
@@ -119,3 +120,25 @@ def test_a_dropped_refund_no_longer_counts_as_refunded():
     assert [d.key for d in before.deadlines if d.key.startswith("refund-due")] == ["refund-due-dispute-1"]
     assert after.customer_refunded == Decimal("0")
     assert [d.key for d in after.deadlines if d.key.startswith("refund-due")] == []
+
+
+@pytest.mark.parametrize(
+    ("after_verified", "status"),
+    [
+        pytest.param((), "awaiting", id="sent, no outcome yet"),
+        pytest.param((held(),), "held", id="held by the executor"),
+        pytest.param(
+            (held(), refunded(order_id="H1", at=HELD_AT + DAY, caused_by=REFUND)), "confirmed", id="released, done"
+        ),
+        pytest.param((refunded(order_id="H1", at=HELD_AT, caused_by=REFUND),), "confirmed", id="done"),
+        pytest.param((held(action_id="act-someone-elses"),), "awaiting", id="another order's hold"),
+    ],
+)
+def test_the_order_view_says_where_each_refund_stands(after_verified, status):
+    order = run_full(verified_refund(*after_verified)).states["H1"]
+    assert [(r.action_id, refund_status(order, r)) for r in order.customer_refunds] == [(REFUND, status)]
+
+
+def test_a_dropped_refund_is_not_in_the_order_view_any_more():
+    dropped = action_failed(order_id="H1", at=HELD_AT + DAY, action_id=REFUND, outcome="dropped", reason="x")
+    assert run_full(verified_refund(held(), dropped)).states["H1"].customer_refunds == ()
