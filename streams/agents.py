@@ -17,20 +17,10 @@ effects is the same as one record at a time; what is saved is a produce round
 trip and a changelog record per event. A batch ends when nothing more is
 waiting in the agent's queue (so an event reaches its actions with no added
 delay when the worker keeps up) or when it reaches `batch_max_records`.
-
-A batch is settled in the background while the agent reads and decides the
-next one (`OrderProcessor._settle`): the broker's acknowledgement of a batch's
-sends (a produce round trip, about 10 ms on the embedded broker) is then not
-waited for by the records behind it. Batches settle strictly in order, at most
-one is settling while the next is decided, the next one reads the orders the
-settling one changed from `unsettled` (not from the table, which does not have
-them yet), and a batch of a new rebalance generation is not begun before the
-older ones have settled or been dropped.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Sequence
@@ -53,7 +43,6 @@ from streams.fencing import Fence, Overtaken
 from streams.partitioning import partition_for
 from streams.replay import validation_reason
 
-SETTLE_ON_STOP_SECONDS = 5.0  # how long a stopping agent waits for its last batch's sends
 DEAD_LETTERED_REMEMBERED = 100_000  # source positions already dead-lettered (a re-read after a rebalance)
 
 
@@ -77,19 +66,10 @@ def install(rt: Runtime) -> None:
     @app.agent(channel, name="postsale-orders")
     async def orders(stream: Any) -> None:
         waiting = stream.channel.queue  # records Faust has fetched for this agent and not yet handed over
-        order_processor.agent_task = asyncio.current_task()
-        try:
-            async for record in stream.noack().events():
-                await order_processor.on_record(record)
-                if waiting.empty() or order_processor.batch_full():
-                    await order_processor.flush()
-        except asyncio.CancelledError:
-            failure, order_processor.failure = order_processor.failure, None
-            if failure is not None:
-                raise failure from None  # a batch could not be settled (`_settle`): the agent fails with it
-            raise
-        finally:
-            await order_processor.finish(SETTLE_ON_STOP_SECONDS)
+        async for record in stream.noack().events():
+            await order_processor.on_record(record)
+            if waiting.empty() or order_processor.batch_full():
+                await order_processor.flush()
 
     @app.timer(interval=s.tick_interval_seconds)  # type: ignore[untyped-decorator]
     async def tick() -> None:
@@ -128,16 +108,9 @@ class OrderProcessor:
         self.dead_lettered: OrderedDict[tuple[str, int, int], None] = OrderedDict()
         self.fence = Fence(rt.app, getattr(rt.app, "group_lease", None))
         self.announced = datetime.min.replace(tzinfo=UTC)  # the latest time a clock tick announced
-        self.batch: Batch | None = None  # being read and decided (streams/batch.py)
-        self.settling: asyncio.Future[bool] | None = None  # the batch before it, being settled
-        self.agent_task: asyncio.Task[Any] | None = None
-        self.failure: BaseException | None = None  # why a batch could not be settled, for the agent to raise
-        self.settling_ticket: int | None = None
-        # order id -> (the unsettled batch that decided it last, its state there)
-        self.unsettled: dict[str, tuple[Batch, OrderState | None]] = {}
+        self.batch: Batch | None = None  # decided, not yet settled (streams/batch.py)
         self.batch_max = s.batch_max_records
         self.actions_topic = s.topic_actions
-        self.logical_topics = {s.topic_orders: "orders", s.topic_shipments: "shipments", s.topic_disputes: "disputes"}
 
     # --- partitions -------------------------------------------------------------------------------------------
 
@@ -205,10 +178,6 @@ class OrderProcessor:
     async def on_record(self, record: EventT[Any]) -> None:
         """Take `record` into the current batch: decoded, dead-lettered or held for alignment. It is decided,
         and its effects settled, in `flush`."""
-        if self.settling is not None and self.settling_ticket != self.fence.ticket():
-            # A rebalance came: what was decided before it stores nothing (it is overtaken), and nothing of the new
-            # generation may be decided on its unstored states.
-            await self.settled()
         ticket = self.fence.ticket()
         if not self.fence.flowing():
             # Fetched before a rebalance: unacknowledged, read again after the rebalance's seek (fencing.py).
@@ -228,9 +197,11 @@ class OrderProcessor:
         return self.batch is not None and self.batch.records >= self.batch_max
 
     async def flush(self) -> None:
-        """Decide what the batch released and send its actions; then hand it to be settled in the background,
-        after the batch before it (which is waited for first: at most one batch settles while the next is
-        decided)."""
+        """Decide what the batch released, wait for the broker to have every send, then store the states, then
+        acknowledge.
+
+        The fence is passed again after the sends: states are stored only by the partition's owner, in the
+        generation the batch was decided in (streams/fencing.py). No await from there to the last ack."""
         batch = self.batch
         if batch is None:
             return
@@ -240,44 +211,7 @@ class OrderProcessor:
             for partition in sorted(batch.writer):
                 with as_current(batch.writer[partition]):
                     await self._release(partition, batch)
-        except Overtaken:
-            self._drop(batch, "overtaken by a rebalance")
-            return
-        self.batch = None
-        for states in batch.changed.values():
-            for order_id, state in states.items():
-                self.unsettled[order_id] = (batch, state)
-        previous = self.settling
-        self.settling = asyncio.ensure_future(self._settle(batch, previous))
-        self.settling_ticket = batch.ticket
-        if previous is not None:
-            await previous
-
-    async def settled(self) -> None:
-        """Wait until every batch handed over has been settled or dropped."""
-        while self.settling is not None:
-            settling = self.settling
-            await settling
-            if self.settling is settling:
-                self.settling = None
-
-    async def finish(self, timeout: float) -> None:
-        """On the way out: let the last batch settle if the broker answers in time; otherwise its records stay
-        unacknowledged and are read again by the partitions' next owner."""
-        if self.settling is not None and not self.settling.done():
-            await asyncio.wait([self.settling], timeout=timeout)
-
-    async def _settle(self, batch: Batch, previous: asyncio.Future[bool] | None) -> bool:
-        """Wait for the broker to have every send of `batch`, then store the states, then acknowledge. False if
-        the batch was dropped or failed: its records stay unacknowledged.
-
-        The fence is passed again after the sends: states are stored only by the partition's owner, in the
-        generation the batch was decided in (streams/fencing.py). No await from there to the last ack. A send
-        the broker refuses stops the agent with the broker's error, as a failure while deciding would."""
-        try:
-            if previous is not None and not await previous:
-                self._drop(batch, "the batch before it was not settled")  # it was decided on unstored states
-                return False
+            self.batch = None
             for sent in batch.in_flight:
                 await sent
             if batch.changed or batch.actions:
@@ -286,16 +220,7 @@ class OrderProcessor:
                 self.fence.check(batch.ticket)
         except Overtaken:
             self._drop(batch, "overtaken by a rebalance")
-            return False
-        except asyncio.CancelledError:
-            self._unsettle(batch)
-            raise
-        except Exception as exc:  # noqa: BLE001 - handed to the agent, which fails with it
-            self._drop(batch, f"not settled: {type(exc).__name__}")
-            self.failure = exc
-            if self.agent_task is not None and not self.agent_task.done():
-                self.agent_task.cancel()
-            return False
+            return
         orders = self.rt.orders
         for partition, states in batch.changed.items():
             with as_current(batch.writer[partition]):
@@ -304,7 +229,6 @@ class OrderProcessor:
                         orders[order_id] = encode_state(state)
                     elif order_id in batch.in_table:
                         orders.pop(order_id, None)
-        self._unsettle(batch)
         self._count(batch.actions)
         for source, reason in batch.dead_letters:
             self.rt.metrics.invalid_records.labels(topic=source[0], reason=reason).inc()
@@ -318,15 +242,6 @@ class OrderProcessor:
         done = time.perf_counter()
         for received in batch.received:
             self.rt.metrics.processing_latency.observe(done - received)
-        return True
-
-    def _unsettle(self, batch: Batch) -> None:
-        """The table has `batch`'s states now (or never will): later batches read them there again."""
-        for states in batch.changed.values():
-            for order_id in states:
-                pending = self.unsettled.get(order_id)
-                if pending is not None and pending[0] is batch:
-                    del self.unsettled[order_id]
 
     def _drop(self, batch: Batch, why: str) -> None:
         """Store and acknowledge nothing of `batch`: its records are read again after the rebalance's seek, by
@@ -335,7 +250,6 @@ class OrderProcessor:
         from the table."""
         if self.batch is batch:
             self.batch = None
-        self._unsettle(batch)
         self.rt.metrics.fenced_records.inc(batch.records)
         self.rt.log.info("%d record(s) left for the next owner: %s", batch.records, why)
         for partition in batch.writer:
@@ -381,7 +295,7 @@ class OrderProcessor:
         if key is None or key != event.order_id.encode():
             await self._dead_letter(record, batch, "key_mismatch", "record key is not the event's order_id")
             return None
-        if topic_of(event.type) != self.logical_topics.get(msg.topic, msg.topic):
+        if topic_of(event.type) != _logical_topic(self.rt, msg.topic):
             await self._dead_letter(record, batch, "wrong_topic", f"{event.type} does not belong on {msg.topic}")
             return None
         # "Now" is the live clock, or on the events clock the latest time the ticks announced (a simulated store
@@ -484,12 +398,6 @@ class OrderProcessor:
         """The order's state as this batch has decided it so far, else as stored."""
         if order_id in batch.working:
             return batch.working[order_id]
-        pending = self.unsettled.get(order_id)
-        if pending is not None:
-            state = batch.working[order_id] = pending[1]
-            if state is not None:
-                batch.in_table.add(order_id)  # stored by the batch before, which settles first
-            return state
         raw = self.rt.orders.get(order_id)
         state = decode_state(raw) if raw is not None else None
         batch.working[order_id] = state
@@ -632,6 +540,11 @@ class OrderProcessor:
 def _where(record: EventT[Any]) -> tuple[str, int, int]:
     msg = record.message
     return msg.topic, msg.partition, msg.offset
+
+
+def _logical_topic(rt: Runtime, topic: str) -> str:
+    s = rt.settings
+    return {s.topic_orders: "orders", s.topic_shipments: "shipments", s.topic_disputes: "disputes"}.get(topic, topic)
 
 
 def _header_items(headers: Any) -> list[tuple[str, bytes]]:

@@ -26,11 +26,18 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+@dataclass(order=True)
+class _Held(Generic[T]):
+    at: datetime
+    seq: int
+    item: T = field(compare=False)
 
 
 @dataclass
@@ -50,8 +57,7 @@ class PartitionAligner(Generic[T]):
         self.lateness = lateness
         self.idle_after = idle_after
         self.progress: dict[str, TopicProgress] = {t: TopicProgress() for t in topics}
-        # (time, arrival number, item): a tuple, compared in C (a dataclass's __lt__ was 1% of the worker's CPU)
-        self._held: list[tuple[datetime, int, T]] = []
+        self._held: list[_Held[T]] = []
         self._seq = 0
         self.clock: datetime | None = None
         # A time someone asked the clock to reach (an end-of-input tick); honoured once caught up.
@@ -67,7 +73,7 @@ class PartitionAligner(Generic[T]):
         if p.last_time is None or at > p.last_time:
             p.last_time = at
         self._seq += 1
-        heapq.heappush(self._held, (at, self._seq, item))
+        heapq.heappush(self._held, _Held(at, self._seq, item))
 
     def saw_offset(self, topic: str, offset: int) -> None:
         """A record that is not an event (a bad record, a repeat) still moves the topic's position."""
@@ -113,7 +119,7 @@ class PartitionAligner(Generic[T]):
         mark = self.watermark(lagging, mono)
         ready: list[T] = []
         if mark is None:
-            ready = [h[2] for h in sorted(self._held)]
+            ready = [h.item for h in sorted(self._held)]
             self._held.clear()
             # Caught up: every event up to the latest one seen has been read, so time has reached it.
             latest = max((p.last_time for p in self.progress.values() if p.last_time is not None), default=None)
@@ -124,8 +130,8 @@ class PartitionAligner(Generic[T]):
             # An event the clock has already passed (a late one) is applied at once: holding it would let the
             # deadlines it settles fire first.
             bound = mark if self.clock is None or mark > self.clock else self.clock
-            while self._held and self._held[0][0] <= bound:
-                ready.append(heapq.heappop(self._held)[2])
+            while self._held and self._held[0].at <= bound:
+                ready.append(heapq.heappop(self._held).item)
             candidate = mark if mark is not NEVER else None
         if candidate is not None and (self.clock is None or candidate > self.clock):
             self.clock = candidate
@@ -133,7 +139,7 @@ class PartitionAligner(Generic[T]):
 
     def drop(self) -> list[T]:
         """Forget everything held (the partition was revoked: the next owner re-reads it)."""
-        items = [h[2] for h in self._held]
+        items = [h.item for h in self._held]
         self._held.clear()
         return items
 

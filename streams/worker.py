@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 
@@ -31,7 +30,7 @@ def run_worker(settings: Settings, policy: Policy) -> Runtime:
     """Start a worker and block until it stops; returns the runtime (for tests that run it in-process)."""
     rt = build(settings, policy)
     configure_logging(settings.log_level)
-    worker = PostsaleWorker(
+    worker = Worker(
         rt.app,
         loglevel=settings.log_level,
         quiet=True,
@@ -45,20 +44,6 @@ def run_worker(settings: Settings, policy: Policy) -> Runtime:
         if exc.code not in (0, None):
             raise
     return rt
-
-
-class PostsaleWorker(Worker):
-    async def on_startup_finished(self) -> None:
-        """Once the worker is up, move everything alive (Faust, pydantic's schemas, the policy, what recovery
-        read) out of the garbage collector's sight.
-
-        A full collection walks every tracked object: with the start-up heap (about 100,000 objects) in it,
-        one took 45-67 ms in the middle of the latency benchmark (measured with gc.callbacks), a stall that
-        every event waiting at that moment pays. What the worker creates afterwards is short-lived (states
-        are stored as bytes, which the collector does not track), so a full collection now walks only that."""
-        await super().on_startup_finished()
-        gc.collect()
-        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m streams.worker` is `postsale worker`
