@@ -59,6 +59,17 @@ class Action(BaseModel):
     )
 
 
+    @property
+    def pays_customer(self) -> bool:
+        """True for every decision that moves money to the buyer: a refund, or an abandoned return (the buyer
+        keeps the goods and is refunded). Both pass the same guards: one per cause, never more than was paid,
+        the executor's refund breaker, the refund endpoint and the same totals."""
+        return self.party == "customer" and self.type in CUSTOMER_MONEY and self.amount is not None
+
+
+CUSTOMER_MONEY: frozenset[str] = frozenset({"refund", "abandon_return"})
+"""Action types that can pay a customer (with party `customer` and an amount)."""
+
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 
 

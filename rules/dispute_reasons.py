@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from datetime import UTC
 
+import rules.penalty_points as penalty_points
 from models.common import RuleId
 from models.events import DisputeOpened
 from models.state import DisputeCase, OrderState
-from rules import penalty_points
 from rules.base import Ctx, Outcome, Plan, Trigger, days, fmt
 from rules.claims import claim_path, resolve
 

@@ -24,6 +24,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
+import rules.held_refunds as held_refunds
+import rules.lifecycle as lifecycle
 from models.actions import Action, action_id_for
 from models.events import (
     ActionFailed,
@@ -35,7 +37,6 @@ from models.events import (
 from models.ledger import LedgerEntry
 from models.policy import Policy
 from models.state import CustomerRefund, Decided, OrderState
-from rules import held_refunds, lifecycle
 from rules.base import Ctx, Due, Outcome, Trigger
 from rules.buyer_remorse import buyer_remorse
 from rules.customer_cancel import customer_cancel
@@ -120,7 +121,6 @@ ON_EVENT: dict[str, tuple[str, ...]] = {
     "dispute.closed": ("penalty_points",),
 }
 
-CUSTOMER_MONEY = frozenset({"refund", "abandon_return"})
 # Deadlines due at the same instant fire in this order: the more specific cause first, so that with the
 # default numbers (expedite at +2 d, 48 h reply window, switch at +4 d) the switch is decided as
 # supplier_unresponsive, which is what happened.
@@ -200,7 +200,7 @@ class _Run:
         if action.action_id in self._decided:
             self.notes.append(f"{action.rule}: {action.type} {action.action_id} was already decided; not repeated")
             return
-        if action.party == "customer" and action.type in CUSTOMER_MONEY and action.amount is not None:
+        if action.pays_customer:
             blocked = self._refund_guard(action)
             if blocked is None:
                 return

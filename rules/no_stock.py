@@ -9,9 +9,9 @@ serves oversize, overdue_switch and supplier_unresponsive
 
 from __future__ import annotations
 
+import rules.penalty_points as penalty_points
 from models.events import OrderOutOfStock
 from models.state import OrderState
-from rules import penalty_points
 from rules.base import Ctx, Outcome, Plan, Trigger, days, hours
 from rules.lifecycle import PRE_SHIPMENT_RULES, retire_at
 

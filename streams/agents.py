@@ -32,7 +32,7 @@ import orjson
 from faust.types import TP, EventT
 from pydantic import ValidationError
 
-from models.actions import Action, dump_action
+from models.actions import CUSTOMER_MONEY, Action, dump_action
 from models.events import Event, parse_event, topic_of
 from models.state import OrderState
 from rules.engine import Decision, advance, handle_event, next_due
@@ -489,7 +489,7 @@ class OrderProcessor:
         for (type_, rule), n in Counter((a.type, a.rule) for a in actions).items():
             m.actions_emitted.labels(type=type_, rule=rule).inc(n)
         for a in actions:
-            if a.type in ("refund", "abandon_return") and a.party is not None:
+            if a.type in CUSTOMER_MONEY and a.party is not None:
                 store = self.rt.metrics.store_label(a.store_id, self.known_stores) or "other"
                 m.refunds.labels(party=a.party, currency=a.currency or "none", store=store).inc()
                 if a.amount is not None:

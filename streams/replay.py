@@ -70,7 +70,6 @@ class ReplayStats:
     peak_open_orders: int = 0
 
 
-_CUSTOMER_MONEY = frozenset({"refund", "abandon_return"})
 
 
 class DeadlineIndex:
@@ -192,7 +191,7 @@ class Replayer:
             for action in actions:
                 stats.actions_by_type[action.type] += 1
                 stats.actions_by_rule[action.rule] += 1
-                if action.party == "customer" and action.type in _CUSTOMER_MONEY and action.amount is not None:
+                if action.pays_customer and action.amount is not None:
                     cur = action.currency or "?"
                     stats.customer_refunds[cur] = stats.customer_refunds.get(cur, Decimal(0)) + action.amount
         return actions
