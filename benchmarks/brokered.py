@@ -38,7 +38,8 @@ from benchmarks.common import (
     wait_until,
 )
 from models.events import parse_event
-from streams.embedded_broker import EmbeddedBroker, create_topics
+from streams.demo.broker import EmbeddedBroker
+from streams.kafka.admin import create_topics
 
 QUIX_VENV = ROOT / ".venv" / "tools" / "quix"
 QUIX_SPEC = "quixstreams>=3.28,<4"

@@ -20,8 +20,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from models.actions import dump_action
 from models.events import parse_event, topic_of
 from models.policy_file import load_policy
-from streams.embedded_broker import EmbeddedBroker, create_topics
-from streams.replay import Replayer
+from streams.demo.broker import EmbeddedBroker
+from streams.kafka.admin import create_topics
+from streams.offline.replay import Replayer
 
 ROOT = Path(__file__).resolve().parents[1]
 CN = timezone(timedelta(hours=8))

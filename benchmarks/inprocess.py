@@ -22,8 +22,9 @@ from benchmarks.common import percentile
 from models.events import parse_event
 from models.policy_file import load_policy
 from rules.engine import advance, handle_event, next_due
-from streams.codec import compress_state_json, decode_state, encode_state, encode_state_json
-from streams.replay import DeadlineIndex, Replayer
+from streams.offline.replay import Replayer
+from streams.orders import DeadlineIndex
+from streams.worker.codec import compress_state_json, decode_state, encode_state, encode_state_json
 
 
 def _rss_mb() -> float:
@@ -39,7 +40,7 @@ def replay_child(path: Path, until: datetime) -> dict[str, Any]:
     BytesIO would hold every action: memory that grows with the events, not the replay's); its peak RSS is
     `VmHWM`, not `ru_maxrss`, which Linux carries over `execve` from the parent (this driver: the 667 to
     1,368 MiB of the first full run were the driver's own growth between runs)."""
-    from streams.offline import peak_rss_mb, replay_file
+    from streams.offline.commands import peak_rss_mb, replay_file
 
     policy = load_policy()
     before = _rss_mb()

@@ -24,7 +24,7 @@ from typing import Any
 
 from benchmarks import brokered
 from benchmarks.common import make_stream, reference_actions
-from streams.embedded_broker import EmbeddedBroker
+from streams.demo.broker import EmbeddedBroker
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:()]+)(?::(?P<line>\d+))?\)$")
 

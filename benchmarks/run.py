@@ -31,7 +31,7 @@ from rich.table import Table
 from benchmarks import brokered
 from benchmarks.common import ROOT, Stream, figure, make_stream, new_wire, produce, reference_actions, stream_records
 from benchmarks.inprocess import deadline_firing, state_size
-from streams.embedded_broker import EmbeddedBroker
+from streams.demo.broker import EmbeddedBroker
 
 console = Console(stderr=True)
 

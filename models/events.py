@@ -8,10 +8,11 @@ name instead of being silently dropped.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from models.common import (
     Amount,
@@ -360,3 +361,27 @@ __all__ = [
     "dump_event",
     "topic_of",
 ]
+
+
+_SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """The first problem of a record, naming the field: `occurred_at: Input should have timezone info`.
+
+    Never echoes the record's content (it may carry customer data into dead-letter headers and logs): an
+    unknown `type` is not repeated, and a field name that does not look like one (an unexpected key) is
+    shown as `<unexpected field>`."""
+    err = exc.errors()[0]
+    where = ".".join(_field_name(p) for p in err["loc"]) or "(record)"
+    if err["type"] == "union_tag_invalid":
+        return f"type: not a known event type{_more(exc)}"
+    return f"{where}: {err['msg']}{_more(exc)}"
+
+
+def _field_name(part: str | int) -> str:
+    return str(part) if isinstance(part, int) or _SAFE_NAME.match(part) else "<unexpected field>"
+
+
+def _more(exc: ValidationError) -> str:
+    return f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""

@@ -16,7 +16,7 @@ from models.actions import dump_action
 from models.common import ACTION_TYPES
 from models.events import EVENT_TYPES, parse_event, topic_of
 from models.policy_file import load_policy
-from streams.replay import Replayer
+from streams.offline.replay import Replayer
 
 SAMPLE = Path(__file__).resolve().parents[1] / "streams" / "samples" / "day.jsonl"
 # Types the sample does not contain (they come from the executor, not from a store).

@@ -79,8 +79,8 @@ def replay(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
 ) -> None:
     """Run a file of events through the rules in event time; actions as JSON lines."""
-    from streams.offline import replay_file
-    from streams.render import progress_for, replay_summary
+    from streams.offline.commands import replay_file
+    from streams.offline.render import progress_for, replay_summary
 
     pol = _policy(policy)
     until_at = _time(until, "--until")
@@ -127,8 +127,8 @@ def explain(
     ] = None,
 ) -> None:
     """An order's timeline: each event, each deadline, each decision with the rule and threshold behind it."""
-    from streams.offline import explain_order
-    from streams.render import live_order_table, timeline_json, timeline_table
+    from streams.offline.commands import explain_order
+    from streams.offline.render import live_order_table, timeline_json, timeline_table
 
     if url is not None:
         view = _fetch_order_view(url, order_id, token)
@@ -182,8 +182,8 @@ def diff(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report.")] = False,
 ) -> None:
     """What-if: replay the same history under two policies; decisions added, removed, changed, money moved."""
-    from streams.offline import diff_policies
-    from streams.render import diff_tables
+    from streams.offline.commands import diff_policies
+    from streams.offline.render import diff_tables
 
     a, b = _policy(policy), _policy(against)
     result = diff_policies(_events_file(events), a, b, _time(until, "--until"))
@@ -218,7 +218,7 @@ def worker(
 ) -> None:
     """Run a worker against the configured Kafka cluster (settings from POSTSALE_* and these flags)."""
     from streams.settings import SettingsError, load_settings
-    from streams.worker import run_worker
+    from streams.worker.run import run_worker
 
     try:
         settings = load_settings(
@@ -265,7 +265,7 @@ def demo(
 ) -> None:
     """The whole loop on this machine: embedded broker, a worker, a simulated store, live actions, and the
     executor delivering refunds to a built-in receiver."""
-    from streams.demo import DemoOptions, run_demo
+    from streams.demo.run import DemoOptions, run_demo
 
     opts = DemoOptions(
         duration=duration,

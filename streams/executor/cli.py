@@ -109,7 +109,7 @@ def execute(
     secrets = _secrets(cfg)
 
     async def main(stop: asyncio.Event) -> None:
-        from streams.executor.executor import Executor
+        from streams.executor.consumer import Executor
         from streams.executor.metrics import ExecutorMetrics
         from streams.executor.metrics_server import start_metrics_server
 

@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from streams.executor.config import ExecutorConfig
+from streams.executor.consumer import Executor, utcnow
 from streams.executor.delivery import Deliverer
-from streams.executor.executor import Executor, utcnow
 from streams.executor.journal import Journal
 from streams.executor.logs import ensure_topics, new_producer
 from streams.executor.metrics import ExecutorMetrics

@@ -9,8 +9,8 @@ from aiokafka import AIOKafkaConsumer
 
 from models.actions import parse_action
 from streams.executor.config import ExecutorConfig, WebhookEndpoint
-from streams.executor.logs import kafka_options
 from streams.executor.settings import ExecutorSettings
+from streams.kafka.auth import kafka_options
 
 log = logging.getLogger("postsale.executor")
 

@@ -1,4 +1,4 @@
-"""Kafka plumbing: client options from the settings, and compacted topics read into memory.
+"""The executor's topics: created when allowed, a producer, and compacted topics read into memory.
 
 The end of a topic is taken from fetch responses (the highwater), never from
 ListOffsets: the embedded test broker under-reports the log end there (see
@@ -15,30 +15,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.embedded_broker import create_topics
+from streams.kafka.admin import create_topics
+from streams.kafka.auth import admin_options, kafka_options
 from streams.settings import Settings
-
-
-def kafka_options(settings: Settings) -> dict[str, Any]:
-    """aiokafka client arguments: bootstrap servers, TLS and SASL from the worker's settings."""
-    opts: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers(),
-        "security_protocol": settings.security_protocol,
-    }
-    ctx = settings.ssl_context()
-    if ctx is not None:
-        opts["ssl_context"] = ctx
-    if settings.sasl_mechanism is not None:
-        opts["sasl_mechanism"] = settings.sasl_mechanism
-        opts["sasl_plain_username"] = settings.sasl_username
-        opts["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
-    return opts
-
-
-def admin_options(settings: Settings) -> dict[str, Any]:
-    opts = kafka_options(settings)
-    opts.pop("bootstrap_servers")
-    return opts
 
 
 async def ensure_topics(settings: Settings, plain: list[str], compacted: list[str]) -> None:

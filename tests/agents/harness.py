@@ -29,10 +29,10 @@ from models.events import Event, dump_event, topic_of
 from models.policy import Policy
 from models.policy_file import load_policy
 from models.state import OrderState
-from streams.app import Runtime, build
-from streams.codec import decode_state
-from streams.partitioning import partition_for
+from streams.kafka.partitioning import partition_for
 from streams.settings import Settings
+from streams.worker.app import Runtime, build
+from streams.worker.codec import decode_state
 
 SETTLE_TIMEOUT_S = 5.0
 RECORD_TIMESTAMP = 1_772_416_800.0  # the broker timestamp of every record put (the agent does not read it)

@@ -49,10 +49,10 @@ from aiokafka.errors import KafkaTimeoutError
 from models.actions import dump_action
 from models.events import Event, dump_event, topic_of
 from models.policy_file import load_policy
-from streams.codec import decode_state
-from streams.offline import replay_file
-from streams.partitioning import partition_for
+from streams.kafka.partitioning import partition_for
+from streams.offline.commands import replay_file
 from streams.simulator import generate
+from streams.worker.codec import decode_state
 from tests.agents.harness import AgentHarness, running_agent
 from tests.factories import DAY, T0, US, placed, run_full, shipped
 

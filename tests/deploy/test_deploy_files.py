@@ -125,8 +125,8 @@ def env_names() -> set[str]:
 def faust_topic_names(settings_defaults: dict[str, Any]) -> dict[str, str]:
     """Names of the topics Faust itself creates, read from a built (never started) app."""
     from models.policy_file import load_policy
-    from streams.app import build
     from streams.settings import Settings
+    from streams.worker.app import build
 
     with pytest.MonkeyPatch.context() as mp:
         for var in [v for v in __import__("os").environ if v.startswith("POSTSALE_")]:
@@ -525,7 +525,8 @@ def test_metric_names_in_deploy_are_exported() -> None:
             if name not in exported and name not in recorded:
                 unknown.setdefault(name, []).append(str(path.relative_to(ROOT)))
     assert not unknown, (
-        f"metrics named in deploy/ but not exported by streams/metrics.py or streams/executor/metrics.py: {unknown}"
+        f"metrics named in deploy/ but not exported by streams/worker/metrics.py or streams/executor/metrics.py: "
+        f"{unknown}"
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.local_prometheus import PrometheusAPI
+from streams.demo.prometheus import PrometheusAPI
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTSALE = [str(ROOT / ".venv" / "bin" / "python"), "-m", "streams.cli"]

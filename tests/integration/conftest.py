@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.embedded_broker import EmbeddedBroker
+from streams.demo.broker import EmbeddedBroker
 from tests.integration.executor_support import Receiver, serve_receiver
 
 

@@ -24,7 +24,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from models.events import topic_of
-from streams.embedded_broker import EmbeddedBroker, create_topics
+from streams.demo.broker import EmbeddedBroker
+from streams.kafka.admin import create_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count(1)

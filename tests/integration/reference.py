@@ -11,7 +11,7 @@ import orjson
 from models.actions import dump_action
 from models.events import parse_event
 from models.policy_file import load_policy
-from streams.replay import Replayer
+from streams.offline.replay import Replayer
 
 
 def replay_actions(events: Sequence[dict[str, Any]], until: datetime) -> dict[str, dict[str, Any]]:

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from streams.embedded_broker import (
+from streams.demo.broker import (
     BrokerError,
     EmbeddedBroker,
     create_topics,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from models.actions import Action, action_id_for, dump_action
-from streams.embedded_broker import EmbeddedBroker
+from streams.demo.broker import EmbeddedBroker
 from tests.integration.executor_support import (
     Receiver,
     cli,

@@ -20,7 +20,7 @@ import pytest
 
 from models.actions import action_id_for
 from models.events import dump_event
-from streams.embedded_broker import EmbeddedBroker
+from streams.demo.broker import EmbeddedBroker
 from tests.factories import delivered, dispute, evidence, placed, shipped, verified
 from tests.integration.executor_support import Receiver, cli, executor_env, read, start_executor, write_config
 from tests.integration.kafka import action_dicts, collect, new_wire, produce_events, send_clock, start_worker

@@ -15,9 +15,9 @@ import pytest
 
 from models.events import parse_event
 from models.policy_file import load_policy
-from streams.embedded_broker import EmbeddedBroker
-from streams.local_prometheus import LocalPrometheus
-from streams.replay import Replayer
+from streams.demo.broker import EmbeddedBroker
+from streams.demo.prometheus import LocalPrometheus
+from streams.offline.replay import Replayer
 from streams.simulator import generate
 from tests.integration.kafka import action_dicts, collect, free_port, new_wire, produce_events, send_clock, start_worker
 from tests.integration.reference import replay_actions

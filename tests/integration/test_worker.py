@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.embedded_broker import EmbeddedBroker
+from streams.demo.broker import EmbeddedBroker
 from streams.simulator import generate
 from tests.integration.kafka import (
     Wire,

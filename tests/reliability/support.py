@@ -23,7 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.partitioning import partition_for
+from streams.kafka.partitioning import partition_for
 from streams.simulator import generate
 from tests.integration.kafka import Wire
 

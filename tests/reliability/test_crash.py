@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.embedded_broker import EmbeddedBroker
+from streams.demo.broker import EmbeddedBroker
 from tests.integration.kafka import new_wire, produce_events, send_clock, start_worker
 from tests.integration.reference import replay_actions
 from tests.reliability.support import Tail, audit, distinct_ids, report, simulated

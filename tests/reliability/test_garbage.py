@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from models.events import topic_of
-from streams.embedded_broker import EmbeddedBroker
-from streams.metrics import INVALID_REASONS
+from streams.demo.broker import EmbeddedBroker
+from streams.worker.metrics import INVALID_REASONS
 from tests.integration.kafka import free_port, new_wire, produce_raw, send_clock, start_worker
 from tests.integration.reference import replay_actions
 from tests.reliability.support import START, Tail, audit, distinct_ids, metric_sum, report, scrape, simulated

@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaProducer
 from confluent_kafka import Producer
 
 from models.events import topic_of
-from streams.embedded_broker import EmbeddedBroker
-from streams.partitioning import partition_for
+from streams.demo.broker import EmbeddedBroker
+from streams.kafka.partitioning import partition_for
 from tests.integration.kafka import Wire, free_port, new_wire, send_clock, start_worker
 from tests.integration.reference import replay_actions
 from tests.reliability.support import Tail, audit, distinct_ids, metric_sum, report, scrape, simulated, wait_scrape

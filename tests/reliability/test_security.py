@@ -24,11 +24,11 @@ import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from prometheus_client import CollectorRegistry, generate_latest
 
-from streams.app import make_faust_app
-from streams.embedded_broker import EmbeddedBroker
-from streams.metrics import Metrics
+from streams.demo.broker import EmbeddedBroker
 from streams.settings import Settings
 from streams.simulator import FAKE_BUYERS
+from streams.worker.app import make_faust_app
+from streams.worker.metrics import Metrics
 from tests.integration.kafka import ROOT, free_port, new_wire, produce_events, produce_raw, send_clock, start_worker
 from tests.integration.reference import replay_actions
 from tests.reliability.support import Tail, distinct_ids, scrape, simulated, wait_scrape

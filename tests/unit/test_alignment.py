@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from streams.alignment import PartitionAligner
+from streams.worker.alignment import PartitionAligner
 
 CN = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 10, tzinfo=CN)

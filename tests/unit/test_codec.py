@@ -1,4 +1,4 @@
-"""The stored order state (`streams.codec`): version 1 (compressed, tagged) round-trips; version 0 (the plain
+"""The stored order state (`streams.worker.codec`): version 1 (compressed, tagged) round-trips; version 0 (the plain
 JSON stored before) and a version 1 written by this release still decode; a state of an unknown version or a
 truncated one is refused; the shortcuts that build states without validation build the same models."""
 
@@ -15,9 +15,9 @@ from models.events import parse_event
 from models.policy_file import load_policy
 from models.state import ORDER_STATE_ADAPTER, Deadline, Decided, OrderState
 from rules.engine import handle_event
-from streams.codec import V1, decode_state, encode_state, encode_state_json
-from streams.replay import Replayer
-from streams.state_dictionary import STATE_DICTIONARY_V1, STATE_DICTIONARY_V1_SHA256
+from streams.offline.replay import Replayer
+from streams.worker.codec import V1, decode_state, encode_state, encode_state_json
+from streams.worker.state_dictionary import STATE_DICTIONARY_V1, STATE_DICTIONARY_V1_SHA256
 
 DAY = Path(__file__).resolve().parents[2] / "streams" / "samples" / "day.jsonl"
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import aiohttp
 
 from models.actions import dump_action
-from streams.demo_receiver import DemoReceiver, Odds
+from streams.demo.receiver import DemoReceiver, Odds
 from streams.executor.signing import webhook_headers
 from tests.unit.executor.factories import SECRET, refund
 

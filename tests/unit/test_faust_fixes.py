@@ -1,4 +1,4 @@
-"""The Faust fixes that are pure asyncio (streams/faust_fixes.py), and the Faust version they were written against.
+"""The Faust fixes that are pure asyncio (streams/kafka/faust_fixes.py), and the Faust version they were written for.
 
 The fixes to recovery, commits, seeks and fencing need a broker and are proven
 by tests/integration and tests/reliability; `deliver_eagerly` (fix 6) is
@@ -19,7 +19,7 @@ from faust.transport.consumer import Consumer
 from mode import Service
 from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
-from streams.faust_fixes import PINNED_FAUST, HeldHeadConsumer, deliver_eagerly
+from streams.kafka.faust_fixes import PINNED_FAUST, HeldHeadConsumer, deliver_eagerly
 
 # The source of Faust's `Consumer._drain_messages` that HeldHeadConsumer._drain_messages copies (faust-streaming
 # 0.15.3). If an upgrade changes it, this fails: compare the two and carry the change over.
@@ -28,7 +28,7 @@ DRAIN_MESSAGES = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae934
 
 def test_the_fixes_are_for_the_faust_version_installed() -> None:
     assert faust.__version__.startswith(PINNED_FAUST), (
-        f"streams/faust_fixes.py patches faust-streaming {PINNED_FAUST}x; {faust.__version__} is installed: "
+        f"streams/kafka/faust_fixes.py patches faust-streaming {PINNED_FAUST}x; {faust.__version__} is installed: "
         "re-check every fix against it"
     )
 
@@ -129,8 +129,8 @@ def test_an_error_in_the_delivery_reaches_the_consumer() -> None:
 
 def test_the_configured_fetch_wait_reaches_the_kafka_consumer() -> None:
     from models.policy_file import load_policy
-    from streams.app import build
     from streams.settings import Settings
+    from streams.worker.app import build
 
     async def scenario() -> int:
         rt = build(Settings(fetch_max_wait_ms=40, web_enabled=False), load_policy(None))

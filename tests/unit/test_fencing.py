@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiokafka.protocol.group import HeartbeatRequest, SyncGroupRequest
 
-from streams.fencing import Fence, GroupLease, Overtaken
+from streams.kafka.fencing import Fence, GroupLease, Overtaken
 
 
 @dataclass

@@ -11,8 +11,8 @@ from prometheus_client.metrics import MetricWrapperBase
 from models.common import ACTION_TYPES, RULE_IDS
 from models.events import EVENT_TYPES, topic_of
 from models.state import STAGES
-from streams.metrics import INVALID_REASONS, Metrics
 from streams.settings import Settings
+from streams.worker.metrics import INVALID_REASONS, Metrics
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

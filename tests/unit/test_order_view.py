@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from models.actions import action_id_for
-from streams.web import order_view_json
+from streams.worker.web import order_view_json
 from tests.factories import DAY, T0, action_held, delivered, dispute, evidence, placed, run_full, shipped, verified
 
 REFUND = action_id_for("V1", "wrong_or_missing", "refund", "customer-dispute-1")

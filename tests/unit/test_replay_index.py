@@ -1,4 +1,4 @@
-"""The replay's deadline index (`streams.replay.DeadlineIndex`, also the worker's): integer keys give the
+"""The replay's deadline index (`streams.orders.DeadlineIndex`, also the worker's): integer keys give the
 order of the aware times themselves, equal instants in different offsets included; and the replay's
 peak-memory figure is the process's own."""
 
@@ -9,8 +9,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 
-from streams.offline import peak_rss_mb
-from streams.replay import DeadlineIndex, micros
+from streams.offline.commands import peak_rss_mb
+from streams.orders import DeadlineIndex, micros
 
 ZONES = [timezone(timedelta(hours=h)) for h in (-5, 0, 8, 14)]
 START = datetime(2026, 11, 11, tzinfo=UTC)
@@ -56,7 +56,7 @@ def test_orders_pop_in_time_then_id_order_with_updates_and_removals() -> None:
 
 def test_peak_rss_is_this_process_not_its_parent() -> None:
     assert 5 < peak_rss_mb() < 4096
-    code = "from streams.offline import peak_rss_mb; print(peak_rss_mb())"
+    code = "from streams.offline.commands import peak_rss_mb; print(peak_rss_mb())"
     big = bytearray(120 * 1024 * 1024)  # this process now holds 120 MiB more than its child will
     big[::4096] = b"\x01" * len(big[::4096])
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)

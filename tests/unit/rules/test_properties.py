@@ -16,8 +16,8 @@ from models.events import DISPUTE_REASONS, OrderRefunded, ShipmentStatus, dump_e
 from models.policy import Policy
 from models.state import ORDER_STATE_ADAPTER
 from rules.engine import advance, handle_event
-from streams.codec import decode_state, encode_state, encode_state_json
-from streams.replay import Replayer
+from streams.offline.replay import Replayer
+from streams.worker.codec import decode_state, encode_state, encode_state_json
 from tests import factories as f
 from tests.factories import CST, T0, customer_refunds, default_policy, run_full
 

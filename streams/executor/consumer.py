@@ -24,10 +24,11 @@ from models.actions import Action, parse_action
 from streams.executor.config import ExecutorConfig, WebhookEndpoint
 from streams.executor.delivery import Deliverer
 from streams.executor.journal import Journal, is_customer_refund
-from streams.executor.logs import ensure_topics, kafka_options, new_producer
+from streams.executor.logs import ensure_topics, new_producer
 from streams.executor.metrics import ExecutorMetrics
 from streams.executor.outcomes import FINAL, record_for
 from streams.executor.settings import ExecutorSettings
+from streams.kafka.auth import kafka_options
 
 log = logging.getLogger("postsale.executor")
 

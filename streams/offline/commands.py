@@ -25,7 +25,7 @@ from models.events import Event
 from models.policy import Policy
 from models.state import OrderState
 from rules.engine import advance, handle_event
-from streams.replay import BadLine, Replayer, read_events
+from streams.offline.replay import BadLine, Replayer, read_events
 
 
 @dataclass

@@ -5,7 +5,7 @@ broker is configured), creates the topics, starts a worker process, and runs
 the simulated store with simulated time running `speed` times faster than the
 wall clock. Unless `--no-executor`, the executor runs too and sends the
 refunds the engine decides to a built-in Standard Webhooks receiver, whose
-answers come back to the engine as events (`streams/demo_executor.py`). The
+answers come back to the engine as events (`streams/demo/executor.py`). The
 actions and the receiver's deliveries appear in live tables; the worker's
 metrics and the order view are on its web port. Ctrl-C or `--duration` stops
 everything, and no process is left behind.
@@ -34,10 +34,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from streams.demo_executor import DemoExecutor, SimClock
-from streams.embedded_broker import EmbeddedBroker, create_topics
-from streams.local_prometheus import LocalPrometheus, PrometheusMissing
-from streams.ports import free_port
+from streams.demo.broker import EmbeddedBroker
+from streams.demo.executor import DemoExecutor, SimClock
+from streams.demo.ports import free_port
+from streams.demo.prometheus import LocalPrometheus, PrometheusMissing
+from streams.kafka.admin import create_topics
 from streams.settings import Settings
 from streams.simulate import keep_ticking, produce
 from streams.simulator import generate

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from models.policy import Policy
-from streams.offline import PolicyDiff, ReplayResult, Timeline, counter_table
+from streams.offline.commands import PolicyDiff, ReplayResult, Timeline, counter_table
 
 PROGRESS_MIN_BYTES = 5 * 1024 * 1024
 

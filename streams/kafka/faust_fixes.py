@@ -5,7 +5,7 @@
 3. Records lost at a rebalance when nothing was committed yet (`HeldHeadConsumer.seek_to_committed`).
 4. Input records processed before the seek that ends recovery (`HeldHeadConsumer.on_partitions_assigned`).
 5. No fencing of a worker that lost its session (`LeaseKeepingListener`, `PostsaleApp.on_rebalance_start`;
-   the gate itself is `streams/fencing.py`).
+   the gate itself is `streams/kafka/fencing.py`).
 6. Four tasks and an `asyncio.wait` per consumed message (`HeldHeadConsumer._drain_messages`,
    `deliver_eagerly`).
 7. A fetch wait hard-coded to 1.5 s (`PromptFetchThread`).
@@ -44,7 +44,7 @@ from faust.transport.drivers.aiokafka import Consumer as AiokafkaConsumer
 from faust.transport.drivers.aiokafka import Transport as AiokafkaTransport
 from faust.types import TP, Message
 
-from streams.fencing import GroupLease
+from streams.kafka.fencing import GroupLease
 
 PINNED_FAUST = "0.15."
 
@@ -338,7 +338,7 @@ class PostsaleApp(faust.App):
 
     def on_rebalance_start(self) -> None:
         # Called by the consumer thread as the first step of a rebalance, before anything is revoked: from here
-        # on, no decision started before may store its state (streams/fencing.py).
+        # on, no decision started before may store its state (streams/kafka/fencing.py).
         self.rebalance_generation += 1
         super().on_rebalance_start()
 

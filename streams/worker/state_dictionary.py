@@ -1,4 +1,4 @@
-"""The preset dictionary of the compact state encoding, version 1 (`streams.codec`). Never edit it.
+"""The preset dictionary of the compact state encoding, version 1 (`streams.worker.codec`). Never edit it.
 
 Deflate starts each stored state with these bytes already "seen", so the field names, rule names, action
 types and reason texts every state repeats cost a few bits instead of their length. It is part of the

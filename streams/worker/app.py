@@ -1,4 +1,4 @@
-"""The one Faust app, wired in one place: settings → app, topics, tables, clock, metrics, agents, web.
+"""The one place the worker is wired: settings → Faust app, topics, tables, clock, metrics, agents, web.
 
 `build(settings, policy)` returns a `Runtime` holding everything a worker
 process owns. Nothing is created at import time, so tests can build as many
@@ -7,38 +7,19 @@ apps as they need, each with its own Prometheus registry.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import faust
 from prometheus_client import CollectorRegistry
 
 from models.policy import Policy
-from rules.store_ledger import StoreTotals
-from streams.alignment import PartitionAligner
-from streams.clock import LiveClock
-from streams.faust_fixes import PostsaleApp, PostsaleTableManager
-from streams.metrics import Metrics
-from streams.replay import DeadlineIndex
+from streams.kafka.auth import credentials
+from streams.kafka.faust_fixes import PostsaleApp, PostsaleTableManager
 from streams.settings import Settings
-
-
-def credentials(settings: Settings) -> faust.auth.Credentials | None:
-    """Faust credentials for the configured TLS/SASL; None for plaintext."""
-    ctx = settings.ssl_context()
-    if settings.security_protocol.startswith("SASL"):
-        assert settings.sasl_password is not None
-        return faust.SASLCredentials(
-            username=settings.sasl_username,
-            password=settings.sasl_password.get_secret_value(),
-            ssl_context=ctx,
-            mechanism=settings.sasl_mechanism,
-        )
-    if ctx is not None:
-        return faust.SSLCredentials(ctx)
-    return None
+from streams.worker import agents, web
+from streams.worker.clock import LiveClock
+from streams.worker.metrics import Metrics
+from streams.worker.runtime import Runtime
 
 
 def make_faust_app(settings: Settings) -> faust.App:
@@ -75,43 +56,6 @@ def make_faust_app(settings: Settings) -> faust.App:
     return app
 
 
-@dataclass
-class Runtime:
-    settings: Settings
-    policy: Policy
-    app: faust.App
-    metrics: Metrics
-    clock: LiveClock | None
-    topics: dict[str, faust.TopicT]
-    orders: Any  # faust Table: order_id -> encoded OrderState
-    aligners: dict[int, PartitionAligner[Any]] = field(default_factory=dict)
-    deadlines: dict[int, DeadlineIndex] = field(default_factory=dict)
-    store_totals: dict[int, StoreTotals] = field(default_factory=dict)
-    index_ready: set[int] = field(default_factory=set)
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("postsale"))
-
-    def aligner(self, partition: int) -> PartitionAligner[Any]:
-        a = self.aligners.get(partition)
-        if a is None:
-            s = self.settings
-            lateness = timedelta(seconds=s.allowed_lateness_seconds)
-            idle = s.topic_idle_seconds if self.clock is None else None  # only time from events needs it
-            a = self.aligners[partition] = PartitionAligner(s.input_topics, lateness=lateness, idle_after=idle)
-        return a
-
-    def totals(self, partition: int) -> StoreTotals:
-        t = self.store_totals.get(partition)
-        if t is None:
-            t = self.store_totals[partition] = StoreTotals()
-        return t
-
-    def index(self, partition: int) -> DeadlineIndex:
-        idx = self.deadlines.get(partition)
-        if idx is None:
-            idx = self.deadlines[partition] = DeadlineIndex()
-        return idx
-
-
 def build(settings: Settings, policy: Policy, registry: CollectorRegistry | None = None) -> Runtime:
     app = make_faust_app(settings)
     metrics = Metrics.create(registry if registry is not None else CollectorRegistry(), settings)
@@ -133,8 +77,6 @@ def build(settings: Settings, policy: Policy, registry: CollectorRegistry | None
     )
     orders = app.Table("orders", default=None, partitions=settings.partitions, key_type=str, value_type=bytes)
     rt = Runtime(settings, policy, app, metrics, clock, topics, orders)
-    from streams import agents, web
-
     agents.install(rt)
     if settings.web_enabled:
         web.install(rt)

@@ -15,8 +15,8 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from rules.held_refunds import refund_status
-from streams.app import Runtime
-from streams.codec import decode_state
+from streams.worker.codec import decode_state
+from streams.worker.runtime import Runtime
 
 
 def order_view_json(state: Any) -> dict[str, Any]:

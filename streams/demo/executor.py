@@ -30,9 +30,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from rich.table import Table
 
-from streams.demo_receiver import DemoReceiver
+from streams.demo.receiver import DemoReceiver
 from streams.executor.config import ExecutorConfig, load_config, resolve_secrets
-from streams.executor.executor import Executor, utcnow
+from streams.executor.consumer import Executor, utcnow
 from streams.executor.metrics import ExecutorMetrics
 from streams.executor.metrics_server import start_metrics_server
 from streams.executor.settings import ExecutorSettings

@@ -8,8 +8,9 @@ import sys
 from faust.worker import Worker
 
 from models.policy import Policy
-from streams.app import Runtime, build
 from streams.settings import Settings
+from streams.worker.app import build
+from streams.worker.runtime import Runtime
 
 
 def configure_logging(level: str) -> None:
@@ -45,9 +46,3 @@ def run_worker(settings: Settings, policy: Policy) -> Runtime:
             raise
     return rt
 
-
-if __name__ == "__main__":  # pragma: no cover - `python -m streams.worker` is `postsale worker`
-    from streams.cli import main
-
-    sys.argv.insert(1, "worker")
-    main()

@@ -1,0 +1,5 @@
+"""`python -m streams` is `postsale`."""
+
+from streams.cli import main
+
+main()

@@ -1,0 +1,64 @@
+"""What a worker process holds while it runs: the Faust app and its tables, and one `PartitionState` per partition.
+
+Everything the worker derives for a partition (held events and the partition's clock, the deadline index,
+store totals, stage counts) lives in that partition's `PartitionState`, created when a record of the
+partition first arrives and dropped in one place, `Runtime.forget`, when the partition is assigned, revoked
+or a batch of it is overtaken by a rebalance. The next owner (maybe this worker again) rebuilds it from the
+orders table, which is as durable as the orders' states themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import faust
+
+from models.policy import Policy
+from streams.orders import OpenOrders
+from streams.settings import Settings
+from streams.worker.alignment import PartitionAligner
+from streams.worker.clock import LiveClock
+from streams.worker.metrics import Metrics
+
+
+@dataclass
+class PartitionState:
+    """One owned partition: its aligner (held events, clock) and its books (deadline index, totals, stages)."""
+
+    aligner: PartitionAligner[Any]
+    books: OpenOrders = field(default_factory=OpenOrders)
+    books_loaded: bool = False  # the books were rebuilt from the orders table since the assignment
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    policy: Policy
+    app: faust.App
+    metrics: Metrics
+    clock: LiveClock | None
+    topics: dict[str, faust.TopicT]
+    orders: Any  # faust Table: order_id -> encoded OrderState (streams.worker.codec)
+    partitions: dict[int, PartitionState] = field(default_factory=dict)
+    known_stores: set[str] = field(default_factory=set)  # stores given a metrics label so far
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("postsale"))
+
+    def partition(self, partition: int) -> PartitionState:
+        state = self.partitions.get(partition)
+        if state is None:
+            s = self.settings
+            lateness = timedelta(seconds=s.allowed_lateness_seconds)
+            idle = s.topic_idle_seconds if self.clock is None else None  # only time from events needs it
+            aligner: PartitionAligner[Any] = PartitionAligner(s.input_topics, lateness=lateness, idle_after=idle)
+            state = self.partitions[partition] = PartitionState(aligner)
+        return state
+
+    def forget(self, partition: int) -> None:
+        """Drop what this worker derived for a partition; its next owner (maybe us again) rebuilds it."""
+        state = self.partitions.pop(partition, None)
+        if state is not None:
+            state.aligner.drop()
+        self.metrics.forget_partition(partition, self.settings.input_topics)
