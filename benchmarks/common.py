@@ -143,7 +143,7 @@ def produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes, in
     p = Producer(
         {
             "bootstrap.servers": bootstrap,
-            "partitioner": "murmur2_random",  # = Java client / aiokafka for non-null keys (DESIGN.md)
+            "partitioner": "murmur2_random",  # = Java client / aiokafka for non-null keys (docs/architecture.md)
             "linger.ms": 5,
             "acks": "all",
             "batch.num.messages": 10000,

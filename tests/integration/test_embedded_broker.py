@@ -20,13 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from streams.demo.broker import (
-    BrokerError,
-    EmbeddedBroker,
-    create_topics,
-    create_topics_sync,
-    normalize_bootstrap,
-)
+from streams.demo.broker import EmbeddedBroker
+from streams.kafka.admin import BrokerError, create_topics, create_topics_sync, normalize_bootstrap
 
 PARTITIONS = 8
 DEADLINE_S = 20.0

@@ -1,6 +1,6 @@
 """Shared tools of the reliability tests: a live tail of a topic, the decision audit, /metrics, the report.
 
-The audit is the promise of DESIGN.md ("Effects"): the set of distinct actions
+The audit is the promise of docs/architecture.md ("Effects"): the set of distinct actions
 (by id) equals `postsale replay` of the same events, no order gets two
 customer refunds for one cause, and a repeat of an id is byte-for-byte the
 same decision. Each test files its figures with `report(...)`; the conftest
