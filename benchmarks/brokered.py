@@ -25,7 +25,6 @@ from benchmarks.common import (
     ROOT,
     Stream,
     TopicReader,
-    Wire,
     cpu_seconds,
     end_total,
     new_wire,
@@ -39,6 +38,7 @@ from benchmarks.common import (
 )
 from models.events import parse_event
 from streams.demo.broker import EmbeddedBroker
+from streams.demo.wire import Wire
 from streams.kafka.admin import create_topics
 
 QUIX_VENV = ROOT / ".venv" / "tools" / "quix"
@@ -154,7 +154,7 @@ def quix_peer(wire: Wire, stream: Stream, tmp: Path, timeout: float) -> dict[str
 def start_workers(wire: Wire, tmp: Path, count: int, **extra_env: str) -> list[subprocess.Popen[bytes]]:
     procs = []
     for i in range(count):
-        env = wire.postsale_env(tmp / f"{wire.prefix}-w{i}-data", **extra_env)
+        env = wire.env(POSTSALE_DATA_DIR=str(tmp / f"{wire.prefix}-w{i}-data"), **extra_env)
         procs.append(spawn([sys.executable, "-m", "streams.cli", "worker"], env, tmp / f"{wire.prefix}-w{i}.log"))
     return procs
 

@@ -21,7 +21,8 @@ from models.actions import dump_action
 from models.events import parse_event, topic_of
 from models.policy_file import load_policy
 from streams.demo.broker import EmbeddedBroker
-from streams.kafka.admin import create_topics
+from streams.demo.wire import Wire
+from streams.demo.wire import new_wire as _new_wire
 from streams.offline.replay import Replayer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,59 +74,10 @@ def reference_actions(events: Sequence[dict[str, Any]], until: datetime) -> dict
 
 # --- topics and brokers ----------------------------------------------------------------------------------------
 
-LOGICAL = ("orders", "shipments", "disputes", "actions", "dead_letter", "ticks")
-INPUTS = ("orders", "shipments", "disputes")
-
-
-@dataclass
-class Wire:
-    broker: EmbeddedBroker
-    prefix: str
-    partitions: int
-
-    @property
-    def topics(self) -> dict[str, str]:
-        return {name: f"{self.prefix}-{name.replace('_', '-')}" for name in LOGICAL}
-
-    @property
-    def inputs(self) -> list[str]:
-        return [self.topics[t] for t in INPUTS]
-
-    def create(self) -> None:
-        asyncio.run(create_topics(self.broker.bootstrap, list(self.topics.values()), self.partitions))
-
-    def postsale_env(self, data_dir: Path, **extra: str) -> dict[str, str]:
-        t = self.topics
-        env = {
-            "POSTSALE_BROKERS": self.broker.url,
-            "POSTSALE_APP_ID": self.prefix,
-            "POSTSALE_PARTITIONS": str(self.partitions),
-            "POSTSALE_TOPIC_ORDERS": t["orders"],
-            "POSTSALE_TOPIC_SHIPMENTS": t["shipments"],
-            "POSTSALE_TOPIC_DISPUTES": t["disputes"],
-            "POSTSALE_TOPIC_ACTIONS": t["actions"],
-            "POSTSALE_TOPIC_DEAD_LETTER": t["dead_letter"],
-            "POSTSALE_TOPIC_TICKS": t["ticks"],
-            "POSTSALE_CLOCK_MODE": "events",
-            "POSTSALE_SESSION_TIMEOUT_SECONDS": "6",
-            "POSTSALE_HEARTBEAT_INTERVAL_SECONDS": "1",
-            "POSTSALE_TICK_INTERVAL_SECONDS": "0.5",
-            "POSTSALE_WEB_ENABLED": "false",
-            "POSTSALE_LOG_LEVEL": "warning",
-            "POSTSALE_STANDBY_REPLICAS": "0",
-            "POSTSALE_DATA_DIR": str(data_dir),
-        }
-        env.update(extra)
-        return env
-
-
-_wire_counter = iter(range(1, 1_000_000))
 
 
 def new_wire(broker: EmbeddedBroker, name: str, partitions: int) -> Wire:
-    wire = Wire(broker, f"b{next(_wire_counter)}-{name}-{os.getpid()}", partitions)
-    wire.create()
-    return wire
+    return _new_wire(broker, name, partitions, "b")
 
 
 # --- producing and reading -------------------------------------------------------------------------------------

@@ -206,7 +206,7 @@ class OrderState(BaseModel):
         """A copy with `changes` (not validated: the rules set values of the declared types).
 
         Hot path: every rule step makes one, and pydantic's model_copy was the
-        largest single cost of a replay (measured with cProfile). The slots are
+        largest single cost of a replay. The slots are
         set through their descriptors, and the fields-set is shared: the same
         object when the changes add no new name to it, else one interned set
         per combination of names (a set per order was a fifth of a replay's

@@ -102,7 +102,7 @@ def peak_rss_mb() -> float:
     """This process's peak resident memory, MiB: `VmHWM` of /proc/self/status where there is one.
 
     Not `getrusage`'s `ru_maxrss`: Linux carries it over `execve`, so a process started by a big parent
-    (a benchmark driver, a test runner) reports the parent's peak (measured: 814 MiB for a child using 13)."""
+    (a benchmark driver, a test runner) reports the parent's peak."""
     try:
         with open("/proc/self/status", "rb") as fh:
             for line in fh:

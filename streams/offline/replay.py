@@ -28,6 +28,8 @@ from rules.engine import Decision, advance, handle_event
 from streams.orders import OpenOrders
 
 micros = epoch_micros
+
+
 @dataclass
 class ReplayStats:
     events: int = 0
@@ -40,8 +42,6 @@ class ReplayStats:
     deadlines_fired: int = 0
     retired: int = 0
     peak_open_orders: int = 0
-
-
 
 
 class Replayer:
@@ -63,11 +63,15 @@ class Replayer:
         """Each store's penalty points and dispute rate as of the replay clock."""
         if self.watermark is None:
             return {}
-        th = self.policy.defaults
+        thresholds = self.policy.defaults
         today = self.watermark.astimezone(UTC).date()
         return {
             store: self.totals.ledger(
-                store, today, th.dispute_rate_window_days, th.penalty_points_alert_at, th.dispute_rate_alert_at
+                store,
+                today,
+                thresholds.dispute_rate_window_days,
+                thresholds.penalty_points_alert_at,
+                thresholds.dispute_rate_alert_at,
             )
             for store in self.totals.stores()
         }

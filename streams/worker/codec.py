@@ -1,17 +1,17 @@
 """How an order's state is stored in a table: compact, version-tagged bytes.
 
-Version 1 (written since issue 8): the byte 0x01, then pydantic's JSON of the state (defaults left out)
-compressed with raw deflate (8 KiB window, level 2) primed with a preset dictionary
-(`streams.worker.state_dictionary`): the field names, rule names, action types and reason texts that every state
-repeats cost a few bits each. Measured on the benchmark's 12,500 states: mean 1,364 → 253 bytes, p95 1,961 → 338.
+Version 1: the byte 0x01, then pydantic's JSON of the state (defaults left out) compressed with raw deflate
+(8 KiB window, level 2) primed with a preset dictionary (`streams.worker.state_dictionary`): the field names,
+rule names, action types and reason texts that every state repeats cost a few bits each (sizes in
+docs/performance.md, "State per open order").
 
-Version 0 (before): the same JSON, uncompressed; it starts with `{`. `decode_state` reads both, so a
+Version 0: the same JSON, uncompressed; it starts with `{`. `decode_state` reads both, so a
 changelog or a RocksDB store written before the upgrade is read as it is, and each order is rewritten in
 version 1 at its next change. A leading byte below 0x20 that is not JSON whitespace names a version; one
 this code does not know is refused with a `ValueError` naming it (a newer writer, an older reader).
 
-Cost: the compressor and decompressor are primed with the dictionary once and copied per state (priming
-one is the expensive part: a new compressor per state cost 3× more).
+Cost: the compressor and decompressor are primed with the dictionary once and copied per state, because
+priming one is the expensive part.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from streams.worker.state_dictionary import STATE_DICTIONARY_V1
 V1 = 0x01
 _V1_TAG = bytes([V1])
 _WBITS = -13  # raw deflate (no zlib header or checksum: the table's changelog has its own), 8 KiB window
-_LEVEL = 2  # measured: as fast as level 1 (both deflate_fast) and 10% smaller; level 6 is 1.6× slower
+_LEVEL = 2  # as fast as level 1 (both use deflate_fast) and smaller; level 6 is much slower
 _MEM_LEVEL = 4
 _COMPRESSOR = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, STATE_DICTIONARY_V1)
 _DECOMPRESSOR = zlib.decompressobj(_WBITS, STATE_DICTIONARY_V1)

@@ -57,8 +57,8 @@ class Decider:
                 highwater = consumer.highwater(tp)
             except Exception:  # noqa: BLE001 - not assigned (a rebalance under way): nothing is known
                 # In a consumer group, unknown is behind: the clock holds. Counting it as caught up let the clock
-                # jump to the latest time seen in the middle of a rebalance and fire deadlines of unread events
-                # (measured). Outside a group (Faust's test context) there is no broker to be behind.
+                # jump to the latest time seen in the middle of a rebalance and fire deadlines of unread events.
+                # Outside a group (Faust's test context) there is no broker to be behind.
                 return self.fence.grouped
             if highwater is None:
                 # Assigned but not fetched yet (a partition just taken over, or paused while its table

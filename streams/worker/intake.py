@@ -87,8 +87,8 @@ class Intake:
         if topic_of(event.type) != self.logical_topics.get(msg.topic, msg.topic):
             await dead_letter(record, batch, "wrong_topic", f"{event.type} does not belong on {msg.topic}")
             return None
-        # "Now" is the live clock, or on the events clock the latest time the ticks announced (a simulated store
-        # runs ahead of the wall clock; measured: the demo dead-lettered most events after its first seconds).
+        # "Now" is the live clock, or on the events clock the latest time the ticks announced: a simulated store
+        # runs ahead of the wall clock, and its events must not count as from the future.
         now = max(datetime.now(UTC), self.rt.clock.now() if self.rt.clock is not None else self.announced)
         if event.occurred_at - now > self.max_future:
             await dead_letter(record, batch, "future_timestamp", f"occurred_at is more than {self.max_future} ahead")

@@ -7,7 +7,6 @@ share one broker without seeing each other's records.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import signal
 import socket
@@ -25,10 +24,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from models.events import topic_of
 from streams.demo.broker import EmbeddedBroker
-from streams.kafka.admin import create_topics
+from streams.demo.wire import Wire
+from streams.demo.wire import new_wire as _new_wire
 
 ROOT = Path(__file__).resolve().parents[2]
-_counter = itertools.count(1)
 
 
 def free_port() -> int:
@@ -37,57 +36,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class Wire:
-    """One test's topic names and app id on the shared broker."""
-
-    broker: EmbeddedBroker
-    prefix: str
-    partitions: int = 8
-
-    @property
-    def topics(self) -> dict[str, str]:
-        p = self.prefix
-        return {
-            "orders": f"{p}-orders",
-            "shipments": f"{p}-shipments",
-            "disputes": f"{p}-disputes",
-            "actions": f"{p}-actions",
-            "dead_letter": f"{p}-dead-letter",
-            "ticks": f"{p}-ticks",
-        }
-
-    def env(self, **extra: str) -> dict[str, str]:
-        t = self.topics
-        env = {
-            "POSTSALE_BROKERS": self.broker.url,
-            "POSTSALE_APP_ID": self.prefix,
-            "POSTSALE_PARTITIONS": str(self.partitions),
-            "POSTSALE_TOPIC_ORDERS": t["orders"],
-            "POSTSALE_TOPIC_SHIPMENTS": t["shipments"],
-            "POSTSALE_TOPIC_DISPUTES": t["disputes"],
-            "POSTSALE_TOPIC_ACTIONS": t["actions"],
-            "POSTSALE_TOPIC_DEAD_LETTER": t["dead_letter"],
-            "POSTSALE_TOPIC_TICKS": t["ticks"],
-            "POSTSALE_CLOCK_MODE": "events",
-            "POSTSALE_SESSION_TIMEOUT_SECONDS": "6",
-            "POSTSALE_HEARTBEAT_INTERVAL_SECONDS": "1",
-            "POSTSALE_TICK_INTERVAL_SECONDS": "0.5",
-            "POSTSALE_WEB_ENABLED": "false",
-            "POSTSALE_LOG_LEVEL": os.environ.get("POSTSALE_TEST_WORKER_LOG_LEVEL", "warning"),
-            "POSTSALE_STANDBY_REPLICAS": "0",
-        }
-        env.update(extra)
-        return env
-
-    def create(self) -> None:
-        asyncio.run(create_topics(self.broker.bootstrap, list(self.topics.values()), self.partitions))
-
-
 def new_wire(broker: EmbeddedBroker, name: str, partitions: int = 8) -> Wire:
-    wire = Wire(broker, f"t{next(_counter)}-{name}-{os.getpid()}", partitions)
-    wire.create()
-    return wire
+    return _new_wire(broker, name, partitions, "t", os.environ.get("POSTSALE_TEST_WORKER_LOG_LEVEL", "warning"))
 
 
 @dataclass
