@@ -1,4 +1,4 @@
-"""Print the README's "Events" and "Actions" sections: one real example of each type.
+"""Print docs/events.md's "Events" and "Actions" sections: one real example of each type.
 
 Events come from the shipped sample (streams/samples/day.jsonl); actions are what
 `postsale replay` decides for it. Customer data is dropped from the examples.

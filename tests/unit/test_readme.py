@@ -1,4 +1,4 @@
-"""The README's examples are real: every event and action type has one, and each validates."""
+"""The wire contract's examples are real (docs/events.md): every event and action type has one, and each validates."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from models.actions import parse_action
 from models.common import ACTION_TYPES
 from models.events import EVENT_TYPES, parse_event
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+EVENTS_DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
 
 def _blocks(section: str) -> list[tuple[str, str]]:
@@ -17,8 +17,8 @@ def _blocks(section: str) -> list[tuple[str, str]]:
 
 
 def test_every_event_type_has_a_valid_example() -> None:
-    text = README.read_text()
-    section = text.split("### Events", 1)[1].split("### Actions", 1)[0]
+    text = EVENTS_DOC.read_text()
+    section = text.split("## Events", 1)[1].split("## Actions", 1)[0]
     examples = dict(_blocks(section))
     assert set(examples) == set(EVENT_TYPES)
     for name, body in examples.items():
@@ -26,8 +26,8 @@ def test_every_event_type_has_a_valid_example() -> None:
 
 
 def test_every_action_type_has_a_valid_example() -> None:
-    text = README.read_text()
-    section = text.split("### Actions", 1)[1].split("## Testing", 1)[0]
+    text = EVENTS_DOC.read_text()
+    section = text.split("## Actions", 1)[1]
     examples = dict(_blocks(section))
     assert set(examples) == set(ACTION_TYPES)
     for name, body in examples.items():
