@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never cut or wrapped
 _TIME = TypeAdapter(datetime)
 
 PolicyOpt = Annotated[
@@ -231,9 +231,15 @@ def worker(
             web_enabled=False if without_web else None,
         )
     except SettingsError as exc:
-        err.print(f"[red]{exc}[/red]", markup=False)
+        err.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from exc
     pol = _policy(settings.policy_file)
+    from streams.kafka.probe import unreachable
+
+    problem = unreachable(settings)
+    if problem is not None:
+        err.print(problem, style="red", markup=False)
+        raise typer.Exit(2)
     run_worker(settings, pol)
 
 

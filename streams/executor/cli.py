@@ -22,6 +22,7 @@ from rich.table import Table
 
 from streams.executor.config import ConfigError, ExecutorConfig, all_dry_run, load_config, resolve_secrets
 from streams.executor.settings import ExecutorSettings, load_executor_settings
+from streams.kafka.probe import unreachable
 from streams.settings import SettingsError
 
 execute_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -31,7 +32,7 @@ actions_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never cut or wrapped
 T = TypeVar("T")
 
 ConfigOpt = Annotated[
@@ -44,11 +45,17 @@ BrokerOpt = Annotated[
 
 
 def _settings(broker: list[str] | None, **overrides: object) -> ExecutorSettings:
+    """The settings, and a broker that answers: either is one line and exit 2 when wrong."""
     try:
-        return load_executor_settings({"brokers": broker or None}, **overrides)
+        settings = load_executor_settings({"brokers": broker or None}, **overrides)
     except SettingsError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from exc
+    problem = unreachable(settings.kafka)
+    if problem is not None:
+        err.print(problem, markup=False)
+        raise typer.Exit(2)
+    return settings
 
 
 def _config(settings: ExecutorSettings) -> ExecutorConfig:

@@ -7,7 +7,11 @@ apps as they need, each with its own Prometheus registry.
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -22,13 +26,23 @@ from streams.worker.metrics import Metrics
 from streams.worker.runtime import Runtime
 
 
+def _data_dir(settings: Settings) -> Path:
+    """RocksDB state lives in `data_dir`; with the memory store nothing is kept, so Faust's directory is a
+    temporary one removed at exit, and a worker never leaves `./postsale-data` behind."""
+    if settings.store.startswith("rocksdb"):
+        return settings.data_dir
+    path = Path(tempfile.mkdtemp(prefix="postsale-worker-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def make_faust_app(settings: Settings) -> faust.App:
     app = PostsaleApp(
         settings.app_id,
         broker=settings.broker_string(),
         broker_credentials=credentials(settings),
         store=settings.store,
-        datadir=str(settings.data_dir),
+        datadir=str(_data_dir(settings)),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         topic_allow_declare=settings.create_topics,

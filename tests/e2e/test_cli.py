@@ -96,3 +96,30 @@ def test_a_bad_policy_is_refused_with_line_and_field(tmp_path: Path) -> None:
         assert out.returncode == 2
         assert "line 3, defaults.overdue_expedite_after_days" in out.stderr
         assert "line 4, defaults.shipby_hours" in out.stderr
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nobody listens once the socket is closed
+
+
+def test_a_broker_that_cannot_be_reached_is_one_line_naming_the_address_and_setting(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{_closed_port()}"
+    for command in (["worker"], ["execute", "--dry-run"], ["actions", "list"]):
+        out = subprocess.run(
+            [*POSTSALE, *command, "--broker", f"kafka://{address}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
+        assert out.returncode == 2, (command, out.stderr)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1, (command, out.stderr)
+        assert address in lines[0] and "POSTSALE_BROKERS" in lines[0], lines[0]
+        assert "Traceback" not in out.stderr and "[red]" not in out.stderr
+    assert list(tmp_path.iterdir()) == [], "a failed command leaves nothing in the current directory"

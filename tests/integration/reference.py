@@ -14,7 +14,7 @@ from models.policy_file import load_policy
 from streams.offline.replay import Replayer
 
 
-def replay_actions(events: Sequence[dict[str, Any]], until: datetime) -> dict[str, dict[str, Any]]:
+def replay_actions(events: Sequence[dict[str, Any]], until: datetime | None) -> dict[str, dict[str, Any]]:
     replayer = Replayer(load_policy())
     actions = []
     for e in events:
