@@ -324,7 +324,7 @@ def simulate(
         err.print(f"{n} events written to {out}")
         return
     from streams.settings import SettingsError, load_settings
-    from streams.simulate import produce
+    from streams.simulator import produce
 
     try:
         settings = load_settings(brokers=broker or None)

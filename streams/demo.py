@@ -39,8 +39,7 @@ from streams.embedded_broker import EmbeddedBroker, create_topics
 from streams.local_prometheus import LocalPrometheus, PrometheusMissing
 from streams.ports import free_port
 from streams.settings import Settings
-from streams.simulate import keep_ticking, produce
-from streams.simulator import generate
+from streams.simulator import generate, keep_ticking, produce
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import tracemalloc
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,8 @@ import pytest
 
 from models.common import RULE_IDS
 from models.events import EVENT_ADAPTER, OrderPlaced, parse_event
-from models.policy_file import load_policy
+from models.policy import Policy
+from models.policy_file import load_policy, parse_policy
 from models.state import OrderState
 from rules.engine import advance, handle_event
 from rules.oversize import limits_exceeded
@@ -38,7 +40,7 @@ ROWS_WITH_ACTIONS = frozenset(RULE_IDS) - {"dispute_rate"}  # dispute_rate write
 # Where the engine now decides another row than the scenario names. The first supplier of this scenario never
 # answers the expedite, and with the default numbers its 48 h reply window ends at ship-by + 4 d, the switch's
 # own time: supplier_unresponsive fires first (rules.engine.FIRING_ORDER) and decides the switch, and the reorder
-# ships, so overdue_switch never decides. (streams/simulator.py still names overdue_switch for it.)
+# ships, so overdue_switch never decides. (The scenario table still names overdue_switch for it.)
 ROWS_DECIDED = {"overdue_switch_reorder_ships": (("overdue_expedite", "supplier_unresponsive"), {"overdue_switch"})}
 
 
@@ -52,12 +54,14 @@ def _time(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(event["occurred_at"])
 
 
-def engine_over(events: list[dict[str, Any]], until: datetime) -> tuple[dict[str, set[str]], list[str]]:
+def engine_over(
+    events: list[dict[str, Any]], until: datetime, policy: Policy | None = None
+) -> tuple[dict[str, set[str]], list[str]]:
     """Feed the events to the engine in order, then advance every order to `until`.
 
     Returns the action rules per order and the rejections (type: reason) met on the way.
     """
-    policy = load_policy()
+    policy = policy if policy is not None else load_policy()
     states: dict[str, OrderState | None] = {}
     rules: dict[str, set[str]] = defaultdict(set)
     rejected: list[str] = []
@@ -156,27 +160,45 @@ def test_only_the_oversize_scenario_breaks_the_carrier_limits_at_placement() -> 
             assert bool(limits_exceeded(placed, limits)) == (name == "oversize_at_placement"), name
 
 
-def test_simulator_mirrors_the_default_policy() -> None:
-    """The timelines aim at the default policy's thresholds; if the policy file changes, so must the simulator."""
-    policy = load_policy()
-    d = policy.defaults
-    assert d.handling_time_hours == simulator.HANDLING_HOURS
-    assert timedelta(days=d.overdue_expedite_after_days) == simulator.EXPEDITE_AFTER
-    assert timedelta(days=d.overdue_switch_after_days) == simulator.SWITCH_AFTER
-    assert timedelta(hours=d.supplier_reply_window_hours) == simulator.REPLY_WINDOW
-    assert timedelta(days=d.customs_hold_escalate_after_days) == simulator.CUSTOMS_ESCALATE
-    assert timedelta(days=d.return_tracking_days) == simulator.RETURN_TRACKING
-    assert timedelta(days=d.return_abandon_window_days) == simulator.RETURN_ABANDON_WINDOW
-    assert {(p.name, p.starts_at, p.ends_at) for p in policy.promotions} == {
-        (p.name, p.starts_at, p.ends_at) for p in simulator.PROMOTIONS
-    }
-    for promo in simulator.PROMOTIONS:
-        spec = next(p for p in policy.promotions if p.name == promo.name)
-        assert set(spec.marketplaces or ()) == promo.marketplaces
-        assert spec.overrides.handling_time_hours == promo.handling_hours
-    for marketplace in simulator.ALL_MARKETS:
-        th = policy.thresholds_for(marketplace, "CN", START - timedelta(days=30)).thresholds
-        assert (th.claim_resolution == "refund") == (marketplace in simulator.CLAIM_BY_REFUND)
+# Every threshold the timelines aim at, moved: the scenarios must follow the policy, not numbers of their own.
+OTHER_POLICY = """
+version: other-numbers
+defaults:
+  handling_time_hours: 48
+  overdue_expedite_after_days: 1
+  overdue_switch_after_days: 3
+  customs_hold_escalate_after_days: 5
+  evidence_wait_days: 5
+  intercept_result_wait_days: 2
+  delivery_estimate_days_domestic: 5
+  delivery_estimate_days_international: 25
+  remorse_coupon_above_return_cost_share: 0.4
+  return_tracking_days: 7
+  return_abandon_window_days: 20
+  abandon_above_return_cost_share: 1.5
+  carrier_limits: {max_weight_kg: 25}
+marketplaces:
+  taobao: {penalty_points_apply: true}
+  tmall: {penalty_points_apply: true}
+  "1688": {penalty_points_apply: true, non_quality_return_cap_share: 0.2}
+  shopify: {claim_resolution: refund}
+promotions:
+  - name: double11
+    starts_at: "2026-11-01T00:00:00+08:00"
+    ends_at: "2026-11-12T00:00:00+08:00"
+    marketplaces: [tmall, taobao, aliexpress, "1688"]
+    overrides: {handling_time_hours: 8, proactive_notices: true}
+"""
+
+
+def test_the_timelines_follow_the_policy_they_are_given() -> None:
+    """Under other thresholds each scenario still lands on the rows it is named for: the simulator reads them."""
+    policy = parse_policy(OTHER_POLICY)
+    stream = list(generate(7, 400, START, with_scenarios=True, tour=True, policy=policy))
+    assert [e for _, e in stream] != list(generate(7, 400, START, tour=True))
+    rules, rejected = engine_over([e for _, e in stream], FAR_FUTURE, policy)
+    assert rejected == []
+    assert_rows_decided(stream, rules)
 
 
 def test_a_generated_stream_drives_every_playbook_row_through_the_engine() -> None:
@@ -185,8 +207,12 @@ def test_a_generated_stream_drives_every_playbook_row_through_the_engine() -> No
     assert rejected == []  # the simulator sends no orphan events
     fired = set().union(*rules.values())
     assert ROWS_WITH_ACTIONS <= fired, f"never fired: {sorted(ROWS_WITH_ACTIONS - fired)}"
-    # Each scenario lands on the rows it is named for, on every one of its orders.
-    scenario_of = {e["order_id"]: name for name, e in run()}
+    assert_rows_decided(run(), rules)
+
+
+def assert_rows_decided(stream: Iterable[tuple[str, dict[str, Any]]], rules: dict[str, set[str]]) -> None:
+    """Each scenario lands on the rows it is named for, on every one of its orders."""
+    scenario_of = {e["order_id"]: name for name, e in stream}
     by_name = {s.name: s for s in SCENARIOS}
     for order_id, name in scenario_of.items():
         rows, never = ROWS_DECIDED.get(name, (by_name[name].rows, set()))
