@@ -11,13 +11,15 @@ facts only: it never reads the engine's decisions.
 - `scenarios`: one function per way an order goes.
 - `mix`: which scenarios, in what proportion, where.
 - `stream`: many orders merged into one time-ordered stream (`generate`), and JSON lines.
-- `producer`: the stream to Kafka, paced in simulated time, with simulated time ticks and faults.
+- `delivery`: pacing in simulated time and an imperfect integration's faults, for Kafka and files alike.
+- `producer`: the stream to Kafka, with ticks of simulated time.
 """
 
 from streams.simulator.catalogue import ABROAD, FAKE_BUYERS, STORES, Store
+from streams.simulator.delivery import SimulationStats
 from streams.simulator.mix import SCENARIOS, Scenario, scenario_names
-from streams.simulator.producer import SimulationStats, keep_ticking, produce
-from streams.simulator.stream import SAMPLE_RECIPE, generate, write_jsonl
+from streams.simulator.producer import keep_ticking, produce
+from streams.simulator.stream import SAMPLE_RECIPE, generate, write_jsonl, write_lines
 from streams.simulator.timelines import OrderContext
 
 __all__ = [
@@ -35,4 +37,5 @@ __all__ = [
     "produce",
     "scenario_names",
     "write_jsonl",
+    "write_lines",
 ]

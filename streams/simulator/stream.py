@@ -4,23 +4,26 @@
 and a heap holds the pending events of the orders still in flight, so a
 million-event run never holds a million events. Every order's thresholds are
 resolved from the policy (the shipped default unless one is passed), as the
-engine resolves them. `write_jsonl` writes a stream as JSON lines.
+engine resolves them. `write_lines` writes a stream as JSON lines, paced and
+with faults if asked (`delivery`); `write_jsonl` writes it to a file at once.
 """
 
 from __future__ import annotations
 
 import heapq
 import random
+import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, BinaryIO, Literal, overload
 
 import orjson
 
 from models.policy import Policy
 from models.policy_file import load_policy
 from streams.simulator.catalogue import CN_TZ, EVENT_TZ, Store, stores_for
+from streams.simulator.delivery import Faults, Pace, SimulationStats, truncated
 from streams.simulator.mix import DUPLICATE_RATE, SCENARIOS, Mix, destination
 from streams.simulator.timelines import OrderContext, Timeline
 
@@ -188,10 +191,35 @@ SAMPLE_RECIPE: dict[str, Any] = {
 
 def write_jsonl(path: str | Path, events: Iterable[dict[str, Any]]) -> int:
     """Write one JSON object per line (orjson); returns how many were written."""
-    count = 0
     with Path(path).open("wb") as out:
-        for event in events:
-            out.write(orjson.dumps(event))
-            out.write(b"\n")
-            count += 1
-    return count
+        return write_lines(out, events).events
+
+
+def write_lines(
+    out: BinaryIO, events: Iterable[dict[str, Any]], *, speed: float = 0.0, faults: float = 0.0, seed: int = 0
+) -> SimulationStats:
+    """Write `events` as JSON lines, each when it is due at `speed` (flushed, for a reader at the other end of a
+    pipe), with the faults a file can hold: a truncated line before the record, or the record twice. A file has
+    no partitions, so a record the Kafka producer would misroute is written as it is."""
+    stats = SimulationStats()
+    pace = Pace(speed)
+    integration = Faults(faults, seed)
+    for event in events:
+        at = datetime.fromisoformat(event["occurred_at"])
+        wait = pace.delay(at)
+        if wait > 0:
+            time.sleep(wait)
+        line = orjson.dumps(event)
+        fault = integration.draw()
+        if fault == "truncated":
+            out.write(truncated(line) + b"\n")
+        elif fault == "repeated":
+            out.write(line + b"\n")
+        if fault in ("truncated", "repeated"):
+            stats.faults[fault] += 1
+        out.write(line + b"\n")
+        stats.events += 1
+        stats.sim_time = at
+        if speed > 0:
+            out.flush()
+    return stats

@@ -7,6 +7,7 @@ either the simulator does not produce its situation or the engine misses it.
 
 from __future__ import annotations
 
+import io
 import itertools
 import tracemalloc
 from collections import Counter, defaultdict
@@ -18,6 +19,8 @@ from typing import Any
 
 import orjson
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from models.common import RULE_IDS
 from models.events import EVENT_ADAPTER, OrderPlaced, parse_event
@@ -26,8 +29,11 @@ from models.policy_file import load_policy, parse_policy
 from models.state import OrderState
 from rules.engine import advance, handle_event
 from rules.oversize import limits_exceeded
-from streams import simulator
-from streams.simulator import SCENARIOS, generate, scenario_names, write_jsonl
+from streams import cli, simulator
+from streams.replay import BadLine, read_events
+from streams.simulator import SCENARIOS, generate, scenario_names, write_jsonl, write_lines
+from streams.simulator import stream as simulator_stream
+from streams.simulator.delivery import Pace
 
 # Inside double11 for its first 12 hours, so that promotion orders (12 h ship-by, penalty warning halfway, 6 h
 # before it) and ordinary ones (72 h handling, penalty warnings 12 h before on Tmall/Taobao/1688) both occur in
@@ -271,3 +277,97 @@ def test_shipped_sample_covers_every_row() -> None:
     assert rejected == []
     fired = set().union(*rules.values())
     assert ROWS_WITH_ACTIONS <= fired, f"never fired: {sorted(ROWS_WITH_ACTIONS - fired)}"
+
+
+# --- The simulate command (to a file or standard output; refusals come before any broker is needed) ---------
+
+
+def simulate(*args: str) -> Result:
+    return CliRunner().invoke(cli.app, ["simulate", "--orders", "40", "--seed", "3", *args])
+
+
+def test_same_seed_same_bytes_without_a_start(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert simulate("--out", str(first)).exit_code == 0
+    assert simulate("--out", str(second)).exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
+    # The default start is the documented one, Singles' Day in China time.
+    first_event = orjson.loads(first.read_bytes().splitlines()[0])
+    assert _time(first_event).date().isoformat() == "2026-11-11"
+    assert list(generate(3, 40, datetime(2026, 11, 11, tzinfo=timezone(timedelta(hours=8))))) == [
+        orjson.loads(line) for line in first.read_bytes().splitlines()
+    ]
+
+
+def test_out_dash_writes_to_standard_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert simulate("--out", "file.jsonl").exit_code == 0
+    result = simulate("--out", "-")
+    assert result.exit_code == 0
+    assert result.stdout_bytes == (tmp_path / "file.jsonl").read_bytes()
+    assert "events written to standard output" in result.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_faults_in_a_file_are_truncated_lines_and_repeats_drawn_from_the_seed(tmp_path: Path) -> None:
+    clean, faulty, again = tmp_path / "clean.jsonl", tmp_path / "faulty.jsonl", tmp_path / "again.jsonl"
+    assert simulate("--out", str(clean)).exit_code == 0
+    result = simulate("--faults", "0.3", "--out", str(faulty))
+    assert result.exit_code == 0
+    assert "truncated" in result.stderr and "repeated" in result.stderr
+    assert simulate("--faults", "0.3", "--out", str(again)).exit_code == 0
+    assert faulty.read_bytes() == again.read_bytes()
+    records = clean.read_bytes().splitlines()
+    lines = faulty.read_bytes().splitlines()
+    bad = [item for item in read_events(lines) if isinstance(item, BadLine)]
+    good = [line for line in lines if not any(line == record[: len(record) // 2] for record in records)]
+    assert bad and len(bad) == len(lines) - len(good)  # every bad line is a truncated copy of a record
+    assert len(good) > len(records)  # and some records are written twice
+    assert list(dict.fromkeys(good)) == list(dict.fromkeys(records))  # otherwise the clean stream, in order
+
+
+def test_speed_changes_when_lines_are_written_not_which(tmp_path: Path) -> None:
+    fast, paced = tmp_path / "fast.jsonl", tmp_path / "paced.jsonl"
+    assert simulate("--out", str(fast)).exit_code == 0
+    assert simulate("--speed", "1e12", "--out", str(paced)).exit_code == 0
+    assert fast.read_bytes() == paced.read_bytes()
+    # Each line is due (simulated time since the first) / speed after the start.
+    pace = Pace(3600, clock=lambda: 100.0)
+    assert pace.delay(START) == 0.0
+    assert pace.delay(START + timedelta(hours=2)) == 2.0
+    assert Pace(0, clock=lambda: 100.0).delay(START + timedelta(days=3)) == 0.0
+
+
+def test_write_lines_paces_with_the_sleep_it_is_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(simulator_stream.time, "sleep", slept.append)
+    events = list(generate(2, 5, START))
+    out = io.BytesIO()
+    write_lines(out, events, speed=1e9)
+    assert out.getvalue().splitlines() == [orjson.dumps(e) for e in events]
+    assert all(0 <= s < 1 for s in slept)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--ticks", "--out", "x.jsonl"), "--ticks"),
+        (("--until", "2027-01-01T00:00:00Z", "--out", "x.jsonl"), "--until"),
+        (
+            (
+                "--until",
+                "2027-01-01T00:00:00Z",
+            ),
+            "--ticks",
+        ),
+        (("--ticks",), "--speed"),
+    ],
+)
+def test_options_that_mean_nothing_are_refused_in_one_line(
+    args: tuple[str, ...], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = simulate(*args)
+    assert result.exit_code == 2
+    assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.jsonl").exists()
