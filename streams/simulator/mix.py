@@ -5,6 +5,13 @@ marketplace could give it, the marketplaces and routes it needs, and the
 playbook rows it lands on under the default policy (the tests hold the
 simulator to them). Most orders go right; every row still occurs in a few
 thousand orders, and `tour` puts each scenario in a small sample too.
+
+`WHOLESALE_SHARE` is the share of a marketplace's orders that are wholesale
+batches. On 1688 a small seller's orders are mostly single pieces shipped for
+resellers (一件代发, dropshipping), with the occasional batch of 20-100
+units; one order in five being a batch makes wholesale about 5% of the shop's
+orders. Every batch gets the return-cap notice at placement, so a larger
+share would fill the shop's day with those notices.
 """
 
 from __future__ import annotations
@@ -137,6 +144,13 @@ BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 assert len(BY_NAME) == len(SCENARIOS), "scenario names must be unique"
 
 DUPLICATE_RATE = 0.02  # orders with one event delivered twice by an at-least-once producer
+WHOLESALE_SHARE = {"1688": 0.2}
+
+
+def wholesale(rng: random.Random, marketplace: str) -> bool:
+    """Whether an order on this marketplace is a wholesale batch (scenarios that need one say so themselves)."""
+    share = WHOLESALE_SHARE.get(marketplace)
+    return share is not None and rng.random() < share
 
 
 def scenario_names() -> list[str]:

@@ -24,7 +24,7 @@ from models.policy import Policy
 from models.policy_file import load_policy
 from streams.simulator.catalogue import CN_TZ, EVENT_TZ, Store, stores_for
 from streams.simulator.delivery import Faults, Pace, SimulationStats, truncated
-from streams.simulator.mix import DUPLICATE_RATE, SCENARIOS, Mix, destination
+from streams.simulator.mix import DUPLICATE_RATE, SCENARIOS, Mix, destination, wholesale
 from streams.simulator.timelines import OrderContext, Timeline
 
 
@@ -164,6 +164,7 @@ def _merged(
             placed_at=placed_at,
             thresholds=policy.resolved(marketplace, country, promotion).thresholds,
             promotion=promotion,
+            wholesale=wholesale(rng, marketplace),
         )
         timeline = Timeline(rng, order)
         scenario.write(timeline)

@@ -70,6 +70,7 @@ class OrderContext:
     placed_at: datetime
     thresholds: Thresholds
     promotion: str | None = None
+    wholesale: bool = False
 
     @property
     def currency(self) -> str:
@@ -171,10 +172,11 @@ def place(
     quantity: int | None = None,
     with_ship_by: bool | None = None,
 ) -> None:
-    """order.placed and order.paid. 1688 orders are wholesale batches; other marketplaces sell one to three units."""
+    """order.placed and order.paid: a wholesale batch (as the mix drew the order, unless told), else one to three
+    units."""
     rng, order = tl.rng, tl.order
     if wholesale is None:
-        wholesale = order.marketplace == "1688"
+        wholesale = order.wholesale
     if products is None:
         if wholesale:
             products = [rng.choice(WHOLESALE)]

@@ -157,6 +157,15 @@ def test_orders_look_like_their_marketplace() -> None:
             assert placed.marketplace == "1688"
 
 
+def test_wholesale_batches_are_a_small_share_of_the_day() -> None:
+    """Each batch gets a return-cap notice at placement: a shop's day is not mostly those notices."""
+    placed = {e["order_id"]: e for _, e in run() if e["type"] == "order.placed"}
+    batches = sum(1 for e in placed.values() if e.get("wholesale"))
+    on_1688 = sum(1 for e in placed.values() if e["marketplace"] == "1688")
+    assert 0.02 < batches / len(placed) < 0.1
+    assert batches < on_1688 / 2  # most 1688 orders are single pieces shipped for resellers
+
+
 def test_only_the_oversize_scenario_breaks_the_carrier_limits_at_placement() -> None:
     limits = load_policy().defaults.carrier_limits
     for name, event in run():
