@@ -417,22 +417,31 @@ def penalty_uncooperative(tl: Timeline) -> None:
 
 
 # --- Returns ------------------------------------------------------------------------------------------------
+# A return's cost is set against the policy's lines, as shares of the order: above the coupon line a buyer's
+# own-reason return gets a coupon instead, above the abandon line the seller refunds and keeps the goods.
+
+
+def _coupon_line(tl: Timeline) -> Decimal:
+    return Decimal(str(tl.th.remorse_coupon_above_return_cost_share))
+
+
+def _abandon_line(tl: Timeline) -> Decimal:
+    return Decimal(str(tl.th.abandon_above_return_cost_share))
 
 
 def dispute_quality_return(tl: Timeline) -> None:
     """A quality problem: the return is accepted at once, shipped back, received, and the buyer refunded."""
     delivered_order(tl)
     dispute(tl, "quality", 12, 24 * 6)
-    return_flow(tl, tl.amount, return_cost=money(tl.amount * Decimal("0.1")))
+    return_flow(tl, tl.amount, return_cost=money(tl.amount * _abandon_line(tl) / 10))
 
 
 def return_abandoned(tl: Timeline) -> None:
     """A quality return whose shipping costs more than the abandon line: the seller abandons it and refunds."""
     delivered_order(tl, products=[tl.rng.choice(RETAIL[1:3])], wholesale=False, quantity=1)
     dispute(tl, "quality", 12, 24 * 6)
-    line = Decimal(str(tl.th.abandon_above_return_cost_share))
     over = Decimal(str(round(tl.rng.uniform(1.2, 2.5), 2)))
-    return_flow(tl, tl.amount, return_cost=money(tl.amount * line * over))
+    return_flow(tl, tl.amount, return_cost=money(tl.amount * _abandon_line(tl) * over))
 
 
 def return_lost(tl: Timeline) -> None:
@@ -445,15 +454,14 @@ def return_lost(tl: Timeline) -> None:
 def buyer_remorse_return(tl: Timeline) -> None:
     """Wrong size: a cheap return is accepted, shipped back and refunded."""
     delivered_order(tl)
-    dispute(tl, "buyer_remorse", 12, 24 * 6, return_cost=str(money(tl.amount * Decimal("0.1"))))
+    dispute(tl, "buyer_remorse", 12, 24 * 6, return_cost=str(money(tl.amount * _coupon_line(tl) / 3)))
     return_flow(tl, tl.amount)
 
 
 def buyer_remorse_coupon(tl: Timeline) -> None:
     """Wrong style, but the return would cost more than the coupon line's share of the order: a coupon instead."""
     delivered_order(tl, products=[tl.rng.choice(RETAIL[:3])], wholesale=False, quantity=1)
-    line = Decimal(str(tl.th.remorse_coupon_above_return_cost_share))
-    cost = money(tl.amount * (line + Decimal(str(round(tl.rng.uniform(0.1, 0.6), 2)))))
+    cost = money(tl.amount * (_coupon_line(tl) + Decimal(str(round(tl.rng.uniform(0.1, 0.6), 2)))))
     dispute(tl, "buyer_remorse", 12, 24 * 6, return_cost=str(cost))
     close(tl, "settled", lo=12, hi=24 * 3)
 
@@ -461,7 +469,7 @@ def buyer_remorse_coupon(tl: Timeline) -> None:
 def buyer_remorse_never_ships(tl: Timeline) -> None:
     """The return is accepted, and the buyer never enters a return tracking number: closed for the seller."""
     delivered_order(tl)
-    dispute(tl, "buyer_remorse", 12, 24 * 6, return_cost=str(money(tl.amount * Decimal("0.05"))))
+    dispute(tl, "buyer_remorse", 12, 24 * 6, return_cost=str(money(tl.amount * _coupon_line(tl) / 6)))
     return_flow(tl, tl.amount, ships=False)
 
 
@@ -477,7 +485,8 @@ def wholesale_remorse_capped(tl: Timeline) -> None:
     cap on non-quality returns limits the refund (all of them, where the marketplace has no cap)."""
     delivered_order(tl, wholesale=True, quantity=50)
     wanted = tl.rng.randint(8, 30)
-    dispute(tl, "buyer_remorse", 24, 24 * 6, quantity=wanted, return_cost=str(money(tl.amount * Decimal("0.02"))))
+    cost = money(tl.amount * _coupon_line(tl) / 15)
+    dispute(tl, "buyer_remorse", 24, 24 * 6, quantity=wanted, return_cost=str(cost))
     share = tl.th.non_quality_return_cap_share
     returned = min(wanted, max(1, int(tl.units * Decimal(str(share))))) if share is not None else wanted
     return_flow(tl, money(tl.amount * returned / tl.units))

@@ -187,7 +187,7 @@ defaults:
   intercept_result_wait_days: 2
   delivery_estimate_days_domestic: 5
   delivery_estimate_days_international: 25
-  remorse_coupon_above_return_cost_share: 0.4
+  remorse_coupon_above_return_cost_share: 0.2
   return_tracking_days: 7
   return_abandon_window_days: 20
   abandon_above_return_cost_share: 1.5
