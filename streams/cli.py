@@ -294,18 +294,35 @@ def simulate(
         list[str] | None, typer.Option("--broker", "-b", help="Broker URL (repeat for several); POSTSALE_BROKERS.")
     ] = None,
     orders: Annotated[int, typer.Option("--orders", help="How many orders.")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same events.")] = 1,
-    start: Annotated[str | None, typer.Option("--start", help="Simulated start time (RFC 3339); default now.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed (and options), same events, byte for byte.")] = 1,
+    start: Annotated[
+        str,
+        typer.Option(
+            "--start",
+            help="Simulated start (RFC 3339). A fixed default, so that a seed always gives the same events:"
+            " Singles' Day, inside the double11 sale.",
+        ),
+    ] = "2026-11-11T00:00:00+08:00",
     orders_per_hour: Annotated[float, typer.Option("--orders-per-hour", help="In simulated time.")] = 120.0,
     speed: Annotated[
-        float, typer.Option("--speed", help="Simulated seconds per wall second; 0 = as fast as possible.")
+        float,
+        typer.Option(
+            "--speed",
+            help="Simulated seconds per wall second, to Kafka or a file; 0 = as fast as possible. It changes when"
+            " events are written, never which.",
+        ),
     ] = 0.0,
     ticks: Annotated[
-        bool, typer.Option("--ticks/--no-ticks", help="Send the simulated time to workers on the events clock.")
+        bool,
+        typer.Option("--ticks/--no-ticks", help="Send the simulated time to workers on the events clock (Kafka only)."),
     ] = False,
-    until: UntilOpt = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="With --ticks: after the last event, send a last tick at this RFC 3339 time."),
+    ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the events to this JSON-lines file instead of Kafka.")
+        Path | None,
+        typer.Option("--out", help="Write the events to this JSON-lines file instead of Kafka; - for standard output."),
     ] = None,
     faults: Annotated[
         float,
@@ -313,33 +330,56 @@ def simulate(
             "--faults",
             min=0.0,
             max=1.0,
-            help="Share of events also sent truncated, twice, or to a wrong partition (an imperfect producer).",
+            help="Share of events also sent truncated, twice, or to a wrong partition (an imperfect producer)."
+            " In a file: a truncated line before the record, or the record twice; there are no partitions.",
         ),
     ] = 0.0,
 ) -> None:
     """A simulated store's orders, parcels and disputes, to Kafka (or a file): load and staging data."""
     import asyncio
-    from datetime import UTC
 
-    from streams.simulator import generate, write_jsonl
+    begin = _time(start, "--start")
+    assert begin is not None  # the option has a default
+    last_tick = _time(until, "--until")
+    # Options that would mean nothing here are refused rather than dropped.
+    problem = None
+    if out is not None and ticks:
+        problem = "--ticks sends simulated time to the tick topic, which a file does not have: leave out one of them"
+    elif out is not None and last_tick is not None:
+        problem = "--until is the time of the last tick sent to Kafka; a file's reader sets its own (replay --until)"
+    elif last_tick is not None and not ticks:
+        problem = "--until is the time of the last tick: give --ticks with it"
+    elif ticks and speed <= 0 and last_tick is None:
+        problem = "--ticks at --speed 0 would send no tick: give a --speed, or --until for one last tick"
+    if problem is not None:
+        err.print(problem, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
 
-    begin = _time(start, "--start") or datetime.now(UTC).replace(microsecond=0)
+    from streams.simulator import generate, write_lines
+
     events = generate(seed=seed, orders=orders, start=begin, orders_per_hour=orders_per_hour)
     if out is not None:
-        n = write_jsonl(out, events)
-        err.print(f"{n} events written to {out}")
+        if str(out) == "-":
+            stats = write_lines(sys.stdout.buffer, events, speed=speed, faults=faults, seed=seed)
+            sys.stdout.buffer.flush()
+            where = "standard output"
+        else:
+            with out.open("wb") as target:
+                stats = write_lines(target, events, speed=speed, faults=faults, seed=seed)
+            where = str(out)
+        err.print(f"{stats.events} events written to {where}", markup=False, soft_wrap=True)
+        if stats.faults:
+            err.print("faults: " + ", ".join(f"{n} {kind}" for kind, n in sorted(stats.faults.items())))
         return
     from streams.settings import SettingsError, load_settings
-    from streams.simulate import produce
+    from streams.simulator import produce
 
     try:
         settings = load_settings(brokers=broker or None)
     except SettingsError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from exc
-    stats = asyncio.run(
-        produce(settings, events, speed=speed, ticks=ticks, until=_time(until, "--until"), faults=faults, seed=seed)
-    )
+    stats = asyncio.run(produce(settings, events, speed=speed, ticks=ticks, until=last_tick, faults=faults, seed=seed))
     err.print(f"{stats.events} events produced, simulated time reached {stats.sim_time}")
     if stats.faults:
         err.print("faults: " + ", ".join(f"{n} {kind}" for kind, n in sorted(stats.faults.items())))

@@ -40,8 +40,7 @@ from streams.demo.ports import free_port
 from streams.demo.prometheus import LocalPrometheus, PrometheusMissing
 from streams.kafka.admin import create_topics
 from streams.settings import Settings
-from streams.simulate import keep_ticking, produce
-from streams.simulator import generate
+from streams.simulator import generate, keep_ticking, produce
 
 ROOT = Path(__file__).resolve().parents[1]
 

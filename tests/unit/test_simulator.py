@@ -7,9 +7,11 @@ either the simulator does not produce its situation or the engine misses it.
 
 from __future__ import annotations
 
+import io
 import itertools
 import tracemalloc
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -17,15 +19,21 @@ from typing import Any
 
 import orjson
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from models.common import RULE_IDS
 from models.events import EVENT_ADAPTER, OrderPlaced, parse_event
-from models.policy_file import load_policy
+from models.policy import Policy
+from models.policy_file import load_policy, parse_policy
 from models.state import OrderState
 from rules.engine import advance, handle_event
 from rules.oversize import limits_exceeded
-from streams import simulator
-from streams.simulator import SCENARIOS, generate, scenario_names, write_jsonl
+from streams import cli, simulator
+from streams.replay import BadLine, read_events
+from streams.simulator import SCENARIOS, generate, scenario_names, write_jsonl, write_lines
+from streams.simulator import stream as simulator_stream
+from streams.simulator.delivery import Pace
 
 # Inside double11 for its first 12 hours, so that promotion orders (12 h ship-by, penalty warning halfway, 6 h
 # before it) and ordinary ones (72 h handling, penalty warnings 12 h before on Tmall/Taobao/1688) both occur in
@@ -38,7 +46,7 @@ ROWS_WITH_ACTIONS = frozenset(RULE_IDS) - {"dispute_rate"}  # dispute_rate write
 # Where the engine now decides another row than the scenario names. The first supplier of this scenario never
 # answers the expedite, and with the default numbers its 48 h reply window ends at ship-by + 4 d, the switch's
 # own time: supplier_unresponsive fires first (rules.engine.FIRING_ORDER) and decides the switch, and the reorder
-# ships, so overdue_switch never decides. (streams/simulator.py still names overdue_switch for it.)
+# ships, so overdue_switch never decides. (The scenario table still names overdue_switch for it.)
 ROWS_DECIDED = {"overdue_switch_reorder_ships": (("overdue_expedite", "supplier_unresponsive"), {"overdue_switch"})}
 
 
@@ -52,12 +60,14 @@ def _time(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(event["occurred_at"])
 
 
-def engine_over(events: list[dict[str, Any]], until: datetime) -> tuple[dict[str, set[str]], list[str]]:
+def engine_over(
+    events: list[dict[str, Any]], until: datetime, policy: Policy | None = None
+) -> tuple[dict[str, set[str]], list[str]]:
     """Feed the events to the engine in order, then advance every order to `until`.
 
     Returns the action rules per order and the rejections (type: reason) met on the way.
     """
-    policy = load_policy()
+    policy = policy if policy is not None else load_policy()
     states: dict[str, OrderState | None] = {}
     rules: dict[str, set[str]] = defaultdict(set)
     rejected: list[str] = []
@@ -147,6 +157,15 @@ def test_orders_look_like_their_marketplace() -> None:
             assert placed.marketplace == "1688"
 
 
+def test_wholesale_batches_are_a_small_share_of_the_day() -> None:
+    """Each batch gets a return-cap notice at placement: a shop's day is not mostly those notices."""
+    placed = {e["order_id"]: e for _, e in run() if e["type"] == "order.placed"}
+    batches = sum(1 for e in placed.values() if e.get("wholesale"))
+    on_1688 = sum(1 for e in placed.values() if e["marketplace"] == "1688")
+    assert 0.02 < batches / len(placed) < 0.1
+    assert batches < on_1688 / 2  # most 1688 orders are single pieces shipped for resellers
+
+
 def test_only_the_oversize_scenario_breaks_the_carrier_limits_at_placement() -> None:
     limits = load_policy().defaults.carrier_limits
     for name, event in run():
@@ -156,27 +175,45 @@ def test_only_the_oversize_scenario_breaks_the_carrier_limits_at_placement() -> 
             assert bool(limits_exceeded(placed, limits)) == (name == "oversize_at_placement"), name
 
 
-def test_simulator_mirrors_the_default_policy() -> None:
-    """The timelines aim at the default policy's thresholds; if the policy file changes, so must the simulator."""
-    policy = load_policy()
-    d = policy.defaults
-    assert d.handling_time_hours == simulator.HANDLING_HOURS
-    assert timedelta(days=d.overdue_expedite_after_days) == simulator.EXPEDITE_AFTER
-    assert timedelta(days=d.overdue_switch_after_days) == simulator.SWITCH_AFTER
-    assert timedelta(hours=d.supplier_reply_window_hours) == simulator.REPLY_WINDOW
-    assert timedelta(days=d.customs_hold_escalate_after_days) == simulator.CUSTOMS_ESCALATE
-    assert timedelta(days=d.return_tracking_days) == simulator.RETURN_TRACKING
-    assert timedelta(days=d.return_abandon_window_days) == simulator.RETURN_ABANDON_WINDOW
-    assert {(p.name, p.starts_at, p.ends_at) for p in policy.promotions} == {
-        (p.name, p.starts_at, p.ends_at) for p in simulator.PROMOTIONS
-    }
-    for promo in simulator.PROMOTIONS:
-        spec = next(p for p in policy.promotions if p.name == promo.name)
-        assert set(spec.marketplaces or ()) == promo.marketplaces
-        assert spec.overrides.handling_time_hours == promo.handling_hours
-    for marketplace in simulator.ALL_MARKETS:
-        th = policy.thresholds_for(marketplace, "CN", START - timedelta(days=30)).thresholds
-        assert (th.claim_resolution == "refund") == (marketplace in simulator.CLAIM_BY_REFUND)
+# Every threshold the timelines aim at, moved: the scenarios must follow the policy, not numbers of their own.
+OTHER_POLICY = """
+version: other-numbers
+defaults:
+  handling_time_hours: 48
+  overdue_expedite_after_days: 1
+  overdue_switch_after_days: 3
+  customs_hold_escalate_after_days: 5
+  evidence_wait_days: 5
+  intercept_result_wait_days: 2
+  delivery_estimate_days_domestic: 5
+  delivery_estimate_days_international: 25
+  remorse_coupon_above_return_cost_share: 0.2
+  return_tracking_days: 7
+  return_abandon_window_days: 20
+  abandon_above_return_cost_share: 1.5
+  carrier_limits: {max_weight_kg: 25}
+marketplaces:
+  taobao: {penalty_points_apply: true}
+  tmall: {penalty_points_apply: true}
+  "1688": {penalty_points_apply: true, non_quality_return_cap_share: 0.2}
+  shopify: {claim_resolution: refund}
+promotions:
+  - name: double11
+    starts_at: "2026-11-01T00:00:00+08:00"
+    ends_at: "2026-11-12T00:00:00+08:00"
+    marketplaces: [tmall, taobao, aliexpress, "1688"]
+    overrides: {handling_time_hours: 8, proactive_notices: true}
+"""
+
+
+def test_the_timelines_follow_the_policy_they_are_given() -> None:
+    """Under other thresholds each scenario still lands on the rows it is named for: the simulator reads them."""
+    policy = parse_policy(OTHER_POLICY)
+    stream = list(generate(7, 400, START, with_scenarios=True, tour=True, policy=policy))
+    assert [e for _, e in stream] != list(generate(7, 400, START, tour=True))
+    rules, rejected = engine_over([e for _, e in stream], FAR_FUTURE, policy)
+    assert rejected == []
+    assert_rows_decided(stream, rules)
 
 
 def test_a_generated_stream_drives_every_playbook_row_through_the_engine() -> None:
@@ -185,8 +222,12 @@ def test_a_generated_stream_drives_every_playbook_row_through_the_engine() -> No
     assert rejected == []  # the simulator sends no orphan events
     fired = set().union(*rules.values())
     assert ROWS_WITH_ACTIONS <= fired, f"never fired: {sorted(ROWS_WITH_ACTIONS - fired)}"
-    # Each scenario lands on the rows it is named for, on every one of its orders.
-    scenario_of = {e["order_id"]: name for name, e in run()}
+    assert_rows_decided(run(), rules)
+
+
+def assert_rows_decided(stream: Iterable[tuple[str, dict[str, Any]]], rules: dict[str, set[str]]) -> None:
+    """Each scenario lands on the rows it is named for, on every one of its orders."""
+    scenario_of = {e["order_id"]: name for name, e in stream}
     by_name = {s.name: s for s in SCENARIOS}
     for order_id, name in scenario_of.items():
         rows, never = ROWS_DECIDED.get(name, (by_name[name].rows, set()))
@@ -245,3 +286,97 @@ def test_shipped_sample_covers_every_row() -> None:
     assert rejected == []
     fired = set().union(*rules.values())
     assert ROWS_WITH_ACTIONS <= fired, f"never fired: {sorted(ROWS_WITH_ACTIONS - fired)}"
+
+
+# --- The simulate command (to a file or standard output; refusals come before any broker is needed) ---------
+
+
+def simulate(*args: str) -> Result:
+    return CliRunner().invoke(cli.app, ["simulate", "--orders", "40", "--seed", "3", *args])
+
+
+def test_same_seed_same_bytes_without_a_start(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert simulate("--out", str(first)).exit_code == 0
+    assert simulate("--out", str(second)).exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
+    # The default start is the documented one, Singles' Day in China time.
+    first_event = orjson.loads(first.read_bytes().splitlines()[0])
+    assert _time(first_event).date().isoformat() == "2026-11-11"
+    assert list(generate(3, 40, datetime(2026, 11, 11, tzinfo=timezone(timedelta(hours=8))))) == [
+        orjson.loads(line) for line in first.read_bytes().splitlines()
+    ]
+
+
+def test_out_dash_writes_to_standard_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert simulate("--out", "file.jsonl").exit_code == 0
+    result = simulate("--out", "-")
+    assert result.exit_code == 0
+    assert result.stdout_bytes == (tmp_path / "file.jsonl").read_bytes()
+    assert "events written to standard output" in result.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_faults_in_a_file_are_truncated_lines_and_repeats_drawn_from_the_seed(tmp_path: Path) -> None:
+    clean, faulty, again = tmp_path / "clean.jsonl", tmp_path / "faulty.jsonl", tmp_path / "again.jsonl"
+    assert simulate("--out", str(clean)).exit_code == 0
+    result = simulate("--faults", "0.3", "--out", str(faulty))
+    assert result.exit_code == 0
+    assert "truncated" in result.stderr and "repeated" in result.stderr
+    assert simulate("--faults", "0.3", "--out", str(again)).exit_code == 0
+    assert faulty.read_bytes() == again.read_bytes()
+    records = clean.read_bytes().splitlines()
+    lines = faulty.read_bytes().splitlines()
+    bad = [item for item in read_events(lines) if isinstance(item, BadLine)]
+    good = [line for line in lines if not any(line == record[: len(record) // 2] for record in records)]
+    assert bad and len(bad) == len(lines) - len(good)  # every bad line is a truncated copy of a record
+    assert len(good) > len(records)  # and some records are written twice
+    assert list(dict.fromkeys(good)) == list(dict.fromkeys(records))  # otherwise the clean stream, in order
+
+
+def test_speed_changes_when_lines_are_written_not_which(tmp_path: Path) -> None:
+    fast, paced = tmp_path / "fast.jsonl", tmp_path / "paced.jsonl"
+    assert simulate("--out", str(fast)).exit_code == 0
+    assert simulate("--speed", "1e12", "--out", str(paced)).exit_code == 0
+    assert fast.read_bytes() == paced.read_bytes()
+    # Each line is due (simulated time since the first) / speed after the start.
+    pace = Pace(3600, clock=lambda: 100.0)
+    assert pace.delay(START) == 0.0
+    assert pace.delay(START + timedelta(hours=2)) == 2.0
+    assert Pace(0, clock=lambda: 100.0).delay(START + timedelta(days=3)) == 0.0
+
+
+def test_write_lines_paces_with_the_sleep_it_is_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(simulator_stream.time, "sleep", slept.append)
+    events = list(generate(2, 5, START))
+    out = io.BytesIO()
+    write_lines(out, events, speed=1e9)
+    assert out.getvalue().splitlines() == [orjson.dumps(e) for e in events]
+    assert all(0 <= s < 1 for s in slept)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--ticks", "--out", "x.jsonl"), "--ticks"),
+        (("--until", "2027-01-01T00:00:00Z", "--out", "x.jsonl"), "--until"),
+        (
+            (
+                "--until",
+                "2027-01-01T00:00:00Z",
+            ),
+            "--ticks",
+        ),
+        (("--ticks",), "--speed"),
+    ],
+)
+def test_options_that_mean_nothing_are_refused_in_one_line(
+    args: tuple[str, ...], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = simulate(*args)
+    assert result.exit_code == 2
+    assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.jsonl").exists()
