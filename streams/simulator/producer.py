@@ -23,7 +23,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from models.events import topic_of
-from streams.partitioning import partition_for
+from streams.kafka.partitioning import partition_for
 from streams.settings import Settings
 from streams.simulator.delivery import Faults, Pace, SimulationStats, truncated
 

@@ -30,7 +30,7 @@ from models.state import OrderState
 from rules.engine import advance, handle_event
 from rules.oversize import limits_exceeded
 from streams import cli, simulator
-from streams.replay import BadLine, read_events
+from streams.offline.replay import BadLine, read_events
 from streams.simulator import SCENARIOS, generate, scenario_names, write_jsonl, write_lines
 from streams.simulator import stream as simulator_stream
 from streams.simulator.delivery import Pace
