@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from streams.simulator import scenarios as s
+import streams.simulator.scenarios as s
 from streams.simulator.catalogue import (
     ABROAD,
     ALL_MARKETS,
