@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from streams.demo.broker import EmbeddedBroker
-from tests.integration.kafka import new_wire, produce_events, send_clock, start_worker
+from tests.integration.kafka import WorkerProcess, free_port, new_wire, produce_events, send_clock, start_worker
 from tests.integration.reference import replay_actions
 from tests.reliability.support import Tail, audit, distinct_ids, report, simulated
 
@@ -68,6 +68,22 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(broker: Emb
     assert code == 0, worker.log_text()[-3000:]
 
 
+def wait_ready(port: int, worker: WorkerProcess, timeout: float) -> bool:
+    """True once the worker answers /health/ready with 200 (it owns partitions and has recovered them)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and worker.alive():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as answer:
+                if answer.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
 def test_a_worker_joins_mid_stream_and_leaves(broker: EmbeddedBroker, tmp_path: Path) -> None:
     started = time.monotonic()
     events, until = simulated(seed=2027, orders=600)
@@ -80,8 +96,10 @@ def test_a_worker_joins_mid_stream_and_leaves(broker: EmbeddedBroker, tmp_path: 
     try:
         produce_events(wire, events[:third])
         tail.wait(lambda rs: distinct_ids(rs) >= len(expected) // 6, timeout=90)
-        b = start_worker(wire, tmp_path, "b")  # joins while a works through the first third
-        produce_events(wire, events[third : 2 * third])
+        port = free_port()  # b's readiness says when it has joined: assigned, recovered, not rebalancing
+        b = start_worker(wire, tmp_path, "b", POSTSALE_WEB_ENABLED="true", POSTSALE_WEB_PORT=str(port))
+        produce_events(wire, events[third : 2 * third])  # while b joins and a works through the first third
+        assert wait_ready(port, b, timeout=120), b.log_text()[-2000:]
         # Most decisions are deadlines that need later event time: wait for half of what two thirds can decide.
         reachable = len(replay_actions(events[: 2 * third], None))
         tail.wait(lambda rs: distinct_ids(rs) >= reachable // 2, timeout=120)
