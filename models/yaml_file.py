@@ -1,0 +1,302 @@
+"""Reading a YAML file a store writes by hand (the policy, executor.yaml): its data and node tree, or a
+`FileError` whose every problem names the file, the line and the field.
+
+These files are small and edited by people, so whatever a person would not write is refused before it
+costs memory, time or a traceback, each as one line:
+
+- more than `MAX_BYTES` (1 MiB; the shipped policy is 3 KB, and an override for every marketplace,
+  country and promotion a store has stays under 100 KB);
+- nesting deeper than `MAX_DEPTH` (20 mappings or lists; the deepest field postsale reads is 5 down);
+- a key given twice in one mapping (YAML would keep the last silently): both lines are named;
+- bytes that are not UTF-8, and characters YAML does not allow (control characters);
+- tags (`!!python/...`, `!custom`) and anchors or aliases (`&a`, `*a`: a few lines can expand to gigabytes);
+- anything else that is not YAML, with the line the parser stopped at.
+
+PyYAML's C parser reads the events once to check depth, tags and aliases (it is iterative, so a hostile
+nesting cannot exhaust the stack), then composes the node tree, whose marks give every value's line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import yaml
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 20
+MAX_TEXT = 200
+"""Longest a field name or message from the file is quoted in an error (a 1 MB key is shown cut)."""
+
+Problem = tuple[int | None, str, str]
+"""(1-based line or None, field path, message)."""
+
+_Parser: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Parser):  # type: ignore[valid-type,misc]
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            # A scalar PyYAML resolved but cannot build: a date like 2026-13-45, an int of 5,000 digits.
+            raise _Refused(node.start_mark.line + 1, "", f"cannot read this value ({type(exc).__name__})") from None
+
+
+class FileError(ValueError):
+    """A file that cannot be used; `problems` lists (line or None, field path, message).
+
+    One problem is one line: `policy store.yaml is invalid: line 3, defaults.handling_time_hours: …`.
+    Several are a heading and one line each."""
+
+    kind: ClassVar[str] = "file"
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = [(line, clean(field), clean(message)) for line, field, message in problems]
+        items = [f"{'' if line is None else f'line {line}, '}{field or '(top level)'}: {message}"
+                 for line, field, message in self.problems]  # fmt: skip
+        if len(items) == 1:
+            text = f"{self.kind} {clean(source)} is invalid: {items[0]}"
+        else:
+            text = "\n  ".join([f"{self.kind} {clean(source)} is invalid ({len(items)} problems):", *items])
+        super().__init__(text)
+
+
+E = TypeVar("E", bound=FileError)
+
+
+def clean(text: str, limit: int = MAX_TEXT) -> str:
+    """`text` safe to print on one line: control characters escaped, cut to `limit` characters."""
+    out = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text[: limit + 1])
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def field_path(loc: Iterable[str | int]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """The data of a file (plain dicts, lists and scalars) and its node tree (for line numbers)."""
+
+    data: Any
+    root: yaml.Node | None
+
+    def line_of(self, loc: Sequence[str | int]) -> int:
+        """1-based line of the deepest node `loc` reaches (line 1 for an empty document)."""
+        line = line_of(self.root, loc)
+        return 1 if line is None else line
+
+
+def line_of(root: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
+    """1-based line of the deepest YAML node that `loc` reaches (the key's line for a mapping entry)."""
+    node = root
+    line = None if node is None else node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if str(key_node.value) == str(part):
+                    line = key_node.start_mark.line + 1
+                    node = value_node
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def read_yaml(path: str | Path, error: type[E]) -> YamlDocument:
+    """Read and parse the file at `path`; its size is checked before it is read."""
+    p = Path(path)
+    source = str(p)
+    try:
+        with p.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise error(source, [(None, "", f"cannot read: {exc.strerror or type(exc).__name__}")]) from exc
+    return parse_yaml(raw, source, error)
+
+
+def parse_yaml(text: str | bytes, source: str, error: type[E]) -> YamlDocument:
+    """Parse one hand-written YAML document, or raise `error` with the line and field of the first refusal."""
+    if isinstance(text, str):
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: no file holds one
+            raise error(source, [(_line_at(text, exc.start), "", "not UTF-8 text")]) from exc
+    else:
+        raw = text
+    if len(raw) > MAX_BYTES:
+        raise error(source, [(None, "", f"larger than {MAX_BYTES // 1024} KiB: a hand-written file is far smaller")])
+    if isinstance(text, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            where = _field_at_line(raw.decode("utf-8", errors="replace"), line)
+            message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x})"
+            raise error(source, [(line, where, message)]) from None
+    root: yaml.Node | None = None
+    try:
+        _check_events(text)
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            if root is not None:
+                _check_duplicates(root)
+            data = None if root is None else loader.construct_document(root)
+        finally:
+            loader.dispose()
+    except _Refused as exc:
+        field = exc.field or (_field_in(root, exc.line) if root is not None else "")
+        raise error(source, [(exc.line, field, exc.message)]) from None
+    except yaml.YAMLError as exc:
+        raise error(source, [(_error_line(exc, text), "", f"not valid YAML: {_yaml_problem(exc)}")]) from None
+    return YamlDocument(data, root)
+
+
+class _Refused(Exception):
+    def __init__(self, line: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.line, self.field, self.message = line, field, message
+
+
+def _check_events(text: str) -> None:
+    """Depth, tags, anchors and aliases, from the parser's events (no recursion)."""
+    # One frame per open collection: [is_mapping, next_is_key, key or index, path-so-far].
+    stack: list[list[Any]] = []
+    path: list[str | int] = []
+
+    def position() -> list[str | int]:
+        if not stack:
+            return []
+        top = stack[-1]
+        return [*top[3], top[2]] if top[2] is not None else list(top[3])
+
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionEndEvent):
+            stack.pop()
+            _advance(stack)
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        line = 1 if event.start_mark is None else event.start_mark.line + 1
+        is_key = bool(stack) and stack[-1][0] and stack[-1][1]
+        path = position()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(line, field_path(path), "aliases (*name) are not allowed: write the value out")
+        if event.anchor is not None:
+            raise _Refused(line, field_path(path), "anchors (&name) are not allowed: write each value out")
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            raise _Refused(line, field_path(path), f"tags ({clean(tag, 60)}) are not allowed")
+        if isinstance(event, yaml.ScalarEvent):
+            if is_key:
+                stack[-1][2] = clean(event.value, 64)
+                stack[-1][1] = False
+            else:
+                _advance(stack)
+            continue
+        if is_key:
+            raise _Refused(line, field_path(path), "a key must be a plain value, not a mapping or a list")
+        if len(stack) >= MAX_DEPTH:
+            raise _Refused(line, field_path(path), f"nested deeper than {MAX_DEPTH} levels")
+        mapping = isinstance(event, yaml.MappingStartEvent)
+        stack.append([mapping, mapping, None if mapping else 0, path])
+
+
+def _advance(stack: list[list[Any]]) -> None:
+    """A value was completed inside the top collection: next comes a key (mapping) or the next index."""
+    if not stack:
+        return
+    top = stack[-1]
+    if top[0]:
+        top[1], top[2] = True, None
+    else:
+        top[2] += 1
+
+
+def _check_duplicates(root: yaml.Node) -> None:
+    todo: list[tuple[yaml.Node, list[str | int]]] = [(root, [])]
+    while todo:
+        node, path = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                name = str(key.value)
+                line = key.start_mark.line + 1
+                first = seen.get((key.tag, name))
+                if first is not None:
+                    raise _Refused(
+                        line,
+                        field_path([*path, clean(name, 64)]),
+                        f"duplicate key: at line {first} and again at line {line}",
+                    )
+                seen[key.tag, name] = line
+                todo.append((value, [*path, clean(name, 64)]))
+        elif isinstance(node, yaml.SequenceNode):
+            todo += [(item, [*path, i]) for i, item in enumerate(node.value)]
+
+
+def _error_line(exc: yaml.YAMLError, text: str) -> int:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    position = getattr(exc, "position", None)  # ReaderError: a character YAML does not allow
+    return _line_at(text, position) if isinstance(position, int) else 1
+
+
+def _line_at(text: str, index: int) -> int:
+    return text.count("\n", 0, max(0, min(index, len(text)))) + 1
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """The parser's words on one line, without the excerpt of the file PyYAML appends."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        char = exc.character
+        code = ord(char) if isinstance(char, str) and len(char) == 1 else char
+        return f"character U+{code:04X} is not allowed" if isinstance(code, int) else "a character is not allowed"
+    if isinstance(exc, yaml.MarkedYAMLError):
+        parts = [p for p in (exc.problem, exc.context) if p]
+        return "; ".join(parts) or type(exc).__name__
+    return type(exc).__name__
+
+
+def _field_at_line(text: str, line: int) -> str:
+    """The field whose key or value is on `line` (best effort: "" when the rest of the file does not parse)."""
+    try:
+        _check_events(text)
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except (_Refused, yaml.YAMLError):
+        return ""
+    return "" if root is None else _field_in(root, line)
+
+
+def _field_in(root: yaml.Node, line: int) -> str:
+    """The path of the deepest entry whose key or value spans `line` (1-based)."""
+    path: list[str | int] = []
+    node: yaml.Node | None = root
+    while node is not None:
+        children: list[tuple[str | int, yaml.Node, int]] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [(clean(str(k.value), 64), v, k.start_mark.line) for k, v in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            children = [(i, v, v.start_mark.line) for i, v in enumerate(node.value)]
+        node = None
+        for name, child, start in children:
+            if start <= line - 1 <= child.end_mark.line:
+                path.append(name)
+                node = child
+                break
+    return field_path(path)
