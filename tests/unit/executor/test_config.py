@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from streams.executor.config import ConfigError, DryRunEndpoint, parse_config, resolve_secrets
+from streams.executor.config import ConfigError, DryRunEndpoint, load_config, parse_config, resolve_secrets
 from tests.unit.executor.factories import SECRET
 
 GOOD = """\
@@ -114,3 +114,33 @@ def test_secrets_are_read_once_and_missing_ones_are_listed() -> None:
     secrets = resolve_secrets(cfg, {"POSTSALE_WEBHOOK_SECRET": SECRET, "POSTSALE_SECRET_HZ01": hz01})
     assert secrets["POSTSALE_SECRET_HZ01"].get_secret_value() == hz01
     assert "SFowMQ" not in repr(secrets)
+
+
+@pytest.mark.parametrize(
+    ("raw", "line", "field", "words"),
+    [
+        pytest.param(GOOD.encode().replace(b"pay.example", b"pay.\xe9xample"), 6, "endpoints.refund.url", "UTF-8",
+                     id="latin-1 bytes"),
+        pytest.param((GOOD + "retry:\n  max_attempts: 2\n").encode(), 22, "retry", "at line 13 and again at line 22",
+                     id="a section given twice"),
+        pytest.param(("endpoints:\n" + "".join("  " * i + f"  k{i}:\n" for i in range(1, 40))).encode(), 21,
+                     ".".join(["endpoints", *(f"k{i}" for i in range(1, 20))]), "deeper than 20", id="deep nesting"),
+        pytest.param(b"endpoints: " + b"[" * 500 + b"]" * 500, 1, "endpoints" + ".0" * 19, "deeper than 20",
+                     id="a flow nesting that once overflowed the stack"),
+        pytest.param(b"endpoints: !!python/object/new:os.system [true]\n", 1, "endpoints", "tags", id="a Python tag"),
+        pytest.param(b"a: &a [x, x]\nb: &b [*a, *a]\nendpoints: *b\n", 1, "a", "anchors", id="an alias bomb"),
+    ],
+)  # fmt: skip
+def test_files_no_one_writes_by_hand_are_refused_in_one_line(tmp_path, raw, line, field, words) -> None:
+    path = tmp_path / "executor.yaml"
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems[0][:2] == (line, field) and words in info.value.problems[0][2]
+    assert str(info.value).startswith(f"executor config {path} is invalid: line {line}, ")
+    assert "\n" not in str(info.value)
+
+
+def test_a_missing_file_is_a_config_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
