@@ -205,6 +205,10 @@ def _plain(value: Any) -> Any:
     return value.model_dump() if isinstance(value, BaseModel) else value
 
 
+MAX_OVERRIDES = 200
+"""Marketplaces, regions and promotions a policy overrides, each at most (a store has a handful)."""
+
+
 class Promotion(BaseModel):
     """A big-sale window: orders placed inside it get these overrides (shorter ship-by, proactive notices)."""
 
@@ -213,7 +217,7 @@ class Promotion(BaseModel):
     starts_at: EventTime
     ends_at: EventTime
     marketplaces: tuple[Annotated[str, Field(max_length=64)], ...] | None = Field(
-        default=None, max_length=200, description="Only these marketplaces; all if absent."
+        default=None, max_length=MAX_OVERRIDES, description="Only these marketplaces; all if absent."
     )
     overrides: Thresholds = Field(default_factory=Thresholds)
 
@@ -229,12 +233,22 @@ class Policy(BaseModel):
     version: str = Field(min_length=1, max_length=64, description="Named on every action decided under this policy.")
     defaults: Thresholds = Field(default_factory=Thresholds)
     marketplaces: dict[Annotated[str, Field(max_length=64)], Thresholds] = Field(
-        default_factory=dict, max_length=200, description="Overrides per marketplace id."
+        default_factory=dict, max_length=MAX_OVERRIDES, description="Overrides per marketplace id."
     )
     regions: dict[CountryCode, Thresholds] = Field(
-        default_factory=dict, description="Overrides per destination country (at most 676 by their form)."
+        default_factory=dict, max_length=MAX_OVERRIDES, description="Overrides per destination country."
     )
-    promotions: tuple[Promotion, ...] = Field(default=(), max_length=200, description="Sales: a few a year.")
+    promotions: tuple[Promotion, ...] = Field(
+        default=(), max_length=MAX_OVERRIDES, description="Sales: a few a year, so decades of them."
+    )
+
+    @field_validator("marketplaces", "regions", "promotions", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: Any) -> Any:
+        # Counted before the entries are validated: 100,000 of them would cost minutes, and as many errors.
+        if isinstance(value, dict | list | tuple) and len(value) > MAX_OVERRIDES:
+            raise ValueError(f"at most {MAX_OVERRIDES} entries (this has {len(value)})")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Policy:

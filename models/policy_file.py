@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from models.policy import Policy
-from models.yaml_file import FileError, YamlDocument, field_path, parse_yaml, read_yaml
+from models.yaml_file import MAX_PROBLEMS, FileError, YamlDocument, field_path, parse_yaml, read_yaml
 
 DEFAULT_POLICY_RESOURCE = "default_policy.yaml"
 
@@ -46,10 +46,11 @@ def _policy(doc: YamlDocument, source: str) -> Policy:
     except ValidationError as exc:
         problems = [
             (doc.line_of(tuple(err["loc"])), field_path(err["loc"]), err["msg"])
-            for err in exc.errors(include_url=False, include_input=False)
+            for err in exc.errors(include_url=False, include_input=False)[:MAX_PROBLEMS]
         ]
-        raise PolicyError(source, problems) from None
+        raise PolicyError(source, problems, more=exc.error_count() - len(problems)) from None
     contradictions = policy.inconsistencies()
     if contradictions:
-        raise PolicyError(source, [(doc.line_of(loc), field_path(loc), msg) for loc, msg in contradictions])
+        problems = [(doc.line_of(loc), field_path(loc), msg) for loc, msg in contradictions[:MAX_PROBLEMS]]
+        raise PolicyError(source, problems, more=len(contradictions) - len(problems))
     return policy

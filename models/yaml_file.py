@@ -4,8 +4,9 @@
 These files are small and edited by people, so whatever a person would not write is refused before it
 costs memory, time or a traceback, each as one line:
 
-- more than `MAX_BYTES` (1 MiB; the shipped policy is 3 KB, and an override for every marketplace,
-  country and promotion a store has stays under 100 KB);
+- more than `MAX_BYTES`, 512 KiB: the shipped policy is 3 KB, and 200 marketplace overrides of every
+  field would be 300 KB; parsing time and memory grow with the size, so the limit stays near what a
+  store could write;
 - nesting deeper than `MAX_DEPTH` (20 mappings or lists; the deepest field postsale reads is 5 down);
 - a key given twice in one mapping (YAML would keep the last silently): both lines are named;
 - bytes that are not UTF-8, and characters YAML does not allow (control characters);
@@ -25,10 +26,12 @@ from typing import Any, ClassVar, TypeVar
 
 import yaml
 
-MAX_BYTES = 1024 * 1024
+MAX_BYTES = 512 * 1024
 MAX_DEPTH = 20
 MAX_TEXT = 200
 """Longest a field name or message from the file is quoted in an error (a 1 MB key is shown cut)."""
+MAX_PROBLEMS = 20
+"""Problems listed at most (then "and N more"): the first ones are what a person fixes first."""
 
 Problem = tuple[int | None, str, str]
 """(1-based line or None, field path, message)."""
@@ -53,11 +56,13 @@ class FileError(ValueError):
 
     kind: ClassVar[str] = "file"
 
-    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+    def __init__(self, source: str, problems: Sequence[Problem], more: int = 0) -> None:
         self.source = source
         self.problems = [(line, clean(field), clean(message)) for line, field, message in problems]
         items = [f"{'' if line is None else f'line {line}, '}{field or '(top level)'}: {message}"
                  for line, field, message in self.problems]  # fmt: skip
+        if more > 0:
+            items.append(f"and {more} more")
         if len(items) == 1:
             text = f"{self.kind} {clean(source)} is invalid: {items[0]}"
         else:
@@ -170,79 +175,83 @@ class _Refused(Exception):
 
 def _check_events(text: str) -> None:
     """Depth, tags, anchors and aliases, from the parser's events (no recursion)."""
-    # One frame per open collection: [is_mapping, next_is_key, key or index, path-so-far].
+    # One frame per open collection: [is_mapping, next_is_key, current key or index]; a mapping's key is None
+    # while its next key is awaited.
     stack: list[list[Any]] = []
-    path: list[str | int] = []
-
-    def position() -> list[str | int]:
-        if not stack:
-            return []
-        top = stack[-1]
-        return [*top[3], top[2]] if top[2] is not None else list(top[3])
-
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.CollectionEndEvent):
+    scalar, alias, mapping_start = yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent
+    collection_start, collection_end = yaml.CollectionStartEvent, yaml.CollectionEndEvent
+    events: Iterable[Any] = yaml.parse(text, Loader=_Loader)
+    for event in events:
+        kind = type(event)
+        if kind is scalar:
+            if event.anchor is not None or event.tag is not None:
+                _refuse_event(event, stack)
+            if stack:
+                top = stack[-1]
+                if top[1]:
+                    top[1], top[2] = False, event.value
+                elif top[0]:
+                    top[1], top[2] = True, None
+                else:
+                    top[2] += 1
+        elif issubclass(kind, collection_start):
+            if event.anchor is not None or event.tag is not None or (stack and stack[-1][1]):
+                _refuse_event(event, stack)
+            if len(stack) >= MAX_DEPTH:
+                raise _Refused(_event_line(event), _stack_path(stack), f"nested deeper than {MAX_DEPTH} levels")
+            is_mapping = kind is mapping_start
+            stack.append([is_mapping, is_mapping, None if is_mapping else 0])
+        elif issubclass(kind, collection_end):
             stack.pop()
-            _advance(stack)
-            continue
-        if not isinstance(event, yaml.NodeEvent):
-            continue
-        line = 1 if event.start_mark is None else event.start_mark.line + 1
-        is_key = bool(stack) and stack[-1][0] and stack[-1][1]
-        path = position()
-        if isinstance(event, yaml.AliasEvent):
-            raise _Refused(line, field_path(path), "aliases (*name) are not allowed: write the value out")
-        if event.anchor is not None:
-            raise _Refused(line, field_path(path), "anchors (&name) are not allowed: write each value out")
-        tag = getattr(event, "tag", None)
-        if tag is not None:
-            raise _Refused(line, field_path(path), f"tags ({clean(tag, 60)}) are not allowed")
-        if isinstance(event, yaml.ScalarEvent):
-            if is_key:
-                stack[-1][2] = clean(event.value, 64)
-                stack[-1][1] = False
-            else:
-                _advance(stack)
-            continue
-        if is_key:
-            raise _Refused(line, field_path(path), "a key must be a plain value, not a mapping or a list")
-        if len(stack) >= MAX_DEPTH:
-            raise _Refused(line, field_path(path), f"nested deeper than {MAX_DEPTH} levels")
-        mapping = isinstance(event, yaml.MappingStartEvent)
-        stack.append([mapping, mapping, None if mapping else 0, path])
+            if stack:
+                top = stack[-1]
+                if top[0]:
+                    top[1], top[2] = True, None
+                else:
+                    top[2] += 1
+        elif kind is alias:
+            raise _Refused(
+                _event_line(event), _stack_path(stack), "aliases (*name) are not allowed: write the value out"
+            )
 
 
-def _advance(stack: list[list[Any]]) -> None:
-    """A value was completed inside the top collection: next comes a key (mapping) or the next index."""
-    if not stack:
-        return
-    top = stack[-1]
-    if top[0]:
-        top[1], top[2] = True, None
-    else:
-        top[2] += 1
+def _refuse_event(event: Any, stack: list[list[Any]]) -> None:
+    line, where = _event_line(event), _stack_path(stack)
+    if event.anchor is not None:
+        raise _Refused(line, where, "anchors (&name) are not allowed: write each value out")
+    if event.tag is not None:
+        raise _Refused(line, where, f"tags ({clean(str(event.tag), 60)}) are not allowed")
+    raise _Refused(line, where, "a key must be a plain value, not a mapping or a list")
+
+
+def _event_line(event: Any) -> int:
+    return 1 if event.start_mark is None else int(event.start_mark.line) + 1
+
+
+def _stack_path(stack: list[list[Any]]) -> str:
+    return field_path(clean(str(frame[2]), 64) for frame in stack if frame[2] is not None)
 
 
 def _check_duplicates(root: yaml.Node) -> None:
-    todo: list[tuple[yaml.Node, list[str | int]]] = [(root, [])]
+    todo: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(root, ())]
+    collections = (yaml.MappingNode, yaml.SequenceNode)
     while todo:
         node, path = todo.pop()
         if isinstance(node, yaml.MappingNode):
-            seen: dict[tuple[str, str], int] = {}
+            seen: dict[tuple[str, str], yaml.Node] = {}
             for key, value in node.value:
-                name = str(key.value)
-                line = key.start_mark.line + 1
-                first = seen.get((key.tag, name))
-                if first is not None:
+                first = seen.setdefault((key.tag, key.value), key)
+                if first is not key:
+                    line = key.start_mark.line + 1
                     raise _Refused(
                         line,
-                        field_path([*path, clean(name, 64)]),
-                        f"duplicate key: at line {first} and again at line {line}",
+                        field_path([*path, clean(str(key.value), 64)]),
+                        f"duplicate key: at line {first.start_mark.line + 1} and again at line {line}",
                     )
-                seen[key.tag, name] = line
-                todo.append((value, [*path, clean(name, 64)]))
+                if isinstance(value, collections):
+                    todo.append((value, (*path, clean(str(key.value), 64))))
         elif isinstance(node, yaml.SequenceNode):
-            todo += [(item, [*path, i]) for i, item in enumerate(node.value)]
+            todo += [(item, (*path, i)) for i, item in enumerate(node.value) if isinstance(item, collections)]
 
 
 def _error_line(exc: yaml.YAMLError, text: str) -> int:

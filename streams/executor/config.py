@@ -30,7 +30,7 @@ from pydantic import (
 from standardwebhooks import Webhook
 
 from models.common import ACTION_TYPES, Amount, CurrencyCode, StoreId
-from models.yaml_file import FileError, YamlDocument, field_path, parse_yaml, read_yaml
+from models.yaml_file import MAX_PROBLEMS, FileError, YamlDocument, field_path, parse_yaml, read_yaml
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Name of an environment variable.")]
 
@@ -276,7 +276,7 @@ def _config(doc: YamlDocument, source: str) -> ExecutorConfig:
         return ExecutorConfig.model_validate(doc.data)
     except ValidationError as exc:
         problems: list[tuple[int | None, str, str]] = []
-        for err in exc.errors(include_url=False, include_input=False):
+        for err in exc.errors(include_url=False, include_input=False)[:MAX_PROBLEMS]:
             loc = tuple(err["loc"])
             msg = err["msg"]
             if not loc and msg.startswith("Value error, endpoints."):
@@ -289,4 +289,4 @@ def _config(doc: YamlDocument, source: str) -> ExecutorConfig:
             # and a bad mapping key adds `[key]`: the key's own line is the one to fix.
             loc = tuple(p for p in loc if p not in ("webhook", "dry_run", "[key]"))
             problems.append((doc.line_of(loc), field_path(loc), msg))
-        raise ConfigError(source, problems) from None
+        raise ConfigError(source, problems, more=exc.error_count() - len(problems)) from None

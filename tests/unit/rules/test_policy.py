@@ -443,10 +443,10 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path):
     with path.open("wb") as f:
         f.write(V.encode())
         f.write(b"# padding\n" * (MAX_BYTES // 10 + 1))
-    with pytest.raises(PolicyError, match="larger than 1024 KiB") as caught:
+    with pytest.raises(PolicyError, match="larger than 512 KiB") as caught:
         load_policy(path)
     assert "\n" not in str(caught.value)
-    with pytest.raises(PolicyError, match="larger than 1024 KiB"):
+    with pytest.raises(PolicyError, match="larger than 512 KiB"):
         parse_policy(path.read_text(), source="huge.yaml")
 
 
