@@ -5,8 +5,9 @@ These files are small and edited by people, so whatever a person would not write
 costs memory, time or a traceback, each as one line:
 
 - more than `MAX_BYTES`, 512 KiB: the shipped policy is 3 KB, and 200 marketplace overrides of every
-  field would be 300 KB; parsing time and memory grow with the size, so the limit stays near what a
-  store could write;
+  field would be 300 KB;
+- more than `MAX_NODES` keys and values, 20,000 (the shipped policy has 200; 200 overrides that each set
+  every field have 14,000), counted before the tree is built: building it is what costs;
 - nesting deeper than `MAX_DEPTH` (20 mappings or lists; the deepest field postsale reads is 5 down);
 - a key given twice in one mapping (YAML would keep the last silently): both lines are named;
 - bytes that are not UTF-8, and characters YAML does not allow (control characters);
@@ -19,6 +20,7 @@ nesting cannot exhaust the stack), then composes the node tree, whose marks give
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ import yaml
 
 MAX_BYTES = 512 * 1024
 MAX_DEPTH = 20
+MAX_NODES = 20_000
 MAX_TEXT = 200
 """Longest a field name or message from the file is quoted in an error (a 1 MB key is shown cut)."""
 MAX_PROBLEMS = 20
@@ -181,8 +184,14 @@ def _check_events(text: str) -> None:
     scalar, alias, mapping_start = yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent
     collection_start, collection_end = yaml.CollectionStartEvent, yaml.CollectionEndEvent
     events: Iterable[Any] = yaml.parse(text, Loader=_Loader)
+    nodes = 0
     for event in events:
         kind = type(event)
+        if kind is scalar or issubclass(kind, collection_start):
+            nodes += 1
+            if nodes > MAX_NODES:
+                message = f"more than {MAX_NODES:,} keys and values: a hand-written file has far fewer"
+                raise _Refused(_event_line(event), _stack_path(stack), message)
         if kind is scalar:
             if event.anchor is not None or event.tag is not None:
                 _refuse_event(event, stack)
@@ -256,14 +265,24 @@ def _check_duplicates(root: yaml.Node) -> None:
 
 def _error_line(exc: yaml.YAMLError, text: str) -> int:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    if mark is not None:
-        return int(mark.line) + 1
     position = getattr(exc, "position", None)  # ReaderError: a character YAML does not allow
-    return _line_at(text, position) if isinstance(position, int) else 1
+    if mark is not None:
+        line = int(mark.line) + 1
+    else:
+        line = _line_at(text, position) if isinstance(position, int) else 1
+    return min(line, line_count(text))  # the end of a file without a last newline is on its last line
+
+
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def line_count(text: str) -> int:
+    """Lines as YAML counts them (CR, LF, CRLF and the Unicode line breaks each end one)."""
+    return len(_BREAK.findall(text)) + 1
 
 
 def _line_at(text: str, index: int) -> int:
-    return text.count("\n", 0, max(0, min(index, len(text)))) + 1
+    return line_count(text[: max(0, min(index, len(text)))])
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
