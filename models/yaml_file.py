@@ -21,6 +21,7 @@ nesting cannot exhaust the stack), then composes the node tree, whose marks give
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,8 @@ MAX_PROBLEMS = 20
 """Problems listed at most (then "and N more"): the first ones are what a person fixes first."""
 
 Problem = tuple[int | None, str, str]
-"""(1-based line or None, field path, message)."""
+"""(1-based line, field path, message); the line is None only for the file as a whole (unreadable, too large)."""
+_TOO_LARGE = f"larger than {MAX_BYTES // 1024} KiB: a hand-written file is far smaller"
 
 _Parser: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -62,7 +64,8 @@ class FileError(ValueError):
     def __init__(self, source: str, problems: Sequence[Problem], more: int = 0) -> None:
         self.source = source
         self.problems = [(line, clean(field), clean(message)) for line, field, message in problems]
-        items = [f"{'' if line is None else f'line {line}, '}{field or '(top level)'}: {message}"
+        items = [message if line is None and not field else
+                 f"{'' if line is None else f'line {line}, '}{field or '(top level)'}: {message}"
                  for line, field, message in self.problems]  # fmt: skip
         if more > 0:
             items.append(f"and {more} more")
@@ -121,14 +124,18 @@ def line_of(root: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
 
 
 def read_yaml(path: str | Path, error: type[E]) -> YamlDocument:
-    """Read and parse the file at `path`; its size is checked before it is read."""
+    """Read and parse the file at `path`; its size is checked before it is read, and only a regular file is."""
     p = Path(path)
     source = str(p)
     try:
-        with p.open("rb") as f:
-            raw = f.read(MAX_BYTES + 1)
+        info = p.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or /dev/zero would never end
+            raise error(source, [(None, "", "not a regular file")])
+        if info.st_size > MAX_BYTES:
+            raise error(source, [(None, "", _TOO_LARGE)])
+        raw = p.read_bytes()
     except OSError as exc:
-        raise error(source, [(None, "", f"cannot read: {exc.strerror or type(exc).__name__}")]) from exc
+        raise error(source, [(None, "", f"cannot read: {exc.strerror or type(exc).__name__}")]) from None
     return parse_yaml(raw, source, error)
 
 
@@ -142,7 +149,7 @@ def parse_yaml(text: str | bytes, source: str, error: type[E]) -> YamlDocument:
     else:
         raw = text
     if len(raw) > MAX_BYTES:
-        raise error(source, [(None, "", f"larger than {MAX_BYTES // 1024} KiB: a hand-written file is far smaller")])
+        raise error(source, [(None, "", _TOO_LARGE)])
     if isinstance(text, bytes):
         try:
             text = raw.decode("utf-8")
