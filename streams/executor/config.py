@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import ssl
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -51,7 +52,7 @@ class ConfigError(FileError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _https_or_loopback(url: str) -> str:
@@ -86,6 +87,17 @@ class WebhookEndpoint(_Strict):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return None if value is None else _https_or_loopback(value)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_bundle(cls, value: Path | None) -> Path | None:
+        # Read now, at start-up: not at the first delivery, where it would stop the executor mid-stream.
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=str(value))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"cannot be read as a PEM CA bundle ({type(exc).__name__})") from None
+        return value
 
 
 class DryRunEndpoint(_Strict):
@@ -131,8 +143,12 @@ class CurrencyLimits(_Strict):
     )
 
 
+MAX_RATE_MULTIPLE = 1000.0
+"""A rate test a thousand times the usual hour is no test; a larger multiple is a typo."""
+
+
 class StoreBreaker(_Strict):
-    max_rate_multiple: float | None = Field(default=None, gt=0)
+    max_rate_multiple: float | None = Field(default=None, gt=0, le=MAX_RATE_MULTIPLE)
     limits: dict[CurrencyCode, CurrencyLimits] = Field(default_factory=dict)
 
 
@@ -140,7 +156,10 @@ class Breaker(_Strict):
     """Automated customer refunds that are held for a person instead of being sent."""
 
     max_rate_multiple: float = Field(
-        default=5.0, gt=0, description="Hold when the last hour exceeds this multiple of the usual hourly amount."
+        default=5.0,
+        gt=0,
+        le=MAX_RATE_MULTIPLE,
+        description="Hold when the last hour exceeds this multiple of the usual hourly amount.",
     )
     baseline_hours: int = Field(
         default=168, ge=2, le=24 * 90, description="History (hours) behind the usual hourly amount."

@@ -56,6 +56,29 @@ def test_no_endpoint_at_all_means_dry_run() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "field", "message"),
     [
+        (GOOD.replace("timeout_seconds: 5", "timeout_seconds: .nan"), 8, "endpoints.refund.timeout_seconds", "finite"),
+        (GOOD.replace("breaker:\n", "breaker:\n  max_rate_multiple: .inf\n"), 16, "breaker.max_rate_multiple",
+         "finite"),
+        (GOOD.replace("breaker:\n", "breaker:\n  max_rate_multiple: 1e6\n"), 16, "breaker.max_rate_multiple",
+         "less than or equal to 1000"),
+        (GOOD.replace("timeout_seconds: 5", "ca_file: /nonexistent/ca.pem"), 8, "endpoints.refund.ca_file",
+         "cannot be read as a PEM CA bundle"),
+        (GOOD.replace("timeout_seconds: 5", "ca_file: /etc/hostname"), 8, "endpoints.refund.ca_file",
+         "cannot be read as a PEM CA bundle"),
+    ],
+)  # fmt: skip
+def test_values_that_would_fail_at_the_first_refund_are_refused_at_start(
+    text: str, line: int, field: str, message: str
+) -> None:
+    # A NaN multiple makes the breaker's comparison raise; an unreadable CA bundle fails the first delivery.
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="executor.yaml")
+    assert [(ln, f) for ln, f, m in info.value.problems if message in m] == [(line, field)], info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
         (GOOD.replace("  refund:", "  refnud:"), 4, "endpoints.refnud", "unknown action type 'refnud'"),
         (GOOD.replace("https://pay.example.com", "http://pay.example.com"), 6, "endpoints.refund.url", "must be https"),
         (GOOD.replace("timeout_seconds: 5", "timeout_seconds: -1"), 8, "endpoints.refund.timeout_seconds", "greater"),
