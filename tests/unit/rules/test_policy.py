@@ -10,14 +10,17 @@ from pathlib import Path
 
 import annotated_types
 import pytest
+import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
+from typer.testing import CliRunner
 
 import streams
 from models.common import EventTime
 from models.policy import CarrierLimits, Policy, Thresholds
 from models.policy_file import PolicyError, load_policy, parse_policy
 from models.yaml_file import MAX_BYTES
+from streams import cli
 from streams.offline import replay_file
 from tests.factories import (
     CST,
@@ -450,6 +453,16 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path):
         parse_policy(path.read_text(), source="huge.yaml")
 
 
+def test_policy_check_refuses_a_number_past_its_bound_with_line_and_field(tmp_path):
+    path = tmp_path / "store.yaml"
+    path.write_text(V + "defaults:\n  handling_time_hours: 1e9\n", encoding="utf-8")
+    result = CliRunner().invoke(cli.app, ["policy-check", str(path)])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "line 3, defaults.handling_time_hours: Input should be less than or equal to 8760" in said
+    assert "Traceback" not in result.output
+
+
 def _numeric_fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
     numeric = {int, float, int | None, float | None}
     return {name: f for name, f in model.model_fields.items() if f.annotation in numeric}
@@ -484,17 +497,18 @@ def test_every_number_at_its_bound_replays_the_shipped_sample(tmp_path):
     th = _at_bounds(Thresholds)
     th["overdue_expedite_after_days"] = float(th["overdue_switch_after_days"]) - 1  # expedite comes first
     th["carrier_limits"] = _at_bounds(CarrierLimits)
-    policy = Policy.model_validate(
-        {
-            "version": "max",
-            "defaults": th,
-            "marketplaces": {m: th for m in ("tmall", "taobao", "1688", "aliexpress", "shopify")},
-            "promotions": [
-                {"name": "always", "starts_at": "1970-01-02T00:00:00Z", "ends_at": "2999-12-31T00:00:00Z",
-                 "overrides": th},
-            ],
-        }
-    )  # fmt: skip
+    document = {
+        "version": "max",
+        "defaults": th,
+        "marketplaces": {m: th for m in ("tmall", "taobao", "1688", "aliexpress", "shopify")},
+        "promotions": [
+            {"name": "always", "starts_at": "1970-01-02T00:00:00Z", "ends_at": "2999-12-31T00:00:00Z",
+             "overrides": th},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "max.yaml"
+    path.write_text(yaml.safe_dump(json.loads(json.dumps(document))), encoding="utf-8")  # no anchors
+    policy = load_policy(path)
     sample = Path(streams.__file__).parent / "samples" / "day.jsonl"
     bad: list[object] = []
     out = io.BytesIO()
