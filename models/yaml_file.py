@@ -72,7 +72,8 @@ class FileError(ValueError):
         if len(items) == 1:
             text = f"{self.kind} {clean(source)} is invalid: {items[0]}"
         else:
-            text = "\n  ".join([f"{self.kind} {clean(source)} is invalid ({len(items)} problems):", *items])
+            count = len(self.problems) + max(more, 0)
+            text = "\n  ".join([f"{self.kind} {clean(source)} is invalid ({count} problems):", *items])
         super().__init__(text)
 
 
@@ -145,7 +146,7 @@ def parse_yaml(text: str | bytes, source: str, error: type[E]) -> YamlDocument:
         try:
             raw = text.encode("utf-8")
         except UnicodeEncodeError as exc:  # a lone surrogate: no file holds one
-            raise error(source, [(_line_at(text, exc.start), "", "not UTF-8 text")]) from exc
+            raise error(source, [(_line_at(text, exc.start), "", "not UTF-8 text")]) from None
     else:
         raw = text
     if len(raw) > MAX_BYTES:

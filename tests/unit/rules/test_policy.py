@@ -518,3 +518,11 @@ def test_every_number_at_its_bound_replays_the_shipped_sample(tmp_path):
     assert decided and result is not None
     assert {a["policy_version"] for a in decided} == {"max"}
     assert max(a["decided_at"] for a in decided) > "2027"  # deadlines a year out fired too
+
+
+def test_a_file_wrong_everywhere_lists_its_first_twenty_problems_and_counts_the_rest():
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(V + "defaults:\n" + "".join(f"  k{i}: 1\n" for i in range(30)), source="store.yaml")
+    assert [line for line, _, _ in caught.value.problems] == list(range(3, 23))
+    assert str(caught.value).startswith("policy store.yaml is invalid (30 problems):")
+    assert str(caught.value).endswith("\n  and 10 more")
