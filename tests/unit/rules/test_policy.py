@@ -464,14 +464,15 @@ def test_policy_check_refuses_a_number_past_its_bound_with_line_and_field(tmp_pa
 
 
 def _numeric_fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
-    numeric = {int, float, int | None, float | None}
+    numeric = {int, float, timedelta, int | None, float | None, timedelta | None}
     return {name: f for name, f in model.model_fields.items() if f.annotation in numeric}
 
 
 def _upper_bound(info: FieldInfo) -> float | None:
+    """The field's inclusive upper bound (`le`) as a number (seconds for a duration)."""
     for m in info.metadata:
         if isinstance(m, annotated_types.Le):
-            return float(m.le)
+            return m.le.total_seconds() if isinstance(m.le, timedelta) else float(m.le)
     return None
 
 
@@ -487,7 +488,7 @@ def _at_bounds(model: type[BaseModel]) -> dict[str, object]:
     for name, info in _numeric_fields(model).items():
         bound = _upper_bound(info)
         assert bound is not None
-        values[name] = int(bound) if info.annotation in (int, int | None) else bound
+        values[name] = int(bound) if info.annotation in (int, int | None) else bound  # a duration: seconds
     return values
 
 
