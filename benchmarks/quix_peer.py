@@ -3,7 +3,7 @@
 State per order (RocksDB, with its changelog topic), one output record per 10 events. Run with an
 interpreter that has `quixstreams` (its own virtualenv: see benchmarks/README.md) and BENCH_* variables.
 The input topics must exist with `retention.ms`, `retention.bytes` and `cleanup.policy` set explicitly
-(`streams.embedded_broker.create_topics` does that). Writes the monotonic time of the first and the
+(`streams.kafka.admin.create_topics` does that). Writes the monotonic time of the first and the
 BENCH_EXPECT-th processed message and its CPU seconds to BENCH_MARKER, then stops.
 """
 

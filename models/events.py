@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from models.common import (
     Amount,
@@ -29,6 +29,13 @@ from models.common import (
 TOPIC_ORDERS = "orders"
 TOPIC_SHIPMENTS = "shipments"
 TOPIC_DISPUTES = "disputes"
+
+
+MAX_ITEMS = 500
+MAX_RECORD_BYTES = 256 * 1024
+"""The largest record decoded: an order of 500 items and a buyer is under 150 KB. A larger one is refused
+before it is parsed, so a hostile record costs at most a few MB of memory, not one error per key."""
+_RECORD = TypeAdapter(Annotated[bytes, Field(max_length=MAX_RECORD_BYTES)])
 
 
 class _Event(BaseModel):
@@ -76,7 +83,7 @@ class OrderPlaced(_Event):
     marketplace: Marketplace
     origin_country: CountryCode
     destination_country: CountryCode
-    items: tuple[Item, ...] = Field(min_length=1, max_length=500)
+    items: tuple[Item, ...] = Field(min_length=1, max_length=MAX_ITEMS)
     amount: Amount = Field(description="What the buyer paid, the most a customer refund can return.")
     currency: CurrencyCode
     ship_by: EventTime | None = Field(
@@ -85,6 +92,14 @@ class OrderPlaced(_Event):
     )
     wholesale: bool = Field(default=False, description="A wholesale order (non_quality_return_cap applies).")
     buyer: Buyer | None = Field(default=None, description="Customer data; kept out of logs, metrics and actions.")
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _counted_first(cls, value: Any) -> Any:
+        # Before each item is validated: 100,000 bad items would cost seconds and an error each.
+        if isinstance(value, list | tuple) and len(value) > MAX_ITEMS:
+            raise ValueError(f"at most {MAX_ITEMS} items")
+        return value
 
 
 class OrderPaid(_Event):
@@ -345,6 +360,8 @@ def topic_of(event_type: str) -> str:
 
 def parse_event(raw: bytes | str) -> Event:
     """Decode and validate one wire record; raises `pydantic.ValidationError` naming the field."""
+    if len(raw) > MAX_RECORD_BYTES:
+        _RECORD.validate_python(raw if isinstance(raw, bytes) else raw.encode(errors="replace"))
     return EVENT_ADAPTER.validate_json(raw)
 
 
@@ -377,6 +394,12 @@ def validation_reason(exc: ValidationError) -> str:
     if err["type"] == "union_tag_invalid":
         return f"type: not a known event type{_more(exc)}"
     return f"{where}: {err['msg']}{_more(exc)}"
+
+
+def field_location(loc: tuple[str | int, ...]) -> str:
+    """Where a validation problem is, as `items.0.sku`; a key that does not look like a field name (an
+    unexpected key, which could be anything a producer typed) is shown as `<unexpected field>`."""
+    return ".".join(_field_name(p) for p in loc)
 
 
 def _field_name(part: str | int) -> str:

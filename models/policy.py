@@ -11,32 +11,38 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from models.common import CountryCode, epoch_micros
+from models.common import CountryCode, EventTime, epoch_micros
 
 
 class CarrierLimits(BaseModel):
-    """Size and weight a parcel may have; the oversize row checks orders against them at placement."""
+    """Size and weight a parcel may have; the oversize row checks orders against them at placement.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Upper bounds are those of an event's unit (`models.events.Item`): a limit above them never refuses."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     max_weight_kg: float = Field(
-        default=30.0, gt=0, description="Weight of one unit (a parcel holds at least one), kg."
+        default=30.0, gt=0, le=10_000, description="Weight of one unit (a parcel holds at least one), kg."
     )
-    max_side_cm: float = Field(default=120.0, gt=0, description="Longest side of any unit, cm.")
-    max_length_plus_girth_cm: float = Field(default=300.0, gt=0, description="Longest side + 2×(other two), cm.")
+    max_side_cm: float = Field(default=120.0, gt=0, le=10_000, description="Longest side of any unit, cm.")
+    max_length_plus_girth_cm: float = Field(
+        default=300.0, gt=0, le=50_000, description="Longest side + 2×(other two), cm."
+    )
 
 
 class Calendar(BaseModel):
     """Which working-day calendar counts 'working days': a `holidays` country and the time zone of its dates."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    country: str = Field(default="CN", description="A country code the `holidays` library knows.")
-    timezone: str = Field(default="Asia/Shanghai", description="IANA zone in which a working day is a date.")
+    country: str = Field(default="CN", max_length=8, description="A country code the `holidays` library knows.")
+    timezone: str = Field(
+        default="Asia/Shanghai", max_length=64, description="IANA zone in which a working day is a date."
+    )
 
     @field_validator("country")
     @classmethod
@@ -50,55 +56,87 @@ class Calendar(BaseModel):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
 
-class Thresholds(BaseModel):
-    """All numbers the playbook rows read. Days are calendar days unless the name says working days."""
+YEAR_DAYS = 365
+YEAR_HOURS = 24 * 365
+WORKING_YEAR_DAYS = 260
+MAX_POINTS = 1000
+MAX_COST_SHARE = 10.0
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+class Thresholds(BaseModel):
+    """All numbers the playbook rows read. Days are calendar days unless the name says working days.
+
+    Every number has an upper bound no store needs to exceed: a span of time is at most a year (a working
+    year, 260 days, in working days; ten years for keeping a closed order), a share of the order value at
+    most 10 (beyond that the branch it guards is never taken), penalty points at most 1,000. Deadlines are
+    event time plus a few of these spans, so they stay far inside what a date can hold."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # Before shipment
     handling_time_hours: float = Field(
-        default=72, gt=0, description="Ship-by = placed_at + this, when the order has none."
+        default=72, gt=0, le=YEAR_HOURS, description="Ship-by = placed_at + this, when the order has none."
     )
-    overdue_expedite_after_days: float = Field(default=2, gt=0, description="overdue_expedite: days after ship-by.")
-    overdue_switch_after_days: float = Field(default=4, gt=0, description="overdue_switch: days after ship-by.")
+    overdue_expedite_after_days: float = Field(
+        default=2, gt=0, le=YEAR_DAYS, description="overdue_expedite: days after ship-by."
+    )
+    overdue_switch_after_days: float = Field(
+        default=4, gt=0, le=YEAR_DAYS, description="overdue_switch: days after ship-by."
+    )
     supplier_reply_window_hours: float = Field(
-        default=48, gt=0, description="supplier_unresponsive: hours after an expedite."
+        default=48, gt=0, le=YEAR_HOURS, description="supplier_unresponsive: hours after an expedite."
     )
     max_reorder_attempts: int = Field(
         default=1, ge=0, le=10, description="Alternative suppliers to try before refunding."
     )
     # After shipment
     customs_hold_escalate_after_days: float = Field(
-        default=7, gt=0, description="customs_hold: escalate if still held."
+        default=7, gt=0, le=YEAR_DAYS, description="customs_hold: escalate if still held."
     )
-    evidence_wait_days: float = Field(default=7, gt=0, description="wrong_or_missing/damaged: escalate if no evidence.")
+    evidence_wait_days: float = Field(
+        default=7, gt=0, le=YEAR_DAYS, description="wrong_or_missing/damaged: escalate if no evidence."
+    )
     verification_min_working_days: int = Field(
-        default=10, ge=0, description="What the buyer is told verification takes, at least."
+        default=10, ge=0, le=WORKING_YEAR_DAYS, description="What the buyer is told verification takes, at least."
     )
-    verification_max_working_days: int = Field(default=30, ge=1, description="No verification after this → escalate.")
-    refund_within_working_days: int = Field(default=15, ge=1, description="A verified refund must be done within this.")
+    verification_max_working_days: int = Field(
+        default=30, ge=1, le=WORKING_YEAR_DAYS, description="No verification after this → escalate."
+    )
+    refund_within_working_days: int = Field(
+        default=15, ge=1, le=WORKING_YEAR_DAYS, description="A verified refund must be done within this."
+    )
     claim_resolution: Literal["reissue", "refund"] = Field(default="reissue", description="What a verified claim gets.")
     # Special situations
     intercept_result_wait_days: float = Field(
-        default=3, gt=0, description="No interception result after this → escalate."
+        default=3, gt=0, le=YEAR_DAYS, description="No interception result after this → escalate."
     )
     # Dispute reasons
-    delivery_estimate_days_domestic: float = Field(default=7, gt=0)
-    delivery_estimate_days_international: float = Field(default=30, gt=0)
+    delivery_estimate_days_domestic: float = Field(default=7, gt=0, le=YEAR_DAYS)
+    delivery_estimate_days_international: float = Field(default=30, gt=0, le=YEAR_DAYS)
     # buyer_remorse and returns
     remorse_coupon_above_return_cost_share: float = Field(
-        default=0.3, ge=0, description="Return cost above this share of the order value → offer a coupon instead."
+        default=0.3,
+        ge=0,
+        le=MAX_COST_SHARE,
+        description="Return cost above this share of the order value → offer a coupon instead (at most 10×).",
     )
     coupon_share_of_order: float = Field(default=0.1, gt=0, le=1, description="Coupon value as a share of the order.")
-    return_tracking_days: int = Field(default=10, ge=1, description="Buyer must enter return tracking within this.")
-    return_abandon_window_days: int = Field(default=30, ge=1, description="Seller may abandon the return within this.")
+    return_tracking_days: int = Field(
+        default=10, ge=1, le=YEAR_DAYS, description="Buyer must enter return tracking within this."
+    )
+    return_abandon_window_days: int = Field(
+        default=30, ge=1, le=YEAR_DAYS, description="Seller may abandon the return within this."
+    )
     abandon_above_return_cost_share: float = Field(
-        default=1.0, ge=0, description="Return shipping above this share of the order value → abandon the return."
+        default=1.0,
+        ge=0,
+        le=MAX_COST_SHARE,
+        description="Return shipping above this share of the order value → abandon the return (at most 10×).",
     )
     non_quality_return_cap_share: float | None = Field(
         default=None,
@@ -110,15 +148,17 @@ class Thresholds(BaseModel):
     penalty_points_apply: bool = Field(
         default=False, description="Does this marketplace deduct refusal-to-ship points?"
     )
-    penalty_no_ship_no_cooperation: int = Field(default=60, ge=0)
-    penalty_no_ship_cooperated: int = Field(default=24, ge=0)
-    penalty_out_of_stock_refunded: int = Field(default=12, ge=0)
+    penalty_no_ship_no_cooperation: int = Field(default=60, ge=0, le=MAX_POINTS)
+    penalty_no_ship_cooperated: int = Field(default=24, ge=0, le=MAX_POINTS)
+    penalty_out_of_stock_refunded: int = Field(default=12, ge=0, le=MAX_POINTS)
     penalty_warning_hours_before_ship_by: float = Field(
-        default=12, ge=0, description="Expedite this long before ship-by."
+        default=12, ge=0, le=YEAR_HOURS, description="Expedite this long before ship-by."
     )
-    penalty_points_alert_at: int = Field(default=36, ge=1, description="A store at or above this total is alerted.")
+    penalty_points_alert_at: int = Field(
+        default=36, ge=1, le=MAX_POINTS, description="A store at or above this total is alerted."
+    )
     # dispute_rate
-    dispute_rate_window_days: int = Field(default=30, ge=1, le=365)
+    dispute_rate_window_days: int = Field(default=30, ge=1, le=YEAR_DAYS)
     dispute_rate_alert_at: float = Field(default=0.05, gt=0, le=1)
     # promotion
     proactive_notices: bool = Field(
@@ -126,7 +166,10 @@ class Thresholds(BaseModel):
     )
     # housekeeping
     retain_closed_days: float = Field(
-        default=60, gt=0, description="Keep a delivered or cancelled order's state this long."
+        default=60,
+        gt=0,
+        le=10 * YEAR_DAYS,
+        description="Keep a delivered or cancelled order's state this long (at most ten years: records).",
     )
 
     carrier_limits: CarrierLimits = Field(default_factory=CarrierLimits)
@@ -162,14 +205,20 @@ def _plain(value: Any) -> Any:
     return value.model_dump() if isinstance(value, BaseModel) else value
 
 
+MAX_OVERRIDES = 200
+"""Marketplaces, regions and promotions a policy overrides, each at most (a store has a handful)."""
+
+
 class Promotion(BaseModel):
     """A big-sale window: orders placed inside it get these overrides (shorter ship-by, proactive notices)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str = Field(min_length=1, max_length=64, examples=["double11"])
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    marketplaces: tuple[str, ...] | None = Field(default=None, description="Only these marketplaces; all if absent.")
+    starts_at: EventTime
+    ends_at: EventTime
+    marketplaces: tuple[Annotated[str, Field(max_length=64)], ...] | None = Field(
+        default=None, max_length=MAX_OVERRIDES, description="Only these marketplaces; all if absent."
+    )
     overrides: Thresholds = Field(default_factory=Thresholds)
 
     @model_validator(mode="after")
@@ -183,11 +232,23 @@ class Policy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     version: str = Field(min_length=1, max_length=64, description="Named on every action decided under this policy.")
     defaults: Thresholds = Field(default_factory=Thresholds)
-    marketplaces: dict[str, Thresholds] = Field(default_factory=dict, description="Overrides per marketplace id.")
-    regions: dict[CountryCode, Thresholds] = Field(
-        default_factory=dict, description="Overrides per destination country."
+    marketplaces: dict[Annotated[str, Field(max_length=64)], Thresholds] = Field(
+        default_factory=dict, max_length=MAX_OVERRIDES, description="Overrides per marketplace id."
     )
-    promotions: tuple[Promotion, ...] = ()
+    regions: dict[CountryCode, Thresholds] = Field(
+        default_factory=dict, max_length=MAX_OVERRIDES, description="Overrides per destination country."
+    )
+    promotions: tuple[Promotion, ...] = Field(
+        default=(), max_length=MAX_OVERRIDES, description="Sales: a few a year, so decades of them."
+    )
+
+    @field_validator("marketplaces", "regions", "promotions", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: Any) -> Any:
+        # Counted before the entries are validated: 100,000 of them would cost minutes, and as many errors.
+        if isinstance(value, dict | list | tuple) and len(value) > MAX_OVERRIDES:
+            raise ValueError(f"at most {MAX_OVERRIDES} entries (this has {len(value)})")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Policy:

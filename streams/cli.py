@@ -26,6 +26,11 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never cut or wrapped
 _TIME = TypeAdapter(datetime)
 
+
+def say_error(message: str) -> None:
+    """One line on stderr, in red on a terminal; the text is never read as markup (it can quote a file or a URL)."""
+    err.print(message, style="red", markup=False)
+
 PolicyOpt = Annotated[
     Path | None,
     typer.Option("--policy", help="Policy YAML file (default: the shipped playbook policy).", show_default=False),
@@ -42,7 +47,7 @@ def _policy(path: Path | None) -> Policy:
     try:
         return load_policy(path)
     except PolicyError as exc:
-        err.print(f"[red]{exc}[/red]")
+        say_error(str(exc))
         raise typer.Exit(2) from exc
 
 
@@ -52,17 +57,17 @@ def _time(value: str | None, name: str) -> datetime | None:
     try:
         parsed = _TIME.validate_python(value)
     except ValidationError as exc:
-        err.print(f"[red]{name}: not an RFC 3339 time: {value!r}[/red]")
+        say_error(f"{name}: not an RFC 3339 time: {value!r}")
         raise typer.Exit(2) from exc
     if parsed.tzinfo is None:
-        err.print(f"[red]{name}: give a time zone offset, e.g. {value}+08:00[/red]")
+        say_error(f"{name}: give a time zone offset, e.g. {value}+08:00")
         raise typer.Exit(2)
     return parsed
 
 
 def _events_file(path: Path) -> Path:
     if not path.is_file():
-        err.print(f"[red]no such events file: {path}[/red]")
+        say_error(f"no such events file: {path}")
         raise typer.Exit(2)
     return path
 
@@ -138,12 +143,12 @@ def explain(
             Console().print(live_order_table(view))
         return
     if events is None:
-        err.print("[red]give an events file, or --url of a live worker[/red]")
+        say_error("give an events file, or --url of a live worker")
         raise typer.Exit(2)
     pol = _policy(policy)
     tl = explain_order(_events_file(events), order_id, pol, _time(until, "--until"))
     if not tl.entries:
-        err.print(f"[red]no events for order {order_id} in {events}[/red]")
+        say_error(f"no events for order {order_id} in {events}")
         raise typer.Exit(1)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(timeline_json(tl), option=orjson.OPT_INDENT_2) + b"\n")
@@ -158,7 +163,7 @@ def _fetch_order_view(url: str, order_id: str, token: str | None) -> dict[str, o
 
     target = f"{url.rstrip('/')}/orders/{urllib.parse.quote(order_id, safe='')}"
     if not target.startswith(("http://", "https://")):
-        err.print("[red]--url must be http:// or https://[/red]")
+        say_error("--url must be http:// or https://")
         raise typer.Exit(2)
     request = urllib.request.Request(target, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310
     try:
@@ -166,10 +171,10 @@ def _fetch_order_view(url: str, order_id: str, token: str | None) -> dict[str, o
             body: dict[str, object] = orjson.loads(resp.read())
             return body
     except urllib.error.HTTPError as exc:
-        err.print(f"[red]{target}: HTTP {exc.code} {exc.read().decode(errors='replace')[:200]}[/red]", markup=False)
+        say_error(f"{target}: HTTP {exc.code} {exc.read().decode(errors='replace')[:200]}")
         raise typer.Exit(1) from exc
     except OSError as exc:
-        err.print(f"[red]{target}: {exc}[/red]", markup=False)
+        say_error(f"{target}: {exc}")
         raise typer.Exit(1) from exc
 
 
@@ -231,14 +236,14 @@ def worker(
             web_enabled=False if without_web else None,
         )
     except SettingsError as exc:
-        err.print(str(exc), style="red", markup=False)
+        say_error(str(exc))
         raise typer.Exit(2) from exc
     pol = _policy(settings.policy_file)
     from streams.kafka.probe import unreachable
 
     problem = unreachable(settings)
     if problem is not None:
-        err.print(problem, style="red", markup=False)
+        say_error(problem)
         raise typer.Exit(2)
     run_worker(settings, pol)
 

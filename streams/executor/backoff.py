@@ -8,6 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
+MAX_RETRY_AFTER = 86_400.0
+"""A `Retry-After` is read as at most a day (`retry_after_max_seconds` shortens it further): a 400-digit one
+is a day, not infinity."""
+
 
 def backoff_delay(
     retry: int, base: float, cap: float, draw: float, retry_after: float | None = None, retry_after_max: float = 3600
@@ -38,12 +42,12 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():  # str.isdigit also takes "²", which float() refuses
+        return min(float(text), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         return None
-    return max(0.0, (when - now).total_seconds())
+    return min(MAX_RETRY_AFTER, max(0.0, (when - now).total_seconds()))

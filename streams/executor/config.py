@@ -8,14 +8,16 @@ reads those once at start-up and fails on a missing one.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import ssl
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,9 +28,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from standardwebhooks import Webhook
 
 from models.common import ACTION_TYPES, Amount, CurrencyCode, StoreId
-from models.policy_file import _line_of
+from models.yaml_file import MAX_PROBLEMS, FileError, YamlDocument, field_path, parse_yaml, read_yaml
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Name of an environment variable.")]
 
@@ -42,21 +45,14 @@ def _endpoint_key(name: str) -> str:
 EndpointKey = Annotated[str, AfterValidator(_endpoint_key)]
 
 
-class ConfigError(ValueError):
+class ConfigError(FileError):
     """An executor.yaml that cannot be used; `problems` lists (line or None, field path, message)."""
 
-    def __init__(self, source: str, problems: list[tuple[int | None, str, str]]) -> None:
-        self.source = source
-        self.problems = problems
-        lines = [f"executor config {source} is invalid ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
-        for line, field, message in problems:
-            where = f"line {line}, " if line is not None else ""
-            lines.append(f"  {where}{field or '(top level)'}: {message}")
-        super().__init__("\n".join(lines))
+    kind = "executor config"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def _https_or_loopback(url: str) -> str:
@@ -91,6 +87,17 @@ class WebhookEndpoint(_Strict):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return None if value is None else _https_or_loopback(value)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_bundle(cls, value: Path | None) -> Path | None:
+        # Read now, at start-up: not at the first delivery, where it would stop the executor mid-stream.
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=str(value))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"cannot be read as a PEM CA bundle ({type(exc).__name__})") from None
+        return value
 
 
 class DryRunEndpoint(_Strict):
@@ -136,8 +143,12 @@ class CurrencyLimits(_Strict):
     )
 
 
+MAX_RATE_MULTIPLE = 1000.0
+"""A rate test a thousand times the usual hour is no test; a larger multiple is a typo."""
+
+
 class StoreBreaker(_Strict):
-    max_rate_multiple: float | None = Field(default=None, gt=0)
+    max_rate_multiple: float | None = Field(default=None, gt=0, le=MAX_RATE_MULTIPLE)
     limits: dict[CurrencyCode, CurrencyLimits] = Field(default_factory=dict)
 
 
@@ -145,7 +156,10 @@ class Breaker(_Strict):
     """Automated customer refunds that are held for a person instead of being sent."""
 
     max_rate_multiple: float = Field(
-        default=5.0, gt=0, description="Hold when the last hour exceeds this multiple of the usual hourly amount."
+        default=5.0,
+        gt=0,
+        le=MAX_RATE_MULTIPLE,
+        description="Hold when the last hour exceeds this multiple of the usual hourly amount.",
     )
     baseline_hours: int = Field(
         default=168, ge=2, le=24 * 90, description="History (hours) behind the usual hourly amount."
@@ -205,6 +219,16 @@ class ExecutorConfig(_Strict):
             raise KeyError(f"store {store_id!r} has no webhook url/secret for {action_type}")
         return url, secret
 
+    def secret_uses(self, env_name: str) -> list[str]:
+        """The fields that name `env_name` (`endpoints.refund.secret_env`, `stores.<id>.secret_env`)."""
+        uses = [
+            f"endpoints.{key}.secret_env"
+            for key, ep in self.endpoints.items()
+            if isinstance(ep, WebhookEndpoint) and ep.secret_env == env_name
+        ]
+        uses += [f"stores.{store}.secret_env" for store, s in self.stores.items() if s.secret_env == env_name]
+        return uses or [env_name]
+
     def secret_names(self) -> set[str]:
         names = {ep.secret_env for ep in self.endpoints.values() if isinstance(ep, WebhookEndpoint) and ep.secret_env}
         if any(isinstance(ep, WebhookEndpoint) for ep in self.endpoints.values()):
@@ -217,28 +241,61 @@ def all_dry_run() -> ExecutorConfig:
     return ExecutorConfig(endpoints={"default": DryRunEndpoint(kind="dry_run")})
 
 
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+SECRET_BYTES = (24, 64)
+"""A Standard Webhooks secret: `whsec_` (optional) and the base64 of 24 to 64 random bytes."""
+
+
+def secret_problem(value: str) -> str | None:
+    """Why `value` is not a usable webhook secret (never quoting it), or None."""
+    body = value.removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return "is not a Standard Webhooks secret (whsec_ and base64)"
+    low, high = SECRET_BYTES
+    if not low <= len(key) <= high:
+        return f"is not a Standard Webhooks secret (whsec_ and base64 of {low} to {high} bytes; it has {len(key)})"
+    try:
+        Webhook(value)
+    except Exception:  # noqa: BLE001 - whatever the library refuses, it would refuse at the first delivery
+        return "is refused by the Standard Webhooks library"
+    return None
+
+
 def resolve_secrets(config: ExecutorConfig, environ: Mapping[str, str]) -> dict[str, SecretStr]:
-    """The secrets the config names, read once; a `ConfigError` lists every missing variable."""
-    missing = sorted(n for n in config.secret_names() if not environ.get(n))
-    if missing:
-        raise ConfigError("(environment)", [(None, name, "environment variable not set") for name in missing])
+    """The secrets the config names, read once; a `ConfigError` lists every missing or malformed one, naming
+    where the config uses it (`stores.store-hz-01.secret_env`) and the variable, never the value."""
+    problems: list[tuple[int | None, str, str]] = []
+    for name in sorted(config.secret_names()):
+        value = environ.get(name)
+        if not value:
+            problems.append((None, name, "environment variable not set"))
+            continue
+        why = secret_problem(value)
+        if why is not None:
+            problems += [(None, field, f"{name} {why}") for field in config.secret_uses(name)]
+    if problems:
+        raise ConfigError("(environment)", problems)
     return {name: SecretStr(environ[name]) for name in config.secret_names()}
 
 
-def parse_config(text: str, source: str = "<executor.yaml>") -> ExecutorConfig:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(source, [(None if mark is None else mark.line + 1, "", f"not valid YAML: {exc}")]) from exc
-    if not isinstance(data, dict):
+def parse_config(text: str | bytes, source: str = "<executor.yaml>") -> ExecutorConfig:
+    return _config(parse_yaml(text, source, ConfigError), source)
+
+
+def load_config(path: str | Path) -> ExecutorConfig:
+    return _config(read_yaml(path, ConfigError), str(path))
+
+
+def _config(doc: YamlDocument, source: str) -> ExecutorConfig:
+    if not isinstance(doc.data, dict):
         raise ConfigError(source, [(1, "", "the file is a mapping with at least `endpoints`")])
     try:
-        return ExecutorConfig.model_validate(data)
+        return ExecutorConfig.model_validate(doc.data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
+        problems: list[tuple[int | None, str, str]] = []
+        for err in exc.errors(include_url=False, include_input=False)[:MAX_PROBLEMS]:
             loc = tuple(err["loc"])
             msg = err["msg"]
             if not loc and msg.startswith("Value error, endpoints."):
@@ -250,14 +307,5 @@ def parse_config(text: str, source: str = "<executor.yaml>") -> ExecutorConfig:
             # Discriminated unions add the tag to the path (`endpoints.refund.webhook.url`): drop it.
             # and a bad mapping key adds `[key]`: the key's own line is the one to fix.
             loc = tuple(p for p in loc if p not in ("webhook", "dry_run", "[key]"))
-            problems.append((_line_of(root, loc), ".".join(str(p) for p in loc), msg))
-        raise ConfigError(source, problems) from exc
-
-
-def load_config(path: str | Path) -> ExecutorConfig:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(p), [(None, "", f"cannot read: {exc.strerror}")]) from exc
-    return parse_config(text, source=str(p))
+            problems.append((doc.line_of(loc), field_path(loc), msg))
+        raise ConfigError(source, problems, more=exc.error_count() - len(problems)) from None

@@ -27,6 +27,7 @@ from streams.executor.journal import Journal, is_customer_refund
 from streams.executor.logs import ensure_topics, new_producer
 from streams.executor.metrics import ExecutorMetrics
 from streams.executor.outcomes import FINAL, record_for
+from streams.executor.redact import validation_reason
 from streams.executor.settings import ExecutorSettings
 from streams.kafka.auth import kafka_options
 
@@ -149,14 +150,17 @@ class Executor:
 
         await asyncio.gather(*(partition(tp, records) for tp, records in batch.items()))
 
-    async def handle(self, journal: Journal, deliverer: Deliverer, raw: bytes) -> None:
+    async def handle(self, journal: Journal, deliverer: Deliverer, raw: bytes | None) -> None:
         """Bring one action to a definite outcome, recorded in the journal."""
         try:
-            action = parse_action(raw)
+            action = parse_action(raw if raw is not None else b"")
         except ValidationError as exc:
-            letter = {"status": "invalid", "reason": str(exc)[:2000], "record": raw.decode(errors="replace")}
+            # The reason names the field and the kind of error only: the record may carry customer text.
+            reason = validation_reason(exc)
+            record = (raw or b"").decode(errors="replace")
+            letter = {"status": "invalid", "reason": reason, "record": record}
             await journal.producer.send_and_wait(self.settings.topic_failed, orjson.dumps(letter))
-            log.error("invalid action dead-lettered: %s", exc.errors()[:1])
+            log.error("invalid action dead-lettered: %s", reason)
             return
         known = journal.outcomes.get(action.action_id)
         if known is not None and (known.status in FINAL or known.status == "held"):

@@ -31,6 +31,7 @@ from models.actions import Action, dump_action
 from streams.executor.backoff import backoff_delay, parse_retry_after
 from streams.executor.config import ExecutorConfig, WebhookEndpoint
 from streams.executor.metrics import ExecutorMetrics
+from streams.executor.redact import summary
 from streams.executor.signing import webhook_headers
 
 log = logging.getLogger("postsale.executor")
@@ -92,7 +93,7 @@ class Deliverer:
         except KeyError as exc:
             return Result("failed", str(exc.args[0]), 0)
         if target is None:
-            log.warning("dry run: %s", dump_action(action).decode())
+            log.warning("dry run: %s", summary(action))
             return Result("dry_run", "dry run: logged only", 0)
         url, secret_env = target
         endpoint = self.config.endpoint_for(action.type)

@@ -6,21 +6,23 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
 
 from models.actions import parse_action
 from streams.executor.config import ExecutorConfig, WebhookEndpoint
+from streams.executor.redact import validation_reason
 from streams.executor.settings import ExecutorSettings
 from streams.kafka.auth import kafka_options
 
 log = logging.getLogger("postsale.executor")
 
 
-def describe(config: ExecutorConfig, raw: bytes) -> str:
+def describe(config: ExecutorConfig, raw: bytes | None) -> str:
     """One log line: the action and where it would go."""
     try:
-        action = parse_action(raw)
-    except ValueError as exc:
-        return f"invalid action (would be dead-lettered): {str(exc).splitlines()[0]}"
+        action = parse_action(raw if raw is not None else b"")
+    except ValidationError as exc:
+        return f"invalid action (would be dead-lettered): {validation_reason(exc)}"
     try:
         target = config.target(action.type, action.store_id)
     except KeyError as exc:

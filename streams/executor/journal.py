@@ -19,6 +19,7 @@ from datetime import datetime
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from pydantic import ValidationError
 
 from models.actions import Action
 from models.events import topic_of
@@ -35,9 +36,18 @@ from streams.executor.outcomes import (
     held_event,
     record_for,
 )
+from streams.executor.redact import validation_reason
 from streams.executor.settings import ExecutorSettings
 
 log = logging.getLogger("postsale.executor")
+
+
+class JournalError(RuntimeError):
+    """A record in the executor's own topics that cannot be read: the executor stops rather than forget an
+    outcome (and call a receiver twice). Names the topic, the key and the field, never the record's content."""
+
+    def __init__(self, topic: str, key: bytes, reason: str) -> None:
+        super().__init__(f"{topic}: the record keyed {key[:64]!r} cannot be read ({reason}); fix or delete it")
 
 
 def is_customer_refund(action: Action) -> bool:
@@ -133,22 +143,28 @@ class Journal:
     # --- memory -----------------------------------------------------------------------------------------
 
     def _on_outcome(self, key: bytes, value: bytes | None) -> None:
-        action_id = key.decode()
+        action_id = key.decode(errors="replace")
         if value is None:
             self.outcomes.pop(action_id, None)
             self.book.forget(action_id)
             return
-        rec = OUTCOME_ADAPTER.validate_json(value)
+        try:
+            rec = OUTCOME_ADAPTER.validate_json(value)
+        except ValidationError as exc:
+            raise JournalError(self.settings.topic_outcomes, key, validation_reason(exc)) from None
         self.outcomes[action_id] = rec
         if rec.sent_at is not None and rec.party == "customer" and rec.currency and rec.amount is not None:
             self.book.record(action_id, rec.store_id, rec.currency, rec.amount, rec.sent_at)
 
     def _on_held(self, key: bytes, value: bytes | None) -> None:
-        action_id = key.decode()
+        action_id = key.decode(errors="replace")
         if value is None:
             self.held.pop(action_id, None)
         else:
-            self.held[action_id] = HELD_ADAPTER.validate_json(value)
+            try:
+                self.held[action_id] = HELD_ADAPTER.validate_json(value)
+            except ValidationError as exc:
+                raise JournalError(self.settings.topic_held, key, validation_reason(exc)) from None
         self._update_held_metrics()
 
     def _update_held_metrics(self) -> None:

@@ -54,6 +54,9 @@ def test_bad_arguments(retry: int, draw: float) -> None:
         ("soon", None),
         ("-5", None),
         ("", None),
+        ("\u00b2", None),  # a digit to str.isdigit, not to float(): a receiver's junk is ignored, not a crash
+        ("9" * 400, 86_400.0),  # not infinity
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 86_400.0),
     ],
 )
 def test_parse_retry_after(header: str | None, expected: float | None) -> None:

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from streams.executor.config import ConfigError, DryRunEndpoint, parse_config, resolve_secrets
+from streams.executor.config import ConfigError, DryRunEndpoint, load_config, parse_config, resolve_secrets
+from tests.unit.executor.factories import SECRET
 
 GOOD = """\
 endpoints:
@@ -50,6 +51,29 @@ def test_good_config_loads_with_store_overrides() -> None:
 def test_no_endpoint_at_all_means_dry_run() -> None:
     cfg = parse_config("endpoints: {}\n")
     assert cfg.target("refund", "s") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        (GOOD.replace("timeout_seconds: 5", "timeout_seconds: .nan"), 8, "endpoints.refund.timeout_seconds", "finite"),
+        (GOOD.replace("breaker:\n", "breaker:\n  max_rate_multiple: .inf\n"), 16, "breaker.max_rate_multiple",
+         "finite"),
+        (GOOD.replace("breaker:\n", "breaker:\n  max_rate_multiple: 1e6\n"), 16, "breaker.max_rate_multiple",
+         "less than or equal to 1000"),
+        (GOOD.replace("timeout_seconds: 5", "ca_file: /nonexistent/ca.pem"), 8, "endpoints.refund.ca_file",
+         "cannot be read as a PEM CA bundle"),
+        (GOOD.replace("timeout_seconds: 5", "ca_file: /etc/hostname"), 8, "endpoints.refund.ca_file",
+         "cannot be read as a PEM CA bundle"),
+    ],
+)  # fmt: skip
+def test_values_that_would_fail_at_the_first_refund_are_refused_at_start(
+    text: str, line: int, field: str, message: str
+) -> None:
+    # A NaN multiple makes the breaker's comparison raise; an unreadable CA bundle fails the first delivery.
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="executor.yaml")
+    assert [(ln, f) for ln, f, m in info.value.problems if message in m] == [(line, field)], info.value.problems
 
 
 @pytest.mark.parametrize(
@@ -109,6 +133,37 @@ def test_secrets_are_read_once_and_missing_ones_are_listed() -> None:
     cfg = parse_config(GOOD)
     with pytest.raises(ConfigError, match="POSTSALE_SECRET_HZ01"):
         resolve_secrets(cfg, {"POSTSALE_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
-    secrets = resolve_secrets(cfg, {"POSTSALE_WEBHOOK_SECRET": "a", "POSTSALE_SECRET_HZ01": "b"})
-    assert secrets["POSTSALE_SECRET_HZ01"].get_secret_value() == "b"
-    assert "b" not in repr(secrets)
+    hz01 = "whsec_" + "SFowMQ" * 6
+    secrets = resolve_secrets(cfg, {"POSTSALE_WEBHOOK_SECRET": SECRET, "POSTSALE_SECRET_HZ01": hz01})
+    assert secrets["POSTSALE_SECRET_HZ01"].get_secret_value() == hz01
+    assert "SFowMQ" not in repr(secrets)
+
+
+@pytest.mark.parametrize(
+    ("raw", "line", "field", "words"),
+    [
+        pytest.param(GOOD.encode().replace(b"pay.example", b"pay.\xe9xample"), 6, "endpoints.refund.url", "UTF-8",
+                     id="latin-1 bytes"),
+        pytest.param((GOOD + "retry:\n  max_attempts: 2\n").encode(), 22, "retry", "at line 13 and again at line 22",
+                     id="a section given twice"),
+        pytest.param(("endpoints:\n" + "".join("  " * i + f"  k{i}:\n" for i in range(1, 40))).encode(), 21,
+                     ".".join(["endpoints", *(f"k{i}" for i in range(1, 20))]), "deeper than 20", id="deep nesting"),
+        pytest.param(b"endpoints: " + b"[" * 500 + b"]" * 500, 1, "endpoints" + ".0" * 19, "deeper than 20",
+                     id="a flow nesting that once overflowed the stack"),
+        pytest.param(b"endpoints: !!python/object/new:os.system [true]\n", 1, "endpoints", "tags", id="a Python tag"),
+        pytest.param(b"a: &a [x, x]\nb: &b [*a, *a]\nendpoints: *b\n", 1, "a", "anchors", id="an alias bomb"),
+    ],
+)  # fmt: skip
+def test_files_no_one_writes_by_hand_are_refused_in_one_line(tmp_path, raw, line, field, words) -> None:
+    path = tmp_path / "executor.yaml"
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems[0][:2] == (line, field) and words in info.value.problems[0][2]
+    assert str(info.value).startswith(f"executor config {path} is invalid: line {line}, ")
+    assert "\n" not in str(info.value)
+
+
+def test_a_missing_file_is_a_config_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")

@@ -3,14 +3,25 @@ overrides per marketplace, region and promotion change the threshold actually us
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import io
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import annotated_types
 import pytest
-from pydantic import TypeAdapter, ValidationError
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+from typer.testing import CliRunner
 
+import streams
 from models.common import EventTime
-from models.policy import Policy
+from models.policy import CarrierLimits, Policy, Thresholds
 from models.policy_file import PolicyError, load_policy, parse_policy
+from models.yaml_file import MAX_BYTES
+from streams import cli
+from streams.offline.commands import replay_file
 from tests.factories import (
     CST,
     DAY,
@@ -335,3 +346,184 @@ def test_promotion_windows_are_found_to_the_microsecond_in_any_offset(marketplac
                     # pydantic's own TzInfo, as a state decoded from a table has it
                     decoded = TypeAdapter(datetime).validate_python(at.isoformat())
                     assert policy.promotion_at(marketplace, decoded) == expected
+
+
+# ---------------------------------------------------------------- what a policy file may not hold
+
+DEEP = "defaults:\n" + "".join("  " * i + f"  k{i}:\n" for i in range(1, 30)) + "  " * 30 + "  x: 1\n"
+DEEP_FIELD = "defaults." + ".".join(f"k{i}" for i in range(1, 20))  # the 20th mapping opens at k19
+
+
+@pytest.mark.parametrize(
+    ("raw", "line", "field", "words"),
+    [
+        pytest.param(
+            (V + "defaults:\n  handling_time_hours: 1e9\n").encode(),
+            3,
+            "defaults.handling_time_hours",
+            "less than or equal to 8760",
+            id="a number no store needs (replay once overflowed on it)",
+        ),
+        pytest.param(
+            (V + "marketplaces:\n  jd:\n    retain_closed_days: .inf\n").encode(),
+            4,
+            "marketplaces.jd.retain_closed_days",
+            "finite number",
+            id="infinity",
+        ),
+        pytest.param(
+            (V + "defaults:\n  evidence_wait_days: .nan\n").encode(),
+            3,
+            "defaults.evidence_wait_days",
+            "finite",
+            id="nan",
+        ),
+        pytest.param(
+            (
+                V + "promotions:\n  - name: x\n    starts_at: '2026-11-01T00:00:00+08:00'\n"
+                "    ends_at: '9999-12-31T23:59:59-14:00'\n"
+            ).encode(),
+            5,
+            "promotions.0.ends_at",
+            "between 1970-01-01 and 3000-01-01",
+            id="a promotion ending after any date",
+        ),  # fmt: skip
+        pytest.param(
+            (V + "defaults:\n  evidence_wait_days: 3\n  handling_time_hours: 24\n  evidence_wait_days: 9\n").encode(),
+            5,
+            "defaults.evidence_wait_days",
+            "duplicate key: at line 3 and again at line 5",
+            id="a key given twice names both lines",
+        ),
+        pytest.param((V + DEEP).encode(), 22, DEEP_FIELD, "nested deeper than 20", id="deep nesting"),
+        pytest.param(
+            (V + "defaults:\n  handling_time_hours: 7\xff2\n").encode("latin-1"),
+            3,
+            "defaults.handling_time_hours",
+            "not UTF-8 text (byte 0xff)",
+            id="not UTF-8",
+        ),
+        pytest.param(
+            (V + "defaults: !!python/object/apply:os.system ['true']\n").encode(),
+            2,
+            "defaults",
+            "tags",
+            id="a Python tag",
+        ),
+        pytest.param(
+            (V + "defaults: &d {handling_time_hours: 7}\nregions:\n  FR: *d\n").encode(),
+            2,
+            "defaults",
+            "anchors",
+            id="an anchor (alias bombs start here)",
+        ),
+        pytest.param(
+            (V + "defaults:\n  x: \x1b[2J\n").encode(), 3, "", "U+001B is not allowed", id="control character"
+        ),
+        pytest.param(
+            (V + "defaults:\n  handling_time_hours: 2026-13-45\n").encode(),
+            3,
+            "defaults.handling_time_hours",
+            "cannot read this value",
+            id="a date YAML cannot build",
+        ),
+    ],
+)
+def test_what_no_hand_written_policy_holds_is_refused_in_one_line(tmp_path, raw, line, field, words):
+    path = tmp_path / "store.yaml"
+    path.write_bytes(raw)
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert caught.value.problems[0] == (line, field, caught.value.problems[0][2])
+    assert words in caught.value.problems[0][2]
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message and f"line {line}, " in message
+    assert message.isprintable()
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path):
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as f:
+        f.write(V.encode())
+        f.write(b"# padding\n" * (MAX_BYTES // 10 + 1))
+    with pytest.raises(PolicyError, match="larger than 512 KiB") as caught:
+        load_policy(path)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(PolicyError, match="larger than 512 KiB"):
+        parse_policy(path.read_text(), source="huge.yaml")
+
+
+def test_policy_check_refuses_a_number_past_its_bound_with_line_and_field(tmp_path):
+    path = tmp_path / "store.yaml"
+    path.write_text(V + "defaults:\n  handling_time_hours: 1e9\n", encoding="utf-8")
+    result = CliRunner().invoke(cli.app, ["policy-check", str(path)])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "line 3, defaults.handling_time_hours: Input should be less than or equal to 8760" in said
+    assert "Traceback" not in result.output
+
+
+def _numeric_fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    numeric = {int, float, timedelta, int | None, float | None, timedelta | None}
+    return {name: f for name, f in model.model_fields.items() if f.annotation in numeric}
+
+
+def _upper_bound(info: FieldInfo) -> float | None:
+    """The field's inclusive upper bound (`le`) as a number (seconds for a duration)."""
+    for m in info.metadata:
+        if isinstance(m, annotated_types.Le):
+            return m.le.total_seconds() if isinstance(m.le, timedelta) else float(m.le)
+    return None
+
+
+@pytest.mark.parametrize("model", [Thresholds, CarrierLimits])
+def test_every_number_in_the_policy_has_an_upper_bound(model):
+    fields = _numeric_fields(model)
+    assert len(fields) >= 3
+    assert [name for name, info in fields.items() if _upper_bound(info) is None] == []
+
+
+def _at_bounds(model: type[BaseModel]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name, info in _numeric_fields(model).items():
+        bound = _upper_bound(info)
+        assert bound is not None
+        values[name] = int(bound) if info.annotation in (int, int | None) else bound  # a duration: seconds
+    return values
+
+
+def test_every_number_at_its_bound_replays_the_shipped_sample(tmp_path):
+    """The largest thresholds a file may hold: every deadline they give is a date the engine can compute, and the
+    clock run ten years past the sample fires them all without an overflow."""
+    th = _at_bounds(Thresholds)
+    th["overdue_expedite_after_days"] = float(th["overdue_switch_after_days"]) - 1  # expedite comes first
+    th["carrier_limits"] = _at_bounds(CarrierLimits)
+    document = {
+        "version": "max",
+        "defaults": th,
+        "marketplaces": {m: th for m in ("tmall", "taobao", "1688", "aliexpress", "shopify")},
+        "promotions": [
+            {"name": "always", "starts_at": "1970-01-02T00:00:00Z", "ends_at": "2999-12-31T00:00:00Z",
+             "overrides": th},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "max.yaml"
+    path.write_text(yaml.safe_dump(json.loads(json.dumps(document))), encoding="utf-8")  # no anchors
+    policy = load_policy(path)
+    sample = Path(streams.__file__).parent / "samples" / "day.jsonl"
+    bad: list[object] = []
+    out = io.BytesIO()
+    result = replay_file(sample, policy, out=out, on_bad=bad.append, until=datetime(2037, 1, 1, tzinfo=UTC))
+    assert bad == []
+    decided = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert decided and result is not None
+    assert {a["policy_version"] for a in decided} == {"max"}
+    assert max(a["decided_at"] for a in decided) > "2027"  # deadlines a year out fired too
+
+
+def test_a_file_wrong_everywhere_lists_its_first_twenty_problems_and_counts_the_rest():
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(V + "defaults:\n" + "".join(f"  k{i}: 1\n" for i in range(30)), source="store.yaml")
+    assert [line for line, _, _ in caught.value.problems] == list(range(3, 23))
+    assert str(caught.value).startswith("policy store.yaml is invalid (30 problems):")
+    assert str(caught.value).endswith("\n  and 10 more")
