@@ -2,8 +2,9 @@
 
 Names follow `postsale_<what>_<unit>`. Label values come from bounded sets
 only: topic, event type, reason, action type, rule, party, currency, stage,
-partition, and store ids capped by `stores_max` (never an order id; the refund
-counters count the stores past the cap under store="other"). Known label sets
+partition, the build's version and policy version, and store ids capped by
+`stores_max` (never an order id; the refund counters count the stores past the
+cap under store="other"). Known label sets
 are initialised at start-up so that dashboards and alerts see zeros instead of
 missing series.
 """
