@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     session_timeout_seconds: float = Field(default=10.0, gt=0)
     heartbeat_interval_seconds: float = Field(default=2.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: one readable line per record; json: one JSON object per line with structured fields "
+        "(timestamp, level, logger, message, service, version, app_id, and ids such as action_id).",
+    )
 
     @field_validator("brokers", mode="before")
     @classmethod

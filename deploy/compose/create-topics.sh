@@ -53,3 +53,8 @@ create "${POSTSALE_TOPIC_TICKS:-postsale-ticks}" "$PARTITIONS" cleanup.policy=de
 # The table changelog is compacted: it is the state, never delete it by age.
 create "$APP_ID-orders-changelog" "$PARTITIONS" cleanup.policy=compact
 create "$APP_ID-__assignor-__leader" 1 cleanup.policy=delete
+# The executor's (`postsale execute`): its dead letters, kept 30 days like the actions; the outcome of
+# every action and the refunds held for a person are compacted (the latest record per action is its memory).
+create "${POSTSALE_EXECUTOR_TOPIC_FAILED:-actions.failed}" "$PARTITIONS" cleanup.policy=delete "retention.ms=$((30 * DAY_MS))"
+create "${POSTSALE_EXECUTOR_TOPIC_OUTCOMES:-postsale-executor-outcomes}" "$PARTITIONS" cleanup.policy=compact
+create "${POSTSALE_EXECUTOR_TOPIC_HELD:-postsale-executor-held}" "$PARTITIONS" cleanup.policy=compact

@@ -67,7 +67,9 @@ class PrometheusAPI:
 class LocalPrometheus(PrometheusAPI):
     """Start with `LocalPrometheus(workdir, ["127.0.0.1:6066"])`; stop with `.stop()` (or use it as a context)."""
 
-    def __init__(self, workdir: Path, targets: list[str], port: int = 0, rules: bool = True) -> None:
+    def __init__(
+        self, workdir: Path, targets: list[str], port: int = 0, rules: bool = True, executors: list[str] | None = None
+    ) -> None:
         binary = prometheus_binary()
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port(port)
@@ -78,6 +80,12 @@ class LocalPrometheus(PrometheusAPI):
             + rule_files
             + "scrape_configs:\n  - job_name: postsale\n    static_configs:\n"
             + f"      - targets: {json.dumps(targets)}\n"
+            # The executor rules select job="postsale-executor", as in deploy/prometheus/prometheus.yml.
+            + (
+                f"  - job_name: postsale-executor\n    static_configs:\n      - targets: {json.dumps(executors)}\n"
+                if executors
+                else ""
+            )
         )
         super().__init__(f"http://127.0.0.1:{self.port}")
         self.log = workdir / "prometheus.log"

@@ -230,7 +230,8 @@ def _prometheus(opts: DemoOptions, ports: list[int], workdir: Path, console: Con
         yield None
         return
     try:
-        server = LocalPrometheus(workdir, [f"127.0.0.1:{p}" for p in ports], port=opts.prometheus_port)
+        worker, *executors = (f"127.0.0.1:{p}" for p in ports)
+        server = LocalPrometheus(workdir, [worker], port=opts.prometheus_port, executors=executors)
     except PrometheusMissing as exc:
         console.print(f"no Prometheus: {exc}")
         yield None

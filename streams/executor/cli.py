@@ -23,6 +23,7 @@ from rich.table import Table
 from streams.executor.config import ConfigError, ExecutorConfig, all_dry_run, load_config, resolve_secrets
 from streams.executor.settings import ExecutorSettings, load_executor_settings
 from streams.kafka.probe import unreachable
+from streams.logconfig import configure_logging
 from streams.settings import SettingsError
 
 execute_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -77,9 +78,8 @@ def _secrets(config: ExecutorConfig) -> dict[str, SecretStr]:
 
 
 def _logging(settings: ExecutorSettings) -> None:
-    logging.basicConfig(
-        level=settings.kafka.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    k = settings.kafka
+    configure_logging(k.log_level, k.log_format, service="postsale-executor", app_id=settings.group_id)
     logging.getLogger("postsale.executor").setLevel(min(logging.WARNING, logging.getLogger().level))
 
 

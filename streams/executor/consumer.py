@@ -22,7 +22,7 @@ from pydantic import SecretStr, ValidationError
 
 from models.actions import Action, parse_action
 from streams.executor.config import ExecutorConfig, WebhookEndpoint
-from streams.executor.delivery import Deliverer
+from streams.executor.delivery import Deliverer, log_fields
 from streams.executor.journal import Journal, is_customer_refund
 from streams.executor.logs import ensure_topics, new_producer
 from streams.executor.metrics import ExecutorMetrics
@@ -165,7 +165,10 @@ class Executor:
         known = journal.outcomes.get(action.action_id)
         if known is not None and (known.status in FINAL or known.status == "held"):
             self.metrics.skipped.labels(action.type).inc()
-            log.info("%s %s already %s: not called again", action.type, action.action_id, known.status)
+            log.info(
+                "%s %s already %s: not called again", action.type, action.action_id, known.status,
+                extra=log_fields(action, "skipped"),
+            )  # fmt: skip
             return
         await self.deliver(journal, deliverer, action, breaker=True)
 
@@ -190,6 +193,8 @@ class Executor:
                         "`postsale actions release %s` or `postsale actions drop %s`",
                         action.action_id, action.order_id, action.store_id, verdict.reason,
                         action.action_id, action.action_id,
+                        extra=log_fields(action, "held", reason=verdict.reason, amount=str(action.amount),
+                                         currency=action.currency),
                     )  # fmt: skip
                     return "held"
             journal.book.record(action.action_id, action.store_id, action.currency, action.amount, now)
@@ -210,5 +215,9 @@ class Executor:
         await journal.finish(action, record)
         self.metrics.deliveries.labels(action.type, result.status).inc()
         if result.status in ("failed", "rejected"):
-            log.error("%s %s %s: %s", action.type, action.action_id, result.status, result.reason)
+            log.error(
+                "%s %s %s: %s", action.type, action.action_id, result.status, result.reason,
+                extra=log_fields(action, result.status, http_status=result.http_status, attempts=result.attempts,
+                                 reason=result.reason),
+            )  # fmt: skip
         return result.status

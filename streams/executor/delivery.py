@@ -39,6 +39,18 @@ log = logging.getLogger("postsale.executor")
 Kind = Literal["done", "rejected", "retry", "failed"]
 
 
+def log_fields(action: Action, status: str, **more: object) -> dict[str, object]:
+    """Structured fields of a log record about an action (the JSON log format shows them): ids and types only."""
+    return {
+        "action_id": action.action_id,
+        "action_type": action.type,
+        "order_id": action.order_id,
+        "store_id": action.store_id,
+        "status": status,
+        **more,
+    }
+
+
 def classify(status: int) -> Kind:
     if 200 <= status < 300:
         return "done"
@@ -110,7 +122,10 @@ class Deliverer:
                 n, retry.base_seconds, retry.cap_seconds, self.draw(), a.retry_after, retry.retry_after_max_seconds
             )
             self.metrics.retries.labels(action.type).inc()
-            log.warning("%s %s: %s; retry %d in %.1fs", action.type, action.action_id, a.detail, n, delay)
+            log.warning(
+                "%s %s: %s; retry %d in %.1fs", action.type, action.action_id, a.detail, n, delay,
+                extra=log_fields(action, "retry", attempt=n, http_status=a.http_status, reason=a.detail),
+            )  # fmt: skip
             await self.sleep(delay)
         raise AssertionError("unreachable")
 

@@ -24,6 +24,7 @@ from streams.worker import agents, web
 from streams.worker.clock import LiveClock
 from streams.worker.metrics import Metrics
 from streams.worker.runtime import Runtime
+from streams.worker.sensors import FaustSensors
 
 
 def _data_dir(settings: Settings) -> Path:
@@ -72,7 +73,8 @@ def make_faust_app(settings: Settings) -> faust.App:
 
 def build(settings: Settings, policy: Policy, registry: CollectorRegistry | None = None) -> Runtime:
     app = make_faust_app(settings)
-    metrics = Metrics.create(registry if registry is not None else CollectorRegistry(), settings)
+    metrics = Metrics.create(registry if registry is not None else CollectorRegistry(), settings, policy.version)
+    app.monitor = FaustSensors(metrics, (*settings.input_topics, settings.topic_ticks))
     clock = None
     if settings.clock_speed != 1.0 or settings.clock_origin is not None:
         origin = datetime.fromisoformat(settings.clock_origin) if settings.clock_origin else None

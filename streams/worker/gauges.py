@@ -17,7 +17,7 @@ def export_gauges(rt: Runtime) -> None:
     now = rt.clock.now() if rt.clock is not None else max(clocks, default=None)
     pending = sum(len(p.books.index) for p in parts)
     if now is None:
-        m.deadlines_pending.set(pending)
+        m.orders_with_pending_deadlines.set(pending)
     else:
         m.set_deadline_backlog(pending, (d for p in parts for d in p.books.index.overdue(now)), now)
     if not clocks:

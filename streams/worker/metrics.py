@@ -2,8 +2,9 @@
 
 Names follow `postsale_<what>_<unit>`. Label values come from bounded sets
 only: topic, event type, reason, action type, rule, party, currency, stage,
-partition, and store ids capped by `stores_max` (never an order id; the refund
-counters count the stores past the cap under store="other"). Known label sets
+partition, the build's version and policy version, and store ids capped by
+`stores_max` (never an order id; the refund counters count the stores past the
+cap under store="other"). Known label sets
 are initialised at start-up so that dashboards and alerts see zeros instead of
 missing series.
 """
@@ -11,14 +12,15 @@ missing series.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from models.common import ACTION_TYPES, RULE_IDS
 from models.events import EVENT_TYPES, topic_of
 from models.state import STAGES
+from streams.build import package_version
 from streams.settings import Settings
 
 INVALID_REASONS = (
@@ -47,7 +49,7 @@ class Metrics:
     refunds: Counter
     refund_amount: Counter
     open_orders: Gauge
-    deadlines_pending: Gauge
+    orders_with_pending_deadlines: Gauge
     deadlines_fired: Counter
     deadlines_overdue: Gauge
     oldest_overdue_deadline_age: Gauge
@@ -58,10 +60,22 @@ class Metrics:
     store_penalty_points: Gauge
     store_orders_in_window: Gauge
     store_disputes_in_window: Gauge
+    build_info: Gauge
+    rebalances: Counter
+    rebalancing: Gauge
+    rebalance_duration: Histogram
+    commits: Counter
+    commit_duration: Histogram
+    committed_lag: Gauge
+    send_errors: Counter
     stores_max: int
+    _committed_lag_series: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
-    def create(cls, registry: CollectorRegistry, settings: Settings) -> Metrics:
+    def create(cls, registry: CollectorRegistry, settings: Settings, policy_version: str = "unknown") -> Metrics:
+        # `_created` series (one per labelled child: hundreds for the action counters alone) carry nothing an
+        # alert or a panel uses; prometheus_client's switch is process-wide.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         ns = "postsale"
         m = cls(
             registry=registry,
@@ -136,9 +150,9 @@ class Metrics:
             open_orders=Gauge(
                 "open_orders", "Orders held in state, by lifecycle stage.", ["stage"], namespace=ns, registry=registry
             ),
-            deadlines_pending=Gauge(
-                "deadlines_pending",
-                "Orders with a pending deadline, on this worker's partitions.",
+            orders_with_pending_deadlines=Gauge(
+                "orders_with_pending_deadlines",
+                "Orders with at least one pending deadline, on this worker's partitions.",
                 namespace=ns,
                 registry=registry,
             ),
@@ -207,8 +221,63 @@ class Metrics:
                 namespace=ns,
                 registry=registry,
             ),
+            build_info=Gauge(
+                "build_info",
+                "Always 1: the package version and the version of the policy this worker decides under.",
+                ["version", "policy_version"],
+                namespace=ns,
+                registry=registry,
+            ),
+            # Faust's own sensors (streams/worker/sensors.py).
+            rebalances=Counter(
+                "rebalances",
+                "Consumer-group rebalances this worker took part in (each stops processing until it ends).",
+                namespace=ns,
+                registry=registry,
+            ),
+            rebalancing=Gauge(
+                "rebalancing",
+                "1 while a rebalance (table recovery included) is under way on this worker, else 0.",
+                namespace=ns,
+                registry=registry,
+            ),
+            rebalance_duration=Histogram(
+                "rebalance_duration_seconds",
+                "From a rebalance's start to its end, table recovery included.",
+                namespace=ns,
+                registry=registry,
+                buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0),
+            ),
+            commits=Counter(
+                "offset_commits",
+                "Offset commits of the consumer group (Faust's commit loop, every commit_interval_seconds).",
+                namespace=ns,
+                registry=registry,
+            ),
+            commit_duration=Histogram(
+                "offset_commit_duration_seconds",
+                "Duration of one offset commit (the producer flushed first).",
+                namespace=ns,
+                registry=registry,
+                buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            ),
+            committed_lag=Gauge(
+                "committed_lag_records",
+                "Records after the group's committed offset, by consumed topic and partition: Kafka's consumer-group "
+                "lag (what a restart reads again, plus what is not read yet), as of the last commit.",
+                ["topic", "partition"],
+                namespace=ns,
+                registry=registry,
+            ),
+            send_errors=Counter(
+                "send_errors",
+                "Records the producer could not send (actions, dead letters, changelog, ticks).",
+                namespace=ns,
+                registry=registry,
+            ),
             stores_max=settings.stores_max,
         )
+        m.build_info.labels(version=package_version(), policy_version=policy_version).set(1)
         logical = dict(zip(("orders", "shipments", "disputes"), settings.input_topics, strict=True))
         for event_type in EVENT_TYPES:
             m.events_consumed.labels(topic=logical[topic_of(event_type)], type=event_type)
@@ -247,7 +316,7 @@ class Metrics:
                 overdue += 1
                 if oldest is None or due < oldest:
                     oldest = due
-        self.deadlines_pending.set(pending)
+        self.orders_with_pending_deadlines.set(pending)
         self.deadlines_overdue.set(overdue)
         self.oldest_overdue_deadline_age.set((now - oldest).total_seconds() if oldest is not None else 0.0)
 
@@ -264,6 +333,15 @@ class Metrics:
                 self.consumer_lag.remove(topic, label)
             except KeyError:
                 pass
+        for topic, part in [key for key in self._committed_lag_series if key[1] == label]:
+            self.committed_lag.remove(topic, part)
+            self._committed_lag_series.discard((topic, part))
+
+    def set_committed_lag(self, topic: str, partition: int, lag: int) -> None:
+        """Kafka's consumer-group lag of one partition (removed again when the partition is revoked)."""
+        key = (topic, str(partition))
+        self.committed_lag.labels(*key).set(max(lag, 0))
+        self._committed_lag_series.add(key)
 
     def store_label(self, store_id: str, known: set[str]) -> str | None:
         """The store's label, or None once `stores_max` stores are exported (keeps the series bounded)."""

@@ -3,7 +3,8 @@ consistent with the settings, topics, ports and metrics the worker really uses.
 
 No container engine runs in CI, so everything is static:
 - hadolint lints the Dockerfile;
-- `docker-compose config -q` (the PyPI package, which needs no engine) validates the compose file;
+- check-jsonschema validates the compose file against the Compose Specification's JSON schema (the copy it
+  ships, `vendor.compose-spec`), and the references the schema cannot see (services, secrets, volumes) here;
 - kubernetes-validate checks every Kubernetes manifest against the API schemas of the oldest and
   newest Kubernetes versions we support; custom resources (Strimzi KafkaTopic, the Prometheus
   Operator's PodMonitor) and kustomize's Kustomization have no schema there and are checked for
@@ -40,11 +41,6 @@ DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 VENV_BIN = Path(sys.executable).parent
 
 INSTALL_DEPLOY_EXTRA = "install the deploy tools: .venv/bin/pip install -e '.[deploy]'"
-INSTALL_COMPOSE = (
-    "install docker-compose 1.29.2 in its own virtualenv (it pins PyYAML<6, the project needs PyYAML 6): "
-    "python3 -m venv .venv/tools/compose && "
-    "PIP_CONSTRAINT=<(echo 'cython<3') .venv/tools/compose/bin/pip install docker-compose==1.29.2"
-)
 INSTALL_PROMTOOL = "install Debian's prometheus package: apt-get install -y --no-install-recommends prometheus"
 
 # Kubernetes versions whose built-in schemas every manifest must satisfy.
@@ -54,9 +50,16 @@ NO_SCHEMA_KINDS = {
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): ("metadata.name", "spec.topicName", "spec.partitions"),
     ("monitoring.coreos.com/v1", "PodMonitor"): ("metadata.name", "spec.selector", "spec.podMetricsEndpoints"),
     ("kustomize.config.k8s.io/v1beta1", "Kustomization"): ("resources",),
+    ("monitoring.coreos.com/v1", "PrometheusRule"): ("metadata.name", "spec.groups"),
 }
 # Files of deploy/kubernetes applied on their own (CRDs, secrets), not through kustomization.yaml.
-K8S_OPTIONAL = {"podmonitor.yaml", "topics.strimzi.yaml", "secret.example.yaml"}
+K8S_OPTIONAL = {
+    "podmonitor.yaml",
+    "prometheusrule.yaml",
+    "topics.strimzi.yaml",
+    "secret.example.yaml",
+    "executor-secrets.example.yaml",
+}
 
 DAY_MS = 86_400_000
 # The topic contract of docs/deployment.md: settings field -> cleanup policy and retention.
@@ -144,7 +147,11 @@ def compose() -> dict[str, Any]:
 
 
 def workers(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: svc for name, svc in compose["services"].items() if svc.get("image", "").startswith("postsale")}
+    return {
+        name: svc
+        for name, svc in compose["services"].items()
+        if svc.get("image", "").startswith("postsale") and svc.get("command") != ["execute"]
+    }
 
 
 # --- Dockerfile --------------------------------------------------------------------------------
@@ -193,20 +200,38 @@ def test_dockerfile_shape(settings_defaults: dict[str, Any]) -> None:
 # --- docker compose ----------------------------------------------------------------------------
 
 
-def compose_cmd() -> str:
-    return tool("docker-compose", INSTALL_COMPOSE, ROOT / ".venv" / "tools" / "compose" / "bin" / "docker-compose")
+def validate_compose(path: Path) -> subprocess.CompletedProcess[str]:
+    checker = tool("check-jsonschema", INSTALL_DEPLOY_EXTRA)
+    return run(checker, "--builtin-schema", "vendor.compose-spec", str(path))
 
 
-def test_compose_file_is_valid() -> None:
-    result = run(compose_cmd(), "-f", str(COMPOSE), "config", "-q")
+def test_compose_file_matches_the_compose_specification() -> None:
+    result = validate_compose(COMPOSE)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_compose_validator_really_validates(tmp_path: Path) -> None:
     bad = tmp_path / "docker-compose.yml"
     bad.write_text("services:\n  a:\n    image: x\n    ports: 12\n    bogus_key: 1\n")
-    result = run(compose_cmd(), "-f", str(bad), "config", "-q")
-    assert result.returncode != 0 and "bogus_key" in result.stderr
+    result = validate_compose(bad)
+    assert result.returncode != 0 and "bogus_key" in result.stdout and "ports" in result.stdout
+
+
+def test_compose_references_exist(compose: dict[str, Any]) -> None:
+    """What the schema cannot check: every service, named volume and secret a service names is defined."""
+    services = compose["services"]
+    for name, svc in services.items():
+        depends = svc.get("depends_on", [])
+        assert set(depends) <= set(services), f"{name} depends on an unknown service"
+        for volume in svc.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in compose["volumes"], f"{name}: volume {source} is not declared"
+        for secret in svc.get("secrets", []):
+            source = secret["source"] if isinstance(secret, dict) else secret
+            assert source in compose.get("secrets", {}), f"{name}: secret {source} is not declared"
+    for secret in compose.get("secrets", {}).values():
+        assert (COMPOSE.parent / secret["file"]).is_file(), secret
 
 
 def test_compose_runs_kraft_kafka_and_creates_topics(compose: dict[str, Any]) -> None:
@@ -399,17 +424,23 @@ def test_service_names_inject_no_postsale_setting(env_names: set[str]) -> None:
         assert not injected & env_names, svc["metadata"]["name"]
 
 
-def test_podmonitor_job_label_matches_the_alert_rules() -> None:
-    (pm,) = _by_kind("PodMonitor")
-    (sts,) = _by_kind("StatefulSet")
-    labels = sts["spec"]["template"]["metadata"]["labels"]
-    assert labels[pm["spec"]["jobLabel"]] == "postsale", 'the alert rules select job="postsale"'
+@pytest.mark.parametrize(
+    ("monitor", "kind", "job"),
+    [("postsale", "StatefulSet", "postsale"), ("postsale-executor", "Deployment", "postsale-executor")],
+)
+def test_podmonitor_job_label_matches_the_alert_rules(monitor: str, kind: str, job: str) -> None:
+    (pm,) = [d for d in _by_kind("PodMonitor") if d["metadata"]["name"] == monitor]
+    (workload,) = _by_kind(kind)
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    assert labels[pm["spec"]["jobLabel"]] == job, f'the alert rules select job="{job}"'
     assert pm["spec"]["selector"]["matchLabels"].items() <= labels.items()
     (endpoint,) = pm["spec"]["podMetricsEndpoints"]
-    ports = {p["name"] for p in sts["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    ports = {p["name"] for p in workload["spec"]["template"]["spec"]["containers"][0]["ports"]}
     assert endpoint["port"] in ports and endpoint["path"] == "/metrics"
-    if "job=" in ALERTS.read_text():
-        assert 'job="postsale"' in ALERTS.read_text()
+    assert f'job="{job}"' in ALERTS.read_text()
+    others = [d for d in _by_kind("PodMonitor") if d["metadata"]["name"] != monitor]
+    for other in others:  # each PodMonitor scrapes its own pods only: no series twice under two jobs
+        assert not other["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
 def test_pdb_selects_the_workers() -> None:
@@ -417,6 +448,98 @@ def test_pdb_selects_the_workers() -> None:
     (sts,) = _by_kind("StatefulSet")
     assert pdb["spec"]["selector"]["matchLabels"].items() <= sts["spec"]["template"]["metadata"]["labels"].items()
     assert pdb["spec"]["maxUnavailable"] == 1
+
+
+def executor_defaults() -> dict[str, Any]:
+    from streams.executor.settings import ExecutorSettings
+
+    return {name: f.get_default(call_default_factory=False) for name, f in ExecutorSettings.model_fields.items()}
+
+
+def test_the_executor_deployment_reads_its_config_and_webhook_secrets_from_secrets(tmp_path: Path) -> None:
+    import base64
+
+    from streams.executor.config import ConfigError, load_config, resolve_secrets
+
+    (deploy,) = _by_kind("Deployment")
+    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"]["type"] == "Recreate"
+    pod = deploy["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["execute"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["enableServiceLinks"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {e["name"]: e for e in container["env"]}
+    # executor.yaml: a Secret mounted as a file where POSTSALE_EXECUTOR_CONFIG_FILE points
+    config_file = Path(env["POSTSALE_EXECUTOR_CONFIG_FILE"]["value"])
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    (config_volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert mounts[config_volume["name"]] == str(config_file.parent)
+    assert [i["path"] for i in config_volume["secret"]["items"]] == [config_file.name]
+    secrets = {d["metadata"]["name"]: d for d in yaml_docs(K8S / "executor-secrets.example.yaml")}
+    config_secret = secrets[config_volume["secret"]["secretName"]]
+    # The webhook secrets: every key of a Secret, as environment variables
+    (webhooks,) = [e["secretRef"]["name"] for e in container["envFrom"] if "secretRef" in e]
+    assert {"configMapRef": {"name": "postsale-config"}} in container["envFrom"], "the workers' broker settings"
+    assert env["POSTSALE_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "postsale-kafka"
+    # The example configuration validates, and names only secrets the webhook Secret holds.
+    example = tmp_path / config_file.name
+    example.write_text(config_secret["stringData"][config_volume["secret"]["items"][0]["key"]])
+    config = load_config(example)
+    assert config.endpoint_for("refund").kind == "webhook", "the example shows a real endpoint"
+    # The Secret's values are placeholders (`whsec_REPLACE-ME`), refused as secrets until replaced: resolve the
+    # names it holds with a well-formed secret, and check the placeholder itself is refused.
+    held = secrets[webhooks]["stringData"]
+    well_formed = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+    resolve_secrets(config, {name: well_formed for name in held})
+    with pytest.raises(ConfigError, match="not a Standard Webhooks secret"):
+        resolve_secrets(config, held)
+    # Metrics reachable from outside the pod, on the port the probe, the annotation and the PodMonitor use
+    port = int(env["POSTSALE_EXECUTOR_METRICS_PORT"]["value"])
+    assert port == executor_defaults()["metrics_port"]
+    assert env["POSTSALE_EXECUTOR_METRICS_HOST"]["value"] == "0.0.0.0"
+    assert [p["containerPort"] for p in container["ports"]] == [port]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": port}
+    assert deploy["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+
+
+def test_the_compose_executor_gets_its_config_as_a_secret(compose: dict[str, Any], tmp_path: Path) -> None:
+    from streams.executor.config import load_config
+
+    (executor,) = [svc for svc in compose["services"].values() if svc.get("command") == ["execute"]]
+    env = executor["environment"]
+    (secret,) = executor["secrets"]
+    assert env["POSTSALE_EXECUTOR_CONFIG_FILE"] == f"/run/secrets/{secret['target']}"
+    config = load_config(COMPOSE.parent / compose["secrets"][secret["source"]]["file"])
+    assert config.endpoints, "the shipped configuration validates"
+    assert env["POSTSALE_BROKERS"] == "kafka://kafka:9092" and env["POSTSALE_CREATE_TOPICS"] == "false"
+    port = executor_defaults()["metrics_port"]
+    assert env["POSTSALE_EXECUTOR_METRICS_PORT"] == str(port) and env["POSTSALE_EXECUTOR_METRICS_HOST"] == "0.0.0.0"
+    assert f":{port}/health" in " ".join(executor["healthcheck"]["test"])
+    config_prometheus = yaml.safe_load(COMPOSE_PROMETHEUS.read_text(encoding="utf-8"))
+    (job,) = [j for j in config_prometheus["scrape_configs"] if j["job_name"] == "postsale-executor"]
+    assert job["static_configs"][0]["targets"] == [f"executor:{port}"]
+
+
+def test_the_executor_topics_are_created_with_the_others(settings_defaults: dict[str, Any]) -> None:
+    """The executor runs with POSTSALE_CREATE_TOPICS=false in compose and Kubernetes: its topics are the admins'."""
+    defaults = executor_defaults()
+    script = CREATE_TOPICS.read_text(encoding="utf-8")
+    fallbacks = dict(re.findall(r"\$\{(POSTSALE_EXECUTOR_[A-Z_]+):-([^}]*)\}", script))
+    expected = {f"POSTSALE_EXECUTOR_{f.upper()}": defaults[f] for f in ("topic_failed", "topic_outcomes", "topic_held")}
+    assert fallbacks == expected
+    strimzi = {d["spec"]["topicName"]: d["spec"] for d in _by_kind("KafkaTopic")}
+    for field in ("topic_outcomes", "topic_held"):
+        assert strimzi[defaults[field]]["config"]["cleanup.policy"] == "compact", field
+        assert strimzi[defaults[field]]["partitions"] == settings_defaults["partitions"]
+    assert strimzi[defaults["topic_failed"]]["config"]["cleanup.policy"] == "delete"
+
+
+def test_the_prometheusrule_holds_exactly_the_alert_rules() -> None:
+    (rule,) = _by_kind("PrometheusRule")
+    assert rule["spec"] == yaml.safe_load(ALERTS.read_text(encoding="utf-8")), (
+        "deploy/kubernetes/prometheusrule.yaml differs from deploy/prometheus/alerts.yaml: regenerate it with the "
+        "command in its header"
+    )
 
 
 # --- consistency with the code -----------------------------------------------------------------
@@ -468,7 +591,8 @@ def test_topic_names_and_partitions_match_the_settings(
     assert {k: cm["data"][k] for k in topic_vars} == topic_vars
     assert cm["data"]["POSTSALE_PARTITIONS"] == partitions
     strimzi = {d["spec"]["topicName"]: d["spec"] for d in _by_kind("KafkaTopic")}
-    assert set(strimzi) == {*topic_vars.values(), *faust_topic_names.values()}
+    executor_topics = {v for k, v in executor_defaults().items() if k.startswith("topic_")}
+    assert set(strimzi) == {*topic_vars.values(), *faust_topic_names.values(), *executor_topics}
     for field, config in TOPIC_CONFIGS.items():
         spec = strimzi[settings_defaults[field]]
         assert spec["partitions"] == settings_defaults["partitions"]

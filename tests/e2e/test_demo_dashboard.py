@@ -36,6 +36,7 @@ ZERO_WHEN_HEALTHY = {
     "postsale_deadlines_overdue",
     "postsale_oldest_overdue_deadline_age_seconds",
     "postsale_held_events",
+    "postsale_rebalancing",  # 1 only while a rebalance is under way (at start-up, for a moment)
 }
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics, enable_created_metrics, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
 from models.common import ACTION_TYPES, RULE_IDS
 from models.events import EVENT_TYPES, topic_of
 from models.state import STAGES
+from streams.build import package_version
 from streams.settings import Settings
 from streams.worker.metrics import INVALID_REASONS, Metrics
 
@@ -30,7 +31,7 @@ LABELS: dict[str, set[str]] = {
     "postsale_refunds": {"party", "currency", "store"},
     "postsale_refund_amount": {"party", "currency", "store"},
     "postsale_open_orders": {"stage"},
-    "postsale_deadlines_pending": set(),
+    "postsale_orders_with_pending_deadlines": set(),
     "postsale_deadlines_fired": {"rule"},
     "postsale_deadlines_overdue": set(),
     "postsale_oldest_overdue_deadline_age_seconds": set(),
@@ -41,6 +42,14 @@ LABELS: dict[str, set[str]] = {
     "postsale_store_penalty_points": {"store"},
     "postsale_store_orders_in_window": {"store"},
     "postsale_store_disputes_in_window": {"store"},
+    "postsale_build_info": {"version", "policy_version"},
+    "postsale_rebalances": set(),
+    "postsale_rebalancing": set(),
+    "postsale_rebalance_duration_seconds": set(),
+    "postsale_offset_commits": set(),
+    "postsale_offset_commit_duration_seconds": set(),
+    "postsale_committed_lag_records": {"topic", "partition"},
+    "postsale_send_errors": set(),
 }
 
 
@@ -84,7 +93,7 @@ def test_known_label_sets_start_at_zero(registry: CollectorRegistry) -> None:
         assert get("postsale_deadlines_fired_total", {"rule": rule}) == 0.0
         for action_type in ACTION_TYPES:
             assert get("postsale_actions_emitted_total", {"type": action_type, "rule": rule}) == 0.0
-    for name in ("deadlines_pending", "deadlines_overdue", "oldest_overdue_deadline_age_seconds"):
+    for name in ("orders_with_pending_deadlines", "deadlines_overdue", "oldest_overdue_deadline_age_seconds"):
         assert get(f"postsale_{name}") == 0.0
     assert get("postsale_processing_latency_seconds_count") == 0.0
     # an event type on a topic it does not belong to is not pre-created
@@ -99,6 +108,8 @@ def test_initial_label_values_come_from_the_bounded_sets(metrics: Metrics, regis
         "rule": set(RULE_IDS),
         "stage": set(STAGES),
         "le": None,  # histogram buckets
+        "version": {package_version()},
+        "policy_version": {"unknown"},
     }
     for family in registry.collect():
         for sample in family.samples:
@@ -129,7 +140,7 @@ def test_store_labels_are_bounded_by_stores_max(registry: CollectorRegistry) -> 
 )
 def test_deadline_backlog(metrics: Metrics, registry: CollectorRegistry, dues, pending, overdue, oldest_age) -> None:
     metrics.set_deadline_backlog(len(dues), iter(dues), NOW)
-    assert registry.get_sample_value("postsale_deadlines_pending") == pending
+    assert registry.get_sample_value("postsale_orders_with_pending_deadlines") == pending
     assert registry.get_sample_value("postsale_deadlines_overdue") == overdue
     assert registry.get_sample_value("postsale_oldest_overdue_deadline_age_seconds") == oldest_age
 
@@ -188,3 +199,36 @@ def test_refunds_past_stores_max_are_counted_as_other(registry: CollectorRegistr
     assert get("postsale_refund_amount_total", {"party": "customer", "currency": "USD", "store": "other"}) == 25.0
     stores = {s.labels["store"] for f in registry.collect() if f.name == "postsale_refunds" for s in f.samples}
     assert stores == {"s1", "other"}, "no refund is uncounted, and the store series stay bounded"
+
+
+def test_build_info_names_the_version_and_the_policy(registry: CollectorRegistry) -> None:
+    Metrics.create(registry, Settings(), policy_version="2026.12-store-a")
+    labels = {"version": package_version(), "policy_version": "2026.12-store-a"}
+    assert registry.get_sample_value("postsale_build_info", labels) == 1
+    assert package_version() != "unknown", "the package is installed (pip install -e .): its version is known"
+
+
+def test_a_scrape_has_no_created_series(registry: CollectorRegistry) -> None:
+    enable_created_metrics()  # prometheus_client's default; Metrics.create must switch it off
+    try:
+        m = Metrics.create(registry, Settings())
+        m.refunds.labels(party="customer", currency="USD", store="s1").inc()
+        m.processing_latency.observe(0.01)
+        text = generate_latest(registry).decode()
+    finally:
+        disable_created_metrics()
+    assert "postsale_refunds_total{" in text
+    assert "_created" not in text
+
+
+def test_committed_lag_is_per_partition_and_forgotten_on_revoke(metrics: Metrics, registry: CollectorRegistry) -> None:
+    metrics.set_committed_lag("orders", 0, 12)
+    metrics.set_committed_lag("postsale-ticks", 0, 3)
+    metrics.set_committed_lag("orders", 1, -1)  # a commit past the last end offset seen: no lag
+    get = registry.get_sample_value
+    assert get("postsale_committed_lag_records", {"topic": "orders", "partition": "0"}) == 12
+    assert get("postsale_committed_lag_records", {"topic": "orders", "partition": "1"}) == 0
+    metrics.forget_partition(0, Settings().input_topics)
+    assert get("postsale_committed_lag_records", {"topic": "orders", "partition": "0"}) is None
+    assert get("postsale_committed_lag_records", {"topic": "postsale-ticks", "partition": "0"}) is None
+    assert get("postsale_committed_lag_records", {"topic": "orders", "partition": "1"}) == 0
