@@ -35,13 +35,12 @@ from streams.executor.outcomes import (
     held_event,
     record_for,
 )
+from streams.executor.routing import is_customer_refund
 from streams.executor.settings import ExecutorSettings
 
 log = logging.getLogger("postsale.executor")
 
-
-def is_customer_refund(action: Action) -> bool:
-    return action.type == "refund" and action.party == "customer"
+__all__ = ["Journal", "is_customer_refund"]
 
 
 class Journal:

@@ -34,6 +34,7 @@ def order_view_json(state: Any) -> dict[str, Any]:
         "customer_refunds": [
             {
                 "action_id": r.action_id,
+                "type": next((d.type for d in state.decided if d.action_id == r.action_id), "refund"),
                 "cause": r.cause,
                 "amount": str(r.amount),
                 "currency": state.currency,
