@@ -42,6 +42,7 @@ from streams.kafka.admin import create_topics
 from streams.settings import Settings
 from streams.simulate import keep_ticking, produce
 from streams.simulator import generate
+from streams.terminal import cell
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,12 +108,12 @@ def _render(
         what = a["type"]
         if a.get("amount") is not None:
             what += f" {a.get('party', '')} {a['amount']} {a.get('currency', '')}"
-        table.add_row(a["decided_at"][:16], a["order_id"], a["rule"], what, a["reason"])
+        table.add_row(*(cell(v) for v in (a["decided_at"][:16], a["order_id"], a["rule"], what, a["reason"])))
     rules = Table(title="actions by rule", expand=True)
     rules.add_column("rule")
     rules.add_column("n", justify="right")
     for rule, n in feed.by_rule.most_common(10):
-        rules.add_row(rule, str(n))
+        rules.add_row(cell(rule), str(n))
     sim = feed.sim_time.isoformat(timespec="minutes") if feed.sim_time else "-"
     head = (
         f"simulated time {sim} (×{opts.speed:g}) · events {feed.events} · actions {feed.total} · "

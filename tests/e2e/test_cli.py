@@ -96,3 +96,65 @@ def test_a_bad_policy_is_refused_with_line_and_field(tmp_path: Path) -> None:
         assert out.returncode == 2
         assert "line 3, defaults.overdue_expedite_after_days" in out.stderr
         assert "line 4, defaults.shipby_hours" in out.stderr
+
+
+NUMERIC_FLAGS = [
+    ("replay", "--lateness", "nan"),
+    ("replay", "--lateness", "inf"),
+    ("replay", "--lateness", "-1"),
+    ("replay", "--lateness", "1e12"),
+    ("simulate", "--faults", "nan"),
+    ("simulate", "--orders", "0"),
+    ("simulate", "--orders-per-hour", "nan"),
+    ("simulate", "--speed", "inf"),
+    ("simulate", "--seed", "-1"),
+    ("demo", "--speed", "nan"),
+    ("demo", "--duration", "inf"),
+    ("demo", "--orders-per-hour", "0"),
+    ("demo", "--web-port", "70000"),
+    ("worker", "--web-port", "70000"),
+    ("execute", "--metrics-port", "-5"),
+]
+
+
+def test_every_numeric_flag_refuses_what_is_not_a_usable_number(tmp_path: Path) -> None:
+    """One line naming the flag, exit 2, no traceback, nothing started."""
+    for command, flag, value in NUMERIC_FLAGS:
+        args = [command, flag, value]
+        if command == "replay":
+            args.insert(1, str(SAMPLE))
+        if command == "simulate":
+            args += ["--out", str(tmp_path / "never.jsonl")]
+        out = run(*args, timeout=60)
+        where = f"postsale {' '.join(args)}"
+        assert out.returncode == 2, (where, out.stdout[-500:], out.stderr[-500:])
+        assert "Traceback" not in out.stderr, where
+        assert flag.lstrip("-").replace("-", "_") in out.stderr.replace("-", "_").lower(), (where, out.stderr)
+        assert not (tmp_path / "never.jsonl").exists()
+    ok = run("replay", str(SAMPLE), "--lateness", "3600", "--quiet")
+    assert ok.returncode == 0 and ok.stdout, ok.stderr
+
+
+def test_a_line_over_the_limit_is_named_and_the_replay_goes_on(tmp_path: Path) -> None:
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(lines[0] + b'{"event_id": "' + b"x" * (3 << 20) + b'"}\n' + b"".join(lines[1:]))
+    out = run("replay", str(path), "--until", UNTIL)
+    assert out.returncode == 0, out.stderr
+    assert "line 2: line of 3,145,744 bytes is longer than the limit of 1 MiB: not read" in out.stderr
+    assert out.stdout == run("replay", str(SAMPLE), "--until", UNTIL, "-q").stdout
+
+
+def test_explain_prints_hostile_text_literally_and_refuses_in_one_line(tmp_path: Path) -> None:
+    events = [orjson.loads(line) for line in SAMPLE.read_bytes().splitlines()]
+    over = next(e for e in events if e["type"] == "order.oversize")
+    over["detail"] = "[/bogus] [link=http://evil.example]x[/link] \x1b]8;;http://evil.example\x07 \u202eevil"
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events if e["order_id"] == over["order_id"]))
+    out = run("explain", over["order_id"], str(path))
+    assert out.returncode == 0, out.stderr
+    assert "[/bogus]" in out.stdout and "\\x1b]8;;http://evil.example\\x07" in out.stdout.replace("\n", "")
+    assert "\x1b" not in out.stdout and "\u202e" not in out.stdout
+    missing = run("explain", "[/bogus][link=http://evil.example]", str(path))
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "no events for order [/bogus][link=http://evil.example]" in missing.stderr
