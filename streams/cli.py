@@ -25,7 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
 _TIME = TypeAdapter(datetime)
 
 # Bounds of the numeric flags: far beyond any real use, well inside what the clock and the simulator can compute.
@@ -252,6 +252,9 @@ def worker(
         )
     except SettingsError as exc:
         raise _fail(str(exc)) from exc
+    unguarded = settings.order_view_unguarded()
+    if unguarded is not None:
+        raise _fail(unguarded)
     pol = _policy(settings.policy_file)
     run_worker(settings, pol)
 

@@ -33,7 +33,7 @@ actions_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
 T = TypeVar("T")
 
 ConfigOpt = Annotated[

@@ -158,3 +158,17 @@ def test_explain_prints_hostile_text_literally_and_refuses_in_one_line(tmp_path:
     missing = run("explain", "[/bogus][link=http://evil.example]", str(path))
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert "no events for order [/bogus][link=http://evil.example]" in missing.stderr
+
+
+def test_a_worker_off_loopback_without_an_order_view_token_refuses_to_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTSALE_")}
+    env.update(POSTSALE_WEB_HOST="0.0.0.0", POSTSALE_BROKERS="kafka://127.0.0.1:1", COLUMNS="200")  # noqa: S104
+    out = subprocess.run([*POSTSALE, "worker"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert "POSTSALE_WEB_HOST=0.0.0.0" in line and "POSTSALE_ORDER_VIEW_TOKENS_FILE" in line
+    (tmp_path / "tokens").write_text("store-a:sekret-token-1\nstore-b sekret-token-2\n")
+    env.update(POSTSALE_ORDER_VIEW_TOKENS_FILE=str(tmp_path / "tokens"))
+    bad = subprocess.run([*POSTSALE, "worker"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "sekret" not in bad.stderr
+    assert "POSTSALE_ORDER_VIEW_TOKENS_FILE" in bad.stderr and "line 2" in bad.stderr
