@@ -176,6 +176,15 @@ class Settings(BaseSettings):
             out.append(url)
         return out
 
+    @field_validator("order_view_token")
+    @classmethod
+    def _one_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            token = value.get_secret_value()
+            if not token or any(c.isspace() or not c.isprintable() for c in token):
+                raise ValueError("the token is empty or holds spaces or control characters")
+        return value
+
     @field_validator("order_view_tokens")
     @classmethod
     def _scoped_tokens(cls, value: SecretStr | None) -> SecretStr | None:
@@ -232,7 +241,7 @@ class Settings(BaseSettings):
         """Why the order view may not be served as configured (off loopback with no token), else None."""
         if not (self.web_enabled and self.order_view) or is_loopback(self.web_host):
             return None
-        if self.order_view_token is not None or self.order_view_tokens is not None or self.order_view_tokens_file:
+        if self.order_view_tokens_by_scope():
             return None
         return (
             f"the order view would answer anyone on POSTSALE_WEB_HOST={self.web_host} (not loopback) without a token: "

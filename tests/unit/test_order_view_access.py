@@ -88,6 +88,9 @@ def test_settings_name_the_variable_and_the_line_never_the_token(tmp_path: Path)
     assert "POSTSALE_ORDER_VIEW_TOKENS_FILE" in message and "line 3" in message and "sekret" not in message
     with pytest.raises(SettingsError, match="POSTSALE_ORDER_VIEW_TOKENS: .*entry 2"):
         load_settings(order_view_tokens="store-a:x1,nonsense")
+    for empty in ("", " ", "tok en"):
+        with pytest.raises(SettingsError, match="POSTSALE_ORDER_VIEW_TOKEN: .*empty or holds spaces"):
+            load_settings(order_view_token=empty)
     file.write_text("store-a:sekret-123\n*:ops-789\n")
     s = load_settings(order_view_tokens_file=file, order_view_tokens="store-b:b1,store-c:b1", order_view_token="all")
     assert sorted(s.order_view_tokens_by_scope(), key=str) == sorted(
@@ -109,6 +112,8 @@ def test_settings_name_the_variable_and_the_line_never_the_token(tmp_path: Path)
         ({"web_host": "localhost"}, False),
         ({"web_host": "0.0.0.0", "order_view_token": "t"}, False),
         ({"web_host": "0.0.0.0", "order_view_tokens": "store-a:t"}, False),
+        ({"web_host": "0.0.0.0", "order_view_tokens": ""}, True),  # set, but no token in it
+        ({"web_host": "0.0.0.0", "order_view_tokens": "# none yet"}, True),
         ({"web_host": "0.0.0.0", "order_view": False}, False),
         ({"web_host": "0.0.0.0", "web_enabled": False}, False),
     ],
