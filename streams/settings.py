@@ -22,12 +22,19 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 S = TypeVar("S", bound=BaseSettings)
 
 
+MAX_SPAN_SECONDS = 365 * 86_400
+"""Longest time span a setting may name (a year): far beyond any use, well inside what a date can hold."""
+
+
 class SettingsError(ValueError):
     """Settings that cannot be used, with one line per problem naming the environment variable."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="POSTSALE_", frozen=True, extra="forbid", env_nested_delimiter="__")
+    # No inf or nan in any number: "nan seconds" would pass every bound and fail later, with a traceback.
+    model_config = SettingsConfigDict(
+        env_prefix="POSTSALE_", frozen=True, extra="forbid", env_nested_delimiter="__", allow_inf_nan=False
+    )
 
     # Kafka
     brokers: Annotated[list[str], NoDecode] = Field(
@@ -74,16 +81,17 @@ class Settings(BaseSettings):
     )
     tick_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     allowed_lateness_seconds: float = Field(
-        default=0.0, ge=0, description="How far behind its partition an event may be."
+        default=0.0, ge=0, le=MAX_SPAN_SECONDS, description="How far behind its partition an event may be."
     )
     topic_idle_seconds: float = Field(
         default=1.0,
         ge=0,
+        le=3600,
         description="clock_mode=events: a caught-up topic read from less than this long ago still holds the "
         "partition's clock back (its next record may be older than the other topics' latest).",
     )
     max_future_seconds: float = Field(
-        default=86_400.0, gt=0, description="Events further in the future are dead-lettered."
+        default=86_400.0, gt=0, le=MAX_SPAN_SECONDS, description="Events further in the future are dead-lettered."
     )
     # Throughput
     batch_max_records: int = Field(
@@ -146,8 +154,8 @@ class Settings(BaseSettings):
         default=100, ge=1, description="Store labels exported to Prometheus at most (bounded labels)."
     )
     # Consumer tuning
-    session_timeout_seconds: float = Field(default=10.0, gt=0)
-    heartbeat_interval_seconds: float = Field(default=2.0, gt=0)
+    session_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    heartbeat_interval_seconds: float = Field(default=2.0, gt=0, le=1200)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
 
     @field_validator("brokers", mode="before")

@@ -234,7 +234,7 @@ def _prometheus(opts: DemoOptions, ports: list[int], workdir: Path, console: Con
     try:
         server = LocalPrometheus(workdir, [f"127.0.0.1:{p}" for p in ports], port=opts.prometheus_port)
     except PrometheusMissing as exc:
-        console.print(f"no Prometheus: {exc}")
+        console.print(cell(f"no Prometheus: {exc}"))
         yield None
         return
     with server:
@@ -261,10 +261,10 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         }
         settings = Settings(**{k.removeprefix("POSTSALE_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
         topics = [*settings.input_topics, settings.topic_ticks, settings.topic_actions, settings.topic_dead_letter]
-        console.print(f"broker {brokers} · creating {len(topics)} topics with {opts.partitions} partitions")
+        console.print(cell(f"broker {brokers} · creating {len(topics)} topics with {opts.partitions} partitions"))
         asyncio.run(create_topics(",".join(settings.bootstrap_servers()), topics, opts.partitions))
         log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"postsale-demo-worker-{os.getpid()}.log"  # noqa: S108
-        console.print(f"starting a worker (log: {log_path}) …")
+        console.print(cell(f"starting a worker (log: {log_path}) …"))
         with log_path.open("wb") as log:
             proc = subprocess.Popen(  # noqa: S603 - our own module
                 [sys.executable, "-m", "streams.cli", "worker"],
