@@ -25,13 +25,14 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from prometheus_client import CollectorRegistry, generate_latest
 
 from streams.demo.broker import EmbeddedBroker
+from streams.kafka.partitioning import partition_for
 from streams.settings import Settings
 from streams.simulator import FAKE_BUYERS
 from streams.worker.app import make_faust_app
 from streams.worker.metrics import Metrics
 from tests.integration.kafka import ROOT, free_port, new_wire, produce_events, produce_raw, send_clock, start_worker
 from tests.integration.reference import replay_actions
-from tests.reliability.support import Tail, distinct_ids, scrape, simulated, wait_scrape
+from tests.reliability.support import Tail, distinct_ids, metric_sum, scrape, simulated, wait_scrape
 
 PASSWORD = "pw-Zq8!sekret-4711"  # noqa: S105 - a test secret to look for
 
@@ -140,9 +141,10 @@ CANARY_BUYER = {
 CANARIES = set(CANARY_BUYER.values())
 
 
-def canary_records(topics: dict[str, str], placed: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+def canary_records(topics: dict[str, str], placed: dict[str, Any], partitions: int = 8) -> tuple[list[Any], list[Any]]:
     """Records carrying the canary buyer down every error path of the worker's intake, each ending as a dead
-    letter; and valid ones carrying it, which the worker decides on. `placed` is a valid order.placed."""
+    letter; and valid ones carrying it, which the worker decides on (one of them on a partition its key does
+    not hash to: rerouted first). `placed` is a valid order.placed."""
     from models.events import EVENT_TYPES, topic_of
 
     def rec(topic: str, key: bytes | None, body: Any, partition: int | None = None) -> tuple[Any, ...]:
@@ -181,7 +183,11 @@ def canary_records(topics: dict[str, str], placed: dict[str, Any]) -> tuple[list
             },
         ),  # fmt: skip
     ]
-    decided = [rec("orders", b"CG-1", dict(good, order_id="CG-1", event_id="cg-1"))]
+    wrong = (partition_for(b"CR-1", partitions) + 1) % partitions
+    decided = [
+        rec("orders", b"CG-1", dict(good, order_id="CG-1", event_id="cg-1")),
+        rec("orders", b"CR-1", dict(good, order_id="CR-1", event_id="cr-1"), wrong),
+    ]
     return letters, decided
 
 
@@ -226,7 +232,7 @@ def test_customer_data_never_leaves_the_worker_and_the_order_view_is_guarded(
         (t["orders"], b"HYP-P3", orjson.dumps(dict(placed, order_id="HYP-P3", type=placed["buyer"]["name"])), None),
         (t["orders"], b"HYP-P4", orjson.dumps(dict(placed, order_id="HYP-P4", **{placed["buyer"]["phone"]: 1})), None),
     ]
-    canary_letters, canary_decided = canary_records(t, placed)
+    canary_letters, canary_decided = canary_records(t, placed, wire.partitions)
     bad += canary_letters
     secrets |= CANARIES
     port, token = free_port(), "tok-3b1f6c"
@@ -276,7 +282,9 @@ def test_customer_data_never_leaves_the_worker_and_the_order_view_is_guarded(
     assert {"invalid_event", "invalid_json", "key_mismatch", "wrong_topic", "future_timestamp", "unknown_order"} <= (
         reasons
     ), reasons
-    assert any(orjson.loads(a.value)["order_id"] == "CG-1" for a in actions), "the canary order was decided"
+    decided_orders = {orjson.loads(a.value)["order_id"] for a in actions}
+    assert {"CG-1", "CR-1"} <= decided_orders, "the canary orders were decided (CR-1 after its reroute)"
+    assert metric_sum(metrics, "postsale_misrouted_events_total") >= 1
     written: dict[str, str] = {
         "log": worker.log_text(),
         "metrics": metrics,
