@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web as aioweb
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_protocol import RequestHandler
@@ -202,6 +203,10 @@ def install(rt: Runtime) -> None:
             return await app.router.route_req(rt.orders.name, order_id, web, request)
         except SameNode:
             pass
+        except (aiohttp.ClientError, TimeoutError, UnicodeError, ValueError) as exc:
+            # A header the client library cannot send on, or an owner that does not answer: one line, no traceback.
+            log.warning("order view: could not forward to the partition's owner: %s", type(exc).__name__)
+            return web.json({"error": "the worker that owns this order did not answer"}, status=502)
         raw = rt.orders.get(order_id)
         state = decode_state(raw) if raw is not None else None
         if state is None or not scope.covers(state.store_id):
