@@ -178,3 +178,21 @@ def test_the_executors_list_of_held_refunds_is_literal(
     (screen,) = printed
     assert_safe(screen, forbidden)
     assert "refund" in screen and "25.00 USD" in screen
+
+
+@pytest.mark.parametrize(("text", "seen", "forbidden"), HOSTILE, ids=IDS)
+def test_a_replay_summary_names_a_policy_literally(
+    tmp_path: Path, text: str, seen: str, forbidden: tuple[str, ...]
+) -> None:
+    from streams.offline.commands import replay_file
+    from streams.offline.render import replay_summary
+
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(e.model_dump_json(exclude_none=True) for e in _oversize_history(text)) + "\n")
+    policy = default_policy().model_copy(update={"version": text})
+    result = replay_file(path, policy, out=io.BytesIO(), on_bad=lambda _b: None)
+    raw, out = io.StringIO(), io.StringIO()
+    replay_summary(Console(file=raw, force_terminal=True, width=400), result, policy)
+    replay_summary(Console(file=out, width=400), result, policy)
+    assert_safe(raw.getvalue(), forbidden)
+    assert " ".join(f"policy {visible(text)}".split()) in " ".join(out.getvalue().split())  # titles wrap
