@@ -169,13 +169,18 @@ class DemoExecutor:
         log.propagate = False
 
     def count(self, outcome: str) -> int:
-        value = self.registry.get_sample_value(
-            "postsale_executor_deliveries_total", {"action_type": "refund", "outcome": outcome}
+        """Deliveries of customer money (refunds and abandoned returns) with this outcome."""
+        get = self.registry.get_sample_value
+        return int(
+            sum(
+                get("postsale_executor_deliveries_total", {"action_type": t, "outcome": outcome}) or 0
+                for t in CUSTOMER_MONEY
+            )
         )
-        return int(value or 0)
 
     def retries(self) -> int:
-        return int(self.registry.get_sample_value("postsale_executor_retries_total", {"action_type": "refund"}) or 0)
+        get = self.registry.get_sample_value
+        return int(sum(get("postsale_executor_retries_total", {"action_type": t}) or 0 for t in CUSTOMER_MONEY))
 
     def summary(self) -> str:
         return (
