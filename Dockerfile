@@ -38,6 +38,9 @@ RUN groupadd --system --gid 10001 postsale \
 COPY --from=build /opt/postsale /opt/postsale
 # In a container the web endpoints (/metrics, /health/*) must listen on every interface; state
 # lives in RocksDB under /var/lib/postsale, which compose and Kubernetes mount as a volume.
+# Off loopback the order view (/orders/{id}) needs a token, or the worker refuses to start: give
+# POSTSALE_ORDER_VIEW_TOKEN (every store) and/or POSTSALE_ORDER_VIEW_TOKENS_FILE (store:token lines,
+# a mounted secret) at run time, never in the image; or POSTSALE_ORDER_VIEW=false.
 ENV PATH=/opt/postsale/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -25,6 +25,7 @@ from models.common import (
     Party,
     StoreId,
 )
+from models.text import FreeText
 
 TOPIC_ORDERS = "orders"
 TOPIC_SHIPMENTS = "shipments"
@@ -60,7 +61,7 @@ class Dimensions(BaseModel):
 
 class Item(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    sku: str = Field(min_length=1, max_length=64, examples=["SKU-KETTLE-1L"])
+    sku: FreeText = Field(min_length=1, max_length=64, examples=["SKU-KETTLE-1L"])
     quantity: int = Field(ge=1, le=100_000, examples=[2])
     unit_price: Amount
     weight_kg: float = Field(gt=0, le=10_000, description="Weight of one unit, kg.", examples=[1.2])
@@ -108,7 +109,7 @@ class OrderPaid(_Event):
 
 class OrderSupplierOrdered(_Event):
     type: Literal["order.supplier_ordered"] = "order.supplier_ordered"
-    supplier_id: str | None = Field(default=None, max_length=64, examples=["sup-7"])
+    supplier_id: FreeText | None = Field(default=None, max_length=64, examples=["sup-7"])
     cost: Amount | None = Field(
         default=None, description="What the store paid the supplier: a supplier refund returns it."
     )
@@ -117,12 +118,12 @@ class OrderSupplierOrdered(_Event):
 
 class OrderOutOfStock(_Event):
     type: Literal["order.out_of_stock"] = "order.out_of_stock"
-    supplier_id: str | None = Field(default=None, max_length=64)
+    supplier_id: FreeText | None = Field(default=None, max_length=64)
 
 
 class OrderOversize(_Event):
     type: Literal["order.oversize"] = "order.oversize"
-    detail: str | None = Field(default=None, max_length=200, description="What the carrier said.")
+    detail: FreeText | None = Field(default=None, max_length=200, description="What the carrier said.")
 
 
 class OrderSupplierReplied(_Event):
@@ -149,31 +150,31 @@ class OrderRefunded(_Event):
     party: Party
     amount: Amount
     currency: CurrencyCode
-    caused_by: str | None = Field(
+    caused_by: FreeText | None = Field(
         default=None, max_length=128, description="The action id this refund carried out, if any."
     )
 
 
 class OrderReordered(_Event):
     type: Literal["order.reordered"] = "order.reordered"
-    supplier_id: str | None = Field(default=None, max_length=64)
+    supplier_id: FreeText | None = Field(default=None, max_length=64)
     cost: Amount | None = None
     currency: CurrencyCode | None = None
-    caused_by: str | None = Field(default=None, max_length=128)
+    caused_by: FreeText | None = Field(default=None, max_length=128)
 
 
 class OrderReissued(_Event):
     type: Literal["order.reissued"] = "order.reissued"
-    caused_by: str | None = Field(default=None, max_length=128)
+    caused_by: FreeText | None = Field(default=None, max_length=128)
 
 
 class ActionFailed(_Event):
     """An executor gave up on an action (see the executor)."""
 
     type: Literal["action.failed"] = "action.failed"
-    action_id: str = Field(min_length=1, max_length=128)
-    action_type: str = Field(min_length=1, max_length=64)
-    reason: str = Field(max_length=500)
+    action_id: FreeText = Field(min_length=1, max_length=128)
+    action_type: FreeText = Field(min_length=1, max_length=64)
+    reason: FreeText = Field(max_length=500)
     outcome: Literal["rejected", "failed", "dropped"] | None = Field(
         default=None,
         description="rejected: the receiver refused it (409/422); failed: given up after retries or a setup "
@@ -185,12 +186,12 @@ class ActionHeld(_Event):
     """An executor held an action for a person instead of sending it (the refund circuit breaker)."""
 
     type: Literal["action.held"] = "action.held"
-    action_id: str = Field(min_length=1, max_length=128)
-    action_type: str = Field(min_length=1, max_length=64)
+    action_id: FreeText = Field(min_length=1, max_length=128)
+    action_type: FreeText = Field(min_length=1, max_length=64)
     party: Party | None = None
     amount: Amount | None = None
     currency: CurrencyCode | None = None
-    reason: str = Field(max_length=500, description="Why it was held: the breaker's verdict, with the limit.")
+    reason: FreeText = Field(max_length=500, description="Why it was held: the breaker's verdict, with the limit.")
 
 
 ShipmentStatus = Literal[
@@ -213,8 +214,8 @@ SHIPPED_STATUSES: frozenset[str] = frozenset(ShipmentStatus.__args__) - {"info_r
 
 class ShipmentUpdate(_Event):
     type: Literal["shipment.update"] = "shipment.update"
-    carrier: str = Field(min_length=1, max_length=64, examples=["cainiao"])
-    tracking_number: str = Field(min_length=1, max_length=64, examples=["LP00123456789CN"])
+    carrier: FreeText = Field(min_length=1, max_length=64, examples=["cainiao"])
+    tracking_number: FreeText = Field(min_length=1, max_length=64, examples=["LP00123456789CN"])
     status: ShipmentStatus
     refusal_reason: Literal["damaged", "other"] | None = Field(
         default=None, description="With status delivery_refused: why the buyer refused the parcel."
@@ -274,7 +275,7 @@ class DisputeReturnAccepted(_Event):
 
 class DisputeReturnShipped(_Event):
     type: Literal["dispute.return_shipped"] = "dispute.return_shipped"
-    tracking_number: str | None = Field(default=None, max_length=64)
+    tracking_number: FreeText | None = Field(default=None, max_length=64)
     return_cost: Amount | None = None
 
 

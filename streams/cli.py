@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from models.policy import Policy
 from models.policy_file import PolicyError, load_policy
+from streams.terminal import cell, line
 
 app = typer.Typer(
     name="postsale",
@@ -23,13 +25,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never cut or wrapped
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
 _TIME = TypeAdapter(datetime)
 
-
-def say_error(message: str) -> None:
-    """One line on stderr, in red on a terminal; the text is never read as markup (it can quote a file or a URL)."""
-    err.print(message, style="red", markup=False)
+# Bounds of the numeric flags: far beyond any real use, well inside what the clock and the simulator can compute.
+MAX_LATENESS_SECONDS = 365 * 86_400
+MAX_DURATION_SECONDS = 365 * 86_400
+MAX_SPEED = 1_000_000
+MAX_ORDERS = 10_000_000
+MAX_ORDERS_PER_HOUR = 1_000_000
+MAX_SEED = 2**63 - 1
+MAX_VIEW_BYTES = 64 << 20
 
 PolicyOpt = Annotated[
     Path | None,
@@ -43,12 +49,26 @@ UntilOpt = Annotated[
 ]
 
 
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one red line, shown literally (it may quote what the user typed or a file holds); the exit to raise."""
+    err.print(line(message, "red"))
+    return typer.Exit(code)
+
+
+def _number(flag: str, value: float, low: float, high: float, unit: str = "", *, above_low: bool = False) -> None:
+    """Refuse a flag that is not a finite number in [low, high] (or (low, high]): one line, exit 2."""
+    inside = low < value <= high if above_low else low <= value <= high
+    if math.isfinite(value) and inside:
+        return
+    bounds = f"more than {low:g} and at most {high:g}" if above_low else f"from {low:g} to {high:g}"
+    raise _fail(f"{flag}: must be a number {bounds}{unit}, not {value!r}")
+
+
 def _policy(path: Path | None) -> Policy:
     try:
         return load_policy(path)
     except PolicyError as exc:
-        say_error(str(exc))
-        raise typer.Exit(2) from exc
+        raise _fail(str(exc)) from exc
 
 
 def _time(value: str | None, name: str) -> datetime | None:
@@ -57,18 +77,15 @@ def _time(value: str | None, name: str) -> datetime | None:
     try:
         parsed = _TIME.validate_python(value)
     except ValidationError as exc:
-        say_error(f"{name}: not an RFC 3339 time: {value!r}")
-        raise typer.Exit(2) from exc
+        raise _fail(f"{name}: not an RFC 3339 time: {value!r}") from exc
     if parsed.tzinfo is None:
-        say_error(f"{name}: give a time zone offset, e.g. {value}+08:00")
-        raise typer.Exit(2)
+        raise _fail(f"{name}: give a time zone offset, e.g. {value}+08:00")
     return parsed
 
 
 def _events_file(path: Path) -> Path:
     if not path.is_file():
-        say_error(f"no such events file: {path}")
-        raise typer.Exit(2)
+        raise _fail(f"no such events file: {path}")
     return path
 
 
@@ -87,16 +104,17 @@ def replay(
     from streams.offline.commands import replay_file
     from streams.offline.render import progress_for, replay_summary
 
+    _number("--lateness", lateness, 0, MAX_LATENESS_SECONDS, " seconds")
     pol = _policy(policy)
     until_at = _time(until, "--until")
     path = _events_file(events)
     sink = out.open("wb") if out is not None else sys.stdout.buffer
 
-    def bad(line: object) -> None:
-        err.print(f"line {line.line}: {line.reason}", markup=False)  # type: ignore[attr-defined]
+    def bad(bad_line: object) -> None:
+        err.print(line(f"line {bad_line.line}: {bad_line.reason}"))  # type: ignore[attr-defined]
 
     def rejected(n: int, event: object, reason: str) -> None:
-        err.print(f"event {event.event_id}: {reason}", markup=False)  # type: ignore[attr-defined]
+        err.print(line(f"event {event.event_id}: {reason}"))  # type: ignore[attr-defined]
 
     with progress_for(path, err) as on_progress:
         result = replay_file(
@@ -143,13 +161,11 @@ def explain(
             Console().print(live_order_table(view))
         return
     if events is None:
-        say_error("give an events file, or --url of a live worker")
-        raise typer.Exit(2)
+        raise _fail("give an events file, or --url of a live worker")
     pol = _policy(policy)
     tl = explain_order(_events_file(events), order_id, pol, _time(until, "--until"))
     if not tl.entries:
-        say_error(f"no events for order {order_id} in {events}")
-        raise typer.Exit(1)
+        raise _fail(f"no events for order {order_id} in {events}", 1)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(timeline_json(tl), option=orjson.OPT_INDENT_2) + b"\n")
     else:
@@ -163,19 +179,18 @@ def _fetch_order_view(url: str, order_id: str, token: str | None) -> dict[str, o
 
     target = f"{url.rstrip('/')}/orders/{urllib.parse.quote(order_id, safe='')}"
     if not target.startswith(("http://", "https://")):
-        say_error("--url must be http:// or https://")
-        raise typer.Exit(2)
+        raise _fail("--url must be http:// or https://")
     request = urllib.request.Request(target, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - the user's own worker
-            body: dict[str, object] = orjson.loads(resp.read())
-            return body
+            body = orjson.loads(resp.read(MAX_VIEW_BYTES + 1))
     except urllib.error.HTTPError as exc:
-        say_error(f"{target}: HTTP {exc.code} {exc.read().decode(errors='replace')[:200]}")
-        raise typer.Exit(1) from exc
-    except OSError as exc:
-        say_error(f"{target}: {exc}")
-        raise typer.Exit(1) from exc
+        raise _fail(f"{target}: HTTP {exc.code} {exc.read(200).decode(errors='replace')}", 1) from exc
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{target}: {exc}", 1) from exc
+    if not isinstance(body, dict):
+        raise _fail(f"{target}: the answer is not an order view", 1)
+    return body
 
 
 @app.command()
@@ -202,10 +217,10 @@ def diff(
 def policy_check(path: Annotated[Path, typer.Argument(help="Policy YAML file.")]) -> None:
     """Validate a policy file; exit 2 with the line and field at fault."""
     pol = _policy(path)
-    table = Table(title=f"policy {pol.version}", show_header=False)
-    table.add_row("marketplace overrides", ", ".join(pol.marketplaces) or "-")
-    table.add_row("region overrides", ", ".join(pol.regions) or "-")
-    table.add_row("promotions", ", ".join(p.name for p in pol.promotions) or "-")
+    table = Table(title=cell(f"policy {pol.version}"), show_header=False)
+    table.add_row("marketplace overrides", cell(", ".join(pol.marketplaces) or "-"))
+    table.add_row("region overrides", cell(", ".join(pol.regions) or "-"))
+    table.add_row("promotions", cell(", ".join(p.name for p in pol.promotions) or "-"))
     Console().print(table)
 
 
@@ -236,15 +251,16 @@ def worker(
             web_enabled=False if without_web else None,
         )
     except SettingsError as exc:
-        say_error(str(exc))
-        raise typer.Exit(2) from exc
+        raise _fail(str(exc)) from exc
+    unguarded = settings.order_view_unguarded()
+    if unguarded is not None:
+        raise _fail(unguarded)
     pol = _policy(settings.policy_file)
     from streams.kafka.probe import unreachable
 
     problem = unreachable(settings)
     if problem is not None:
-        say_error(problem)
-        raise typer.Exit(2)
+        raise _fail(problem)
     run_worker(settings, pol)
 
 
@@ -276,6 +292,14 @@ def demo(
 ) -> None:
     """The whole loop on this machine: embedded broker, a worker, a simulated store, live actions, and the
     executor delivering refunds to a built-in receiver."""
+    if duration is not None:
+        _number("--duration", duration, 0, MAX_DURATION_SECONDS, " seconds", above_low=True)
+    _number("--speed", speed, 0, MAX_SPEED, above_low=True)
+    _number("--orders", orders, 1, MAX_ORDERS)
+    _number("--orders-per-hour", orders_per_hour, 0, MAX_ORDERS_PER_HOUR, above_low=True)
+    _number("--seed", seed, 0, MAX_SEED)
+    _number("--web-port", web_port, 1, 65535)
+    _number("--prometheus-port", prometheus_port, 1, 65535)
     from streams.demo.run import DemoOptions, run_demo
 
     opts = DemoOptions(
@@ -341,6 +365,11 @@ def simulate(
     ] = 0.0,
 ) -> None:
     """A simulated store's orders, parcels and disputes, to Kafka (or a file): load and staging data."""
+    _number("--orders", orders, 1, MAX_ORDERS)
+    _number("--seed", seed, 0, MAX_SEED)
+    _number("--orders-per-hour", orders_per_hour, 0, MAX_ORDERS_PER_HOUR, above_low=True)
+    _number("--speed", speed, 0, MAX_SPEED)
+    _number("--faults", faults, 0, 1)
     import asyncio
 
     begin = _time(start, "--start")
@@ -357,8 +386,7 @@ def simulate(
     elif ticks and speed <= 0 and last_tick is None:
         problem = "--ticks at --speed 0 would send no tick: give a --speed, or --until for one last tick"
     if problem is not None:
-        err.print(problem, markup=False, soft_wrap=True)
-        raise typer.Exit(2)
+        raise _fail(problem)
 
     from streams.simulator import generate, write_lines
 
@@ -372,9 +400,9 @@ def simulate(
             with out.open("wb") as target:
                 stats = write_lines(target, events, speed=speed, faults=faults, seed=seed)
             where = str(out)
-        err.print(f"{stats.events} events written to {where}", markup=False, soft_wrap=True)
+        err.print(line(f"{stats.events} events written to {where}"))
         if stats.faults:
-            err.print("faults: " + ", ".join(f"{n} {kind}" for kind, n in sorted(stats.faults.items())))
+            err.print(line("faults: " + ", ".join(f"{n} {kind}" for kind, n in sorted(stats.faults.items()))))
         return
     from streams.settings import SettingsError, load_settings
     from streams.simulator import produce
@@ -382,12 +410,11 @@ def simulate(
     try:
         settings = load_settings(brokers=broker or None)
     except SettingsError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(2) from exc
+        raise _fail(str(exc)) from exc
     stats = asyncio.run(produce(settings, events, speed=speed, ticks=ticks, until=last_tick, faults=faults, seed=seed))
     err.print(f"{stats.events} events produced, simulated time reached {stats.sim_time}")
     if stats.faults:
-        err.print("faults: " + ", ".join(f"{n} {kind}" for kind, n in sorted(stats.faults.items())))
+        err.print(line("faults: " + ", ".join(f"{n} {kind}" for kind, n in sorted(stats.faults.items()))))
 
 
 def _add_executor_commands() -> None:

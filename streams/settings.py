@@ -7,6 +7,8 @@ at start-up with the variable's name and what is wrong with it; secrets are
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -20,12 +22,19 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 S = TypeVar("S", bound=BaseSettings)
 
 
+MAX_SPAN_SECONDS = 365 * 86_400
+"""Longest time span a setting may name (a year): far beyond any use, well inside what a date can hold."""
+
+
 class SettingsError(ValueError):
     """Settings that cannot be used, with one line per problem naming the environment variable."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="POSTSALE_", frozen=True, extra="forbid", env_nested_delimiter="__")
+    # No inf or nan in any number: "nan seconds" would pass every bound and fail later, with a traceback.
+    model_config = SettingsConfigDict(
+        env_prefix="POSTSALE_", frozen=True, extra="forbid", env_nested_delimiter="__", allow_inf_nan=False
+    )
 
     # Kafka
     brokers: Annotated[list[str], NoDecode] = Field(
@@ -72,16 +81,17 @@ class Settings(BaseSettings):
     )
     tick_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     allowed_lateness_seconds: float = Field(
-        default=0.0, ge=0, description="How far behind its partition an event may be."
+        default=0.0, ge=0, le=MAX_SPAN_SECONDS, description="How far behind its partition an event may be."
     )
     topic_idle_seconds: float = Field(
         default=1.0,
         ge=0,
+        le=3600,
         description="clock_mode=events: a caught-up topic read from less than this long ago still holds the "
         "partition's clock back (its next record may be older than the other topics' latest).",
     )
     max_future_seconds: float = Field(
-        default=86_400.0, gt=0, description="Events further in the future are dead-lettered."
+        default=86_400.0, gt=0, le=MAX_SPAN_SECONDS, description="Events further in the future are dead-lettered."
     )
     # Throughput
     batch_max_records: int = Field(
@@ -127,14 +137,25 @@ class Settings(BaseSettings):
     )
     order_view: bool = Field(default=True, description="Serve GET /orders/{order_id}.")
     order_view_token: SecretStr | None = Field(
-        default=None, description="Bearer token the order view requires, if set."
+        default=None, description="Bearer token of the order view that sees every store (an operator's)."
+    )
+    order_view_tokens: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens of the order view scoped to stores: comma-separated `store:token` entries; a "
+        "token listed for several stores sees each of them, `*:token` sees every store. An order of another store "
+        "answers 404, as a missing one does.",
+    )
+    order_view_tokens_file: Path | None = Field(
+        default=None,
+        description="A file of `store:token` lines (`#` comments), e.g. a mounted Secret; read at start-up, "
+        "added to order_view_tokens.",
     )
     stores_max: int = Field(
         default=100, ge=1, description="Store labels exported to Prometheus at most (bounded labels)."
     )
     # Consumer tuning
-    session_timeout_seconds: float = Field(default=10.0, gt=0)
-    heartbeat_interval_seconds: float = Field(default=2.0, gt=0)
+    session_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    heartbeat_interval_seconds: float = Field(default=2.0, gt=0, le=1200)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     log_format: Literal["text", "json"] = Field(
         default="text",
@@ -168,6 +189,29 @@ class Settings(BaseSettings):
             out.append(url)
         return out
 
+    @field_validator("order_view_token")
+    @classmethod
+    def _one_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            token = value.get_secret_value()
+            if not token or any(c.isspace() or not c.isprintable() for c in token):
+                raise ValueError("the token is empty or holds spaces or control characters")
+        return value
+
+    @field_validator("order_view_tokens")
+    @classmethod
+    def _scoped_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_store_tokens(value.get_secret_value().replace(",", "\n"), "entry")
+        return value
+
+    @field_validator("order_view_tokens_file")
+    @classmethod
+    def _scoped_tokens_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            parse_store_tokens(_read_secret_file(value), "line")
+        return value
+
     @field_validator("store")
     @classmethod
     def _store(cls, value: str) -> str:
@@ -194,6 +238,29 @@ class Settings(BaseSettings):
         if len(set(topics)) != len(topics):
             raise ValueError("topic names must be distinct")
         return self
+
+    def order_view_tokens_by_scope(self) -> list[tuple[str, str | None]]:
+        """Every order-view token with the store it may see (None: every store); empty when the view is open."""
+        out: list[tuple[str, str | None]] = []
+        if self.order_view_token is not None:
+            out.append((self.order_view_token.get_secret_value(), None))
+        if self.order_view_tokens is not None:
+            out += parse_store_tokens(self.order_view_tokens.get_secret_value().replace(",", "\n"), "entry")
+        if self.order_view_tokens_file is not None:
+            out += parse_store_tokens(_read_secret_file(self.order_view_tokens_file), "line")
+        return out
+
+    def order_view_unguarded(self) -> str | None:
+        """Why the order view may not be served as configured (off loopback with no token), else None."""
+        if not (self.web_enabled and self.order_view) or is_loopback(self.web_host):
+            return None
+        if self.order_view_tokens_by_scope():
+            return None
+        return (
+            f"the order view would answer anyone on POSTSALE_WEB_HOST={self.web_host} (not loopback) without a token: "
+            "set POSTSALE_ORDER_VIEW_TOKEN, POSTSALE_ORDER_VIEW_TOKENS or POSTSALE_ORDER_VIEW_TOKENS_FILE, "
+            "or POSTSALE_ORDER_VIEW=false"
+        )
 
     @property
     def input_topics(self) -> tuple[str, str, str]:
@@ -229,6 +296,44 @@ class Settings(BaseSettings):
                 sasl_plain_password=self.sasl_password.get_secret_value(),
             )
         return auth
+
+
+_STORE_SCOPE = re.compile(r"^(\*|[A-Za-z0-9_.-]{1,64})$")
+
+
+def parse_store_tokens(text: str, unit: str) -> list[tuple[str, str | None]]:
+    """`store:token` entries, one per line (blank lines and `#` comments skipped): (token, store or None for
+    `*`). A bad entry is named by its number, never by its content (it holds a secret)."""
+    out: list[tuple[str, str | None]] = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        entry = raw.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        store, sep, token = entry.partition(":")
+        store, token = store.strip(), token.strip()
+        if not sep or not _STORE_SCOPE.match(store):
+            raise ValueError(f"{unit} {n}: expected store:token, the store an id (letters, digits, _ . -) or *")
+        if not token or any(c.isspace() or not c.isprintable() for c in token):
+            raise ValueError(f"{unit} {n}: the token after the colon is empty or holds spaces or control characters")
+        out.append((token, None if store == "*" else store))
+    return out
+
+
+def _read_secret_file(path: Path) -> str:
+    try:
+        return path.read_bytes()[: 1 << 20].decode()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {type(exc).__name__}") from exc
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: reachable from this machine only."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def build_settings(cls: type[S], prefix: str, **values: Any) -> S:

@@ -30,6 +30,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from rich.table import Table
 
+from models.actions import CUSTOMER_MONEY
 from streams.demo.receiver import DemoReceiver
 from streams.executor.config import ExecutorConfig, load_config, resolve_secrets
 from streams.executor.consumer import Executor, utcnow
@@ -37,6 +38,7 @@ from streams.executor.metrics import ExecutorMetrics
 from streams.executor.metrics_server import start_metrics_server
 from streams.executor.settings import ExecutorSettings
 from streams.settings import Settings
+from streams.terminal import cell
 
 SECRET_ENV = "POSTSALE_DEMO_WEBHOOK_SECRET"  # noqa: S105 - the name of a variable, not a secret
 # Limits sized to the simulated store's refunds (USD: median 28, 95th percentile 110; CNY: 196 and 980): about
@@ -115,7 +117,7 @@ class DemoExecutor:
 
     def saw_action(self, action: dict[str, Any]) -> None:
         self.clock.decided(datetime.fromisoformat(action["decided_at"]))
-        if action["type"] == "refund" and action.get("party") == "customer" and action.get("amount") is not None:
+        if action["type"] in CUSTOMER_MONEY and action.get("party") == "customer" and action.get("amount") is not None:
             self.decided_refunds.add((action["order_id"], Decimal(action["amount"])))
 
     def reported_by_executor(self, event: dict[str, Any]) -> bool:
@@ -167,13 +169,18 @@ class DemoExecutor:
         log.propagate = False
 
     def count(self, outcome: str) -> int:
-        value = self.registry.get_sample_value(
-            "postsale_executor_deliveries_total", {"action_type": "refund", "outcome": outcome}
+        """Deliveries of customer money (refunds and abandoned returns) with this outcome."""
+        get = self.registry.get_sample_value
+        return int(
+            sum(
+                get("postsale_executor_deliveries_total", {"action_type": t, "outcome": outcome}) or 0
+                for t in CUSTOMER_MONEY
+            )
         )
-        return int(value or 0)
 
     def retries(self) -> int:
-        return int(self.registry.get_sample_value("postsale_executor_retries_total", {"action_type": "refund"}) or 0)
+        get = self.registry.get_sample_value
+        return int(sum(get("postsale_executor_retries_total", {"action_type": t}) or 0 for t in CUSTOMER_MONEY))
 
     def summary(self) -> str:
         return (
@@ -188,6 +195,6 @@ class DemoExecutor:
         for col in ("at (UTC)", "order", "refund", "call", "receiver answered"):
             table.add_column(col, no_wrap=True)
         for d in reversed(self.receiver.recent):
-            table.add_row(d.at.strftime("%H:%M:%S"), d.order_id, d.what, f"#{d.attempt}", d.answer)
+            table.add_row(d.at.strftime("%H:%M:%S"), cell(d.order_id), cell(d.what), f"#{d.attempt}", cell(d.answer))
         table.caption = self.summary()
         return table

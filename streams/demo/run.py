@@ -41,6 +41,7 @@ from streams.demo.prometheus import LocalPrometheus, PrometheusMissing
 from streams.kafka.admin import create_topics
 from streams.settings import Settings
 from streams.simulator import generate, keep_ticking, produce
+from streams.terminal import cell
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,12 +107,12 @@ def _render(
         what = a["type"]
         if a.get("amount") is not None:
             what += f" {a.get('party', '')} {a['amount']} {a.get('currency', '')}"
-        table.add_row(a["decided_at"][:16], a["order_id"], a["rule"], what, a["reason"])
+        table.add_row(*(cell(v) for v in (a["decided_at"][:16], a["order_id"], a["rule"], what, a["reason"])))
     rules = Table(title="actions by rule", expand=True)
     rules.add_column("rule")
     rules.add_column("n", justify="right")
     for rule, n in feed.by_rule.most_common(10):
-        rules.add_row(rule, str(n))
+        rules.add_row(cell(rule), str(n))
     sim = feed.sim_time.isoformat(timespec="minutes") if feed.sim_time else "-"
     head = (
         f"simulated time {sim} (×{opts.speed:g}) · events {feed.events} · actions {feed.total} · "
@@ -233,7 +234,7 @@ def _prometheus(opts: DemoOptions, ports: list[int], workdir: Path, console: Con
         worker, *executors = (f"127.0.0.1:{p}" for p in ports)
         server = LocalPrometheus(workdir, [worker], port=opts.prometheus_port, executors=executors)
     except PrometheusMissing as exc:
-        console.print(f"no Prometheus: {exc}")
+        console.print(cell(f"no Prometheus: {exc}"))
         yield None
         return
     with server:
@@ -260,10 +261,10 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         }
         settings = Settings(**{k.removeprefix("POSTSALE_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
         topics = [*settings.input_topics, settings.topic_ticks, settings.topic_actions, settings.topic_dead_letter]
-        console.print(f"broker {brokers} · creating {len(topics)} topics with {opts.partitions} partitions")
+        console.print(cell(f"broker {brokers} · creating {len(topics)} topics with {opts.partitions} partitions"))
         asyncio.run(create_topics(",".join(settings.bootstrap_servers()), topics, opts.partitions))
         log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"postsale-demo-worker-{os.getpid()}.log"  # noqa: S108
-        console.print(f"starting a worker (log: {log_path}) …")
+        console.print(cell(f"starting a worker (log: {log_path}) …"))
         with log_path.open("wb") as log:
             proc = subprocess.Popen(  # noqa: S603 - our own module
                 [sys.executable, "-m", "streams.cli", "worker"],

@@ -21,10 +21,12 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.executor.config import ConfigError, ExecutorConfig, all_dry_run, load_config, resolve_secrets
+from streams.executor.routing import misrouted_entries
 from streams.executor.settings import ExecutorSettings, load_executor_settings
 from streams.kafka.probe import unreachable
 from streams.logconfig import configure_logging
 from streams.settings import SettingsError
+from streams.terminal import cell, line
 
 execute_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 actions_app = typer.Typer(
@@ -33,7 +35,7 @@ actions_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never cut or wrapped
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
 T = TypeVar("T")
 
 ConfigOpt = Annotated[
@@ -50,7 +52,7 @@ def _settings(broker: list[str] | None, **overrides: object) -> ExecutorSettings
     try:
         settings = load_executor_settings({"brokers": broker or None}, **overrides)
     except SettingsError as exc:
-        err.print(str(exc), markup=False)
+        err.print(line(str(exc)))
         raise typer.Exit(2) from exc
     problem = unreachable(settings.kafka)
     if problem is not None:
@@ -63,17 +65,21 @@ def _config(settings: ExecutorSettings) -> ExecutorConfig:
     if settings.config_file is None:
         return all_dry_run()
     try:
-        return load_config(settings.config_file)
+        config = load_config(settings.config_file)
     except ConfigError as exc:
-        err.print(str(exc), markup=False)
+        err.print(line(str(exc)))
         raise typer.Exit(2) from exc
+    for problem in misrouted_entries(config):
+        err.print(line(f"{settings.config_file}: {problem}"))
+        raise typer.Exit(2)
+    return config
 
 
 def _secrets(config: ExecutorConfig) -> dict[str, SecretStr]:
     try:
         return resolve_secrets(config, os.environ)
     except ConfigError as exc:
-        err.print(str(exc), markup=False)
+        err.print(line(str(exc)))
         raise typer.Exit(2) from exc
 
 
@@ -153,11 +159,15 @@ def list_cmd(config: ConfigOpt = None, broker: BrokerOpt = None) -> None:
     settings = _settings(broker, config_file=config, dry_run=True if config is None else None)
     held = asyncio.run(list_held(settings, _config(settings)))
     table = Table(title=f"{len(held)} held refund{'s' if len(held) != 1 else ''}")
-    for col in ("action_id", "store", "order", "amount", "held at", "why"):
+    for col in ("action_id", "type", "store", "order", "amount", "held at", "why"):
         table.add_column(col)
     for h in held:
         a = h.action
-        table.add_row(a.action_id, a.store_id, a.order_id, f"{a.amount} {a.currency}", h.held_at.isoformat(), h.reason)
+        table.add_row(
+            *(cell(v) for v in (a.action_id, a.type, a.store_id, a.order_id, f"{a.amount} {a.currency}")),
+            h.held_at.isoformat(),
+            cell(h.reason),
+        )
     Console(width=200).print(table)
 
 
@@ -173,9 +183,9 @@ def release(action_id: ActionIdArg, config: ConfigOpt = None, broker: BrokerOpt 
     try:
         done = asyncio.run(do_release(settings, cfg, _secrets(cfg), action_id))
     except NotHeld as exc:
-        err.print(f"{action_id} is not held (unknown, or already released or dropped)", markup=False)
+        err.print(line(f"{action_id} is not held (unknown, or already released or dropped)"))
         raise typer.Exit(1) from exc
-    Console().print(f"{done.action_id}: {done.status}", markup=False)
+    Console().print(line(f"{done.action_id}: {done.status}"))
     if done.status not in ("done", "dry_run"):
         raise typer.Exit(1)
 
@@ -191,9 +201,9 @@ def drop(action_id: ActionIdArg, config: ConfigOpt = None, broker: BrokerOpt = N
     try:
         done = asyncio.run(do_drop(settings, _config(settings), action_id))
     except NotHeld as exc:
-        err.print(f"{action_id} is not held (unknown, or already released or dropped)", markup=False)
+        err.print(line(f"{action_id} is not held (unknown, or already released or dropped)"))
         raise typer.Exit(1) from exc
-    Console().print(f"{done.action_id}: {done.status}", markup=False)
+    Console().print(line(f"{done.action_id}: {done.status}"))
 
 
 def main() -> None:

@@ -23,11 +23,12 @@ from pydantic import SecretStr, ValidationError
 from models.actions import Action, parse_action
 from streams.executor.config import ExecutorConfig, WebhookEndpoint
 from streams.executor.delivery import Deliverer, log_fields
-from streams.executor.journal import Journal, is_customer_refund
+from streams.executor.journal import Journal
 from streams.executor.logs import ensure_topics, new_producer
 from streams.executor.metrics import ExecutorMetrics
 from streams.executor.outcomes import FINAL, record_for
 from streams.executor.redact import validation_reason
+from streams.executor.routing import endpoint_type, is_customer_refund
 from streams.executor.settings import ExecutorSettings
 from streams.kafka.auth import kafka_options
 
@@ -176,7 +177,7 @@ class Executor:
         """Deliver (after the breaker, unless a person released it) and record the outcome; returns its status."""
         now = self.clock()
         sent_at = None
-        live = isinstance(self.config.endpoint_for(action.type), WebhookEndpoint)
+        live = isinstance(self.config.endpoint_for(endpoint_type(action)), WebhookEndpoint)
         if is_customer_refund(action) and live:
             if action.amount is None or action.currency is None:
                 record = record_for(action, "failed", now, reason="customer refund without amount or currency")

@@ -32,6 +32,7 @@ from streams.executor.backoff import backoff_delay, parse_retry_after
 from streams.executor.config import ExecutorConfig, WebhookEndpoint
 from streams.executor.metrics import ExecutorMetrics
 from streams.executor.redact import summary
+from streams.executor.routing import endpoint_type
 from streams.executor.signing import webhook_headers
 
 log = logging.getLogger("postsale.executor")
@@ -101,14 +102,14 @@ class Deliverer:
     async def deliver(self, action: Action) -> Result:
         """Deliver with retries; the result is definite (never "try later")."""
         try:
-            target = self.config.target(action.type, action.store_id)
+            target = self.config.target(endpoint_type(action), action.store_id)
         except KeyError as exc:
             return Result("failed", str(exc.args[0]), 0)
         if target is None:
             log.warning("dry run: %s", summary(action))
             return Result("dry_run", "dry run: logged only", 0)
         url, secret_env = target
-        endpoint = self.config.endpoint_for(action.type)
+        endpoint = self.config.endpoint_for(endpoint_type(action))
         assert isinstance(endpoint, WebhookEndpoint)
         body = dump_action(action)
         retry = self.config.retry

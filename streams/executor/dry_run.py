@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from models.actions import parse_action
 from streams.executor.config import ExecutorConfig, WebhookEndpoint
 from streams.executor.redact import validation_reason
+from streams.executor.routing import endpoint_type, is_customer_refund
 from streams.executor.settings import ExecutorSettings
 from streams.kafka.auth import kafka_options
 
@@ -24,15 +25,18 @@ def describe(config: ExecutorConfig, raw: bytes | None) -> str:
     except ValidationError as exc:
         return f"invalid action (would be dead-lettered): {validation_reason(exc)}"
     try:
-        target = config.target(action.type, action.store_id)
+        target = config.target(endpoint_type(action), action.store_id)
     except KeyError as exc:
         return f"{action.action_id} {action.type}: would fail: {exc.args[0]}"
     where = "log only" if target is None else f"POST {target[0]}"
-    money = f" {action.party} {action.amount} {action.currency}" if action.type == "refund" else ""
-    ep = config.endpoint_for(action.type)
+    money = f" {action.party} {action.amount} {action.currency}" if action.amount is not None else ""
+    ep = config.endpoint_for(endpoint_type(action))
     note = (
-        " (customer refund: breaker applies)" if isinstance(ep, WebhookEndpoint) and action.party == "customer" else ""
+        " (pays the customer: breaker applies)"
+        if isinstance(ep, WebhookEndpoint) and is_customer_refund(action)
+        else ""
     )
+
     return f"{action.action_id} {action.type}{money} order {action.order_id} store {action.store_id}: {where}{note}"
 
 

@@ -37,6 +37,7 @@ from streams.executor.outcomes import (
     record_for,
 )
 from streams.executor.redact import validation_reason
+from streams.executor.routing import is_customer_refund
 from streams.executor.settings import ExecutorSettings
 
 log = logging.getLogger("postsale.executor")
@@ -50,8 +51,7 @@ class JournalError(RuntimeError):
         super().__init__(f"{topic}: the record keyed {key[:64]!r} cannot be read ({reason}); fix or delete it")
 
 
-def is_customer_refund(action: Action) -> bool:
-    return action.type == "refund" and action.party == "customer"
+__all__ = ["Journal", "JournalError", "is_customer_refund"]
 
 
 class Journal:

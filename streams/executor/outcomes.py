@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from models.actions import Action
+from models.actions import CUSTOMER_MONEY, Action
 from models.common import Amount, CurrencyCode, Party
 from models.events import ActionFailed, ActionHeld, Event, OrderRefunded, OrderReissued, OrderReordered
 
@@ -99,7 +99,8 @@ def events_for(action: Action, outcome: OutcomeRecord) -> list[Event]:
         ]
     if outcome.status != "done":
         return []
-    if action.type == "refund" and action.party is not None and action.amount is not None and action.currency:
+    if action.type in CUSTOMER_MONEY and action.party is not None and action.amount is not None and action.currency:
+        # A refund, or an abandoned return (the buyer keeps the goods and is refunded): money moved.
         return [
             OrderRefunded(
                 **common, party=action.party, amount=action.amount, currency=action.currency, caused_by=action.action_id

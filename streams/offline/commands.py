@@ -25,7 +25,7 @@ from models.events import Event
 from models.policy import Policy
 from models.state import OrderState
 from rules.engine import advance, handle_event
-from streams.offline.replay import BadLine, Replayer, read_events
+from streams.offline.replay import MAX_LINE_BYTES, BadLine, LongLine, Replayer, read_events
 
 
 @dataclass
@@ -40,12 +40,30 @@ class ReplayResult:
         return self.replayer.stats.events / self.seconds if self.seconds > 0 else 0.0
 
 
-def iter_lines(path: Path, on_progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+def iter_lines(
+    path: Path, on_progress: Callable[[int], None] | None = None, limit: int = MAX_LINE_BYTES
+) -> Iterator[bytes | LongLine]:
+    """The file's lines; a line longer than `limit` bytes (newline not counted) is read past in pieces, never held
+    whole, and given as a `LongLine`."""
     with path.open("rb") as fh:
-        for line in fh:
+        readline = fh.readline
+        cap = limit + 1
+        while line := readline(cap):
             if on_progress is not None:
                 on_progress(len(line))
-            yield line
+            if len(line) < cap or line[-1] == 0x0A:
+                yield line
+                continue
+            size = len(line)
+            while (piece := readline(1 << 16)) and piece[-1] != 0x0A:
+                size += len(piece)
+                if on_progress is not None:
+                    on_progress(len(piece))
+            if piece:
+                size += len(piece) - 1
+                if on_progress is not None:
+                    on_progress(len(piece))
+            yield LongLine(size)
 
 
 def replay_file(
@@ -154,7 +172,7 @@ def explain_order(path: Path, order_id: str, policy: Policy, until: datetime | N
     """The order's timeline: each event, each deadline that fired, each decision with its rule and reason."""
     needle = orjson.dumps(order_id)
     events: list[Event] = []
-    for item in read_events(line for line in iter_lines(path) if needle in line):
+    for item in read_events(line for line in iter_lines(path) if isinstance(line, bytes) and needle in line):
         if not isinstance(item, BadLine) and item.order_id == order_id:
             events.append(item)
     events.sort(key=lambda e: e.occurred_at)

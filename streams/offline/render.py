@@ -13,6 +13,7 @@ from rich.table import Table
 
 from models.policy import Policy
 from streams.offline.commands import PolicyDiff, ReplayResult, Timeline, counter_table
+from streams.terminal import cell
 
 PROGRESS_MIN_BYTES = 5 * 1024 * 1024
 
@@ -43,7 +44,7 @@ def progress_for(path: Path, console: Console) -> Iterator[Callable[[int], None]
 def replay_summary(console: Console, result: ReplayResult, policy: Policy) -> None:
     r = result.replayer
     s = r.stats
-    head = Table(title=f"replay summary (policy {policy.version})", show_header=False)
+    head = Table(title=cell(f"replay summary (policy {policy.version})"), show_header=False)
     head.add_row("events read", f"{s.events + s.invalid}")
     head.add_row("invalid lines", f"{s.invalid}")
     head.add_row("repeated events (ignored)", f"{s.duplicates}")
@@ -55,19 +56,19 @@ def replay_summary(console: Console, result: ReplayResult, policy: Policy) -> No
     head.add_row("throughput", f"{result.events_per_second:,.0f} events/s ({result.seconds:.2f} s)")
     head.add_row("peak memory (RSS)", f"{result.peak_rss_mb:.0f} MB")
     for cur, amount in sorted(s.customer_refunds.items()):
-        head.add_row(f"customer refunds {cur}", f"{amount}")
+        head.add_row(cell(f"customer refunds {cur}"), f"{amount}")
     console.print(head)
     by_type = Table(title="actions by type")
     by_type.add_column("type")
     by_type.add_column("count", justify="right")
     for name, n in counter_table(s.actions_by_type):
-        by_type.add_row(name, str(n))
+        by_type.add_row(cell(name), str(n))
     console.print(by_type)
     by_rule = Table(title="actions by rule")
     by_rule.add_column("rule")
     by_rule.add_column("count", justify="right")
     for name, n in counter_table(s.actions_by_rule):
-        by_rule.add_row(name, str(n))
+        by_rule.add_row(cell(name), str(n))
     console.print(by_rule)
     stores = Table(title="stores")
     for col in (
@@ -81,11 +82,10 @@ def replay_summary(console: Console, result: ReplayResult, policy: Policy) -> No
     ):
         stores.add_column(col, justify="right" if col != "store" else "left")
     for store_id, ledger in sorted(r.stores.items()):
-        pts = f"[red]{ledger.penalty_points}[/red]" if ledger.penalty_alert else str(ledger.penalty_points)
-        rate = f"{ledger.dispute_rate():.1%}"
-        rate = f"[red]{rate}[/red]" if ledger.dispute_rate_alert else rate
+        pts = cell(ledger.penalty_points, "red" if ledger.penalty_alert else "")
+        rate = cell(f"{ledger.dispute_rate():.1%}", "red" if ledger.dispute_rate_alert else "")
         stores.add_row(
-            store_id,
+            cell(store_id),
             pts,
             str(ledger.alert_at_points),
             str(ledger.orders_in_window()),
@@ -97,7 +97,7 @@ def replay_summary(console: Console, result: ReplayResult, policy: Policy) -> No
 
 
 def timeline_table(tl: Timeline, policy: Policy) -> Table:
-    table = Table(title=f"order {tl.order_id} (policy {policy.version})")
+    table = Table(title=cell(f"order {tl.order_id} (policy {policy.version})"))
     table.add_column("time")
     table.add_column("what")
     table.add_column("rule")
@@ -113,11 +113,13 @@ def timeline_table(tl: Timeline, policy: Policy) -> Table:
     for e in tl.entries:
         kind = e.action.type if e.action is not None else e.kind
         table.add_row(
-            e.at.isoformat(timespec="minutes"), f"[{style[e.kind]}]{kind}[/]", e.rule or "", e.text, end_section=False
+            e.at.isoformat(timespec="minutes"), cell(kind, style[e.kind]), cell(e.rule), cell(e.text), end_section=False
         )
     if tl.state is not None:
         for d in sorted(tl.state.deadlines, key=lambda d: d.due):
-            table.add_row(d.due.isoformat(timespec="minutes"), "[yellow]pending[/]", d.rule, f"deadline {d.key}")
+            table.add_row(
+                d.due.isoformat(timespec="minutes"), cell("pending", "yellow"), cell(d.rule), cell(f"deadline {d.key}")
+            )
     return table
 
 
@@ -142,38 +144,54 @@ def timeline_json(tl: Timeline) -> dict[str, Any]:
 
 
 def diff_tables(console: Console, d: PolicyDiff, a: Policy, b: Policy) -> None:
-    head = Table(title=f"policy diff: A = {a.version}, B = {b.version} ({d.events} events)", show_header=False)
+    head = Table(title=cell(f"policy diff: A = {a.version}, B = {b.version} ({d.events} events)"), show_header=False)
     head.add_row("decisions added in B", str(len(d.added)))
     head.add_row("decisions removed in B", str(len(d.removed)))
     head.add_row("decisions changed", str(len(d.changed)))
     head.add_row("unchanged", str(d.unchanged))
     for cur, moved in sorted(d.money_moved().items()):
         head.add_row(
-            f"customer refunds {cur}", f"A {d.refunds_a.get(cur, 0)} → B {d.refunds_b.get(cur, 0)} ({moved:+})"
+            cell(f"customer refunds {cur}"),
+            cell(f"A {d.refunds_a.get(cur, 0)} → B {d.refunds_b.get(cur, 0)} ({moved:+})"),
         )
     console.print(head)
     table = Table(title="by rule and action type")
     for col in ("rule", "type", "added", "removed", "changed"):
         table.add_column(col, justify="left" if col in ("rule", "type") else "right")
     for rule, typ, added, removed, changed in d.by_rule_and_type():
-        table.add_row(rule, typ, str(added), str(removed), str(changed))
+        table.add_row(cell(rule), cell(typ), str(added), str(removed), str(changed))
     console.print(table)
     examples = d.example_orders()
     if examples:
-        console.print("example orders: " + ", ".join(examples) + "  (postsale explain ORDER_ID EVENTS --policy …)")
+        console.print(
+            cell("example orders: " + ", ".join(examples) + "  (postsale explain ORDER_ID EVENTS --policy …)")
+        )
 
 
 def live_order_table(view: dict[str, Any]) -> Table:
-    """A live worker's order view (GET /orders/{id}): its decisions and pending deadlines."""
-    table = Table(title=f"order {view['order_id']} — {view.get('stage')} (live)")
+    """A live worker's order view (GET /orders/{id}): its decisions and pending deadlines. Everything in it is
+    shown literally: the answer comes over the network."""
+    table = Table(title=cell(f"order {view.get('order_id')} — {view.get('stage')} (live)"))
     table.add_column("time")
     table.add_column("what")
     table.add_column("rule")
     table.add_column("detail", overflow="fold")
-    for d in view.get("decisions", []):
+    for d in _dicts(view.get("decisions")):
         table.add_row(
-            d["decided_at"][:16], f"[green]{d['type']}[/]", d["rule"], f"{d['reason']} (policy {d['policy_version']})"
+            cell(str(d.get("decided_at"))[:16]),
+            cell(d.get("type"), "green"),
+            cell(d.get("rule")),
+            cell(f"{d.get('reason')} (policy {d.get('policy_version')})"),
         )
-    for d in view.get("pending_deadlines", []):
-        table.add_row(d["due"][:16], "[yellow]pending[/]", d["rule"], f"deadline {d['key']}")
+    for d in _dicts(view.get("pending_deadlines")):
+        table.add_row(
+            cell(str(d.get("due"))[:16]),
+            cell("pending", "yellow"),
+            cell(d.get("rule")),
+            cell(f"deadline {d.get('key')}"),
+        )
     return table
+
+
+def _dicts(value: object) -> list[dict[str, Any]]:
+    return [d for d in value if isinstance(d, dict)] if isinstance(value, list) else []

@@ -151,15 +151,30 @@ class Replayer:
         return actions
 
 
+MAX_LINE_BYTES = 1 << 20
+"""Longest line read (1 MiB, the newline not counted): a longer one is refused without being held in memory. The
+largest event the schema allows (500 items, every text field full) is well under 200 KB."""
+
+
 @dataclass(frozen=True)
 class BadLine:
     line: int
     reason: str
 
 
-def read_events(lines: Iterable[bytes]) -> Iterator[Event | BadLine]:
+@dataclass(frozen=True)
+class LongLine:
+    """A line over `MAX_LINE_BYTES`, skipped unread; `size` is its length in bytes."""
+
+    size: int
+
+
+def read_events(lines: Iterable[bytes | LongLine]) -> Iterator[Event | BadLine]:
     """Decode a JSON-lines file: an `Event` per good line, a `BadLine` (1-based line number, reason) per bad one."""
     for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, LongLine):
+            yield BadLine(number, f"line of {raw.size:,} bytes is longer than the limit of 1 MiB: not read")
+            continue
         if not raw.strip():
             continue
         try:

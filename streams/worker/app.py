@@ -61,6 +61,14 @@ def make_faust_app(settings: Settings) -> faust.App:
         web_bind=settings.web_host,
         web_host=settings.web_advertised_host or settings.web_host,
         web_port=settings.web_port,
+        # Faust's own pages would serve table values (/table: every order's state, past the order view's token),
+        # the cluster's layout (/router) and internals; the worker serves only its own pages (streams/worker/web.py).
+        # Forwarding an order-view request to the partition's owner does not use them.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         autodiscover=False,
         key_serializer="raw",
         value_serializer="raw",

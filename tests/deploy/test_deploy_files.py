@@ -59,6 +59,7 @@ K8S_OPTIONAL = {
     "topics.strimzi.yaml",
     "secret.example.yaml",
     "executor-secrets.example.yaml",
+    "order-view-secret.example.yaml",
 }
 
 DAY_MS = 86_400_000
@@ -87,8 +88,8 @@ def tool(name: str, hint: str, *extra: Path) -> str:
     return found
 
 
-def run(*cmd: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+def run(*cmd: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120, check=False, env=env)
 
 
 def yaml_docs(path: Path) -> list[dict[str, Any]]:
@@ -192,6 +193,8 @@ def test_dockerfile_shape(settings_defaults: dict[str, Any]) -> None:
         "POSTSALE_DATA_DIR": "/var/lib/postsale",
     }.items():
         assert re.search(rf"^\s+{var}={re.escape(value)}(?=[\s\\])", text, re.M), var
+    assert not re.search(r"^\s+POSTSALE_ORDER_VIEW_TOKENS?=", text, re.M), "no token baked into the image"
+    assert "POSTSALE_ORDER_VIEW_TOKEN" in text, "say that the order view off loopback needs a token"
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8")
     for needed in ("pyproject.toml", "README.md", "models/", "rules/", "streams/"):
         assert f"!{needed}" in ignore, f".dockerignore must let {needed} into the build context"
@@ -208,6 +211,8 @@ def validate_compose(path: Path) -> subprocess.CompletedProcess[str]:
 def test_compose_file_matches_the_compose_specification() -> None:
     result = validate_compose(COMPOSE)
     assert result.returncode == 0, result.stdout + result.stderr
+    # Without the order view's token the stack does not start: compose's `${VAR:?message}` refuses to.
+    assert re.search(r"\$\{POSTSALE_ORDER_VIEW_TOKEN:\?[^}]+\}", COMPOSE.read_text())
 
 
 def test_compose_validator_really_validates(tmp_path: Path) -> None:
@@ -257,6 +262,9 @@ def test_compose_runs_two_rocksdb_workers(compose: dict[str, Any], settings_defa
         assert env["POSTSALE_STORE"] == "rocksdb://", name
         assert env["POSTSALE_STANDBY_REPLICAS"] == "1", name
         assert env["POSTSALE_WEB_HOST"] == "0.0.0.0", name
+        # Off loopback: the order view's token comes from the environment, required, never written here.
+        assert env["POSTSALE_ORDER_VIEW_TOKEN"].startswith("${POSTSALE_ORDER_VIEW_TOKEN:?"), name
+        assert env["POSTSALE_ORDER_VIEW_TOKENS"] == "${POSTSALE_ORDER_VIEW_TOKENS:-}", name
         assert svc["depends_on"]["kafka-topics"]["condition"] == "service_completed_successfully"
         assert "healthcheck" in svc
         (data,) = [v for v in svc["volumes"] if v.endswith(":" + env["POSTSALE_DATA_DIR"])]
@@ -403,6 +411,20 @@ def test_statefulset_runs_workers_safely(settings_defaults: dict[str, Any]) -> N
     (secret_env,) = [e for e in container["env"] if e["name"] == "POSTSALE_SASL_PASSWORD"]
     assert secret_env["valueFrom"]["secretKeyRef"]["name"] == "postsale-kafka"
     assert not any("PASSWORD" in k or "TOKEN" in k for k in env)
+    # The order view listens on 0.0.0.0: its tokens come from a required Secret, the operator's as a variable,
+    # the stores' as a file mounted where POSTSALE_ORDER_VIEW_TOKENS_FILE points.
+    by_name = {e["name"]: e for e in container["env"]}
+    operator = by_name["POSTSALE_ORDER_VIEW_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert operator["name"] == "postsale-order-view" and not operator.get("optional", False)
+    tokens_file = Path(by_name["POSTSALE_ORDER_VIEW_TOKENS_FILE"]["value"])
+    (tokens_volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "postsale-order-view"]
+    assert mounts[tokens_volume["name"]] == str(tokens_file.parent)
+    assert [i["path"] for i in tokens_volume["secret"]["items"]] == [tokens_file.name]
+    (template,) = [d for p, d in k8s_docs() if p.name == "order-view-secret.example.yaml"]
+    assert {operator["key"], tokens_volume["secret"]["items"][0]["key"]} <= set(template["stringData"])
+    from streams.settings import parse_store_tokens
+
+    assert parse_store_tokens(template["stringData"]["store-tokens"], "line"), "the template's lines parse"
 
 
 def test_policy_configmap_is_the_shipped_policy(tmp_path: Path) -> None:

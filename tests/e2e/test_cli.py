@@ -123,3 +123,79 @@ def test_a_broker_that_cannot_be_reached_is_one_line_naming_the_address_and_sett
         assert address in lines[0] and "POSTSALE_BROKERS" in lines[0], lines[0]
         assert "Traceback" not in out.stderr and "[red]" not in out.stderr
     assert list(tmp_path.iterdir()) == [], "a failed command leaves nothing in the current directory"
+
+
+NUMERIC_FLAGS = [
+    ("replay", "--lateness", "nan"),
+    ("replay", "--lateness", "inf"),
+    ("replay", "--lateness", "-1"),
+    ("replay", "--lateness", "1e12"),
+    ("simulate", "--faults", "nan"),
+    ("simulate", "--orders", "0"),
+    ("simulate", "--orders-per-hour", "nan"),
+    ("simulate", "--speed", "inf"),
+    ("simulate", "--seed", "-1"),
+    ("demo", "--speed", "nan"),
+    ("demo", "--duration", "inf"),
+    ("demo", "--orders-per-hour", "0"),
+    ("demo", "--web-port", "70000"),
+    ("worker", "--web-port", "70000"),
+    ("execute", "--metrics-port", "-5"),
+]
+
+
+def test_every_numeric_flag_refuses_what_is_not_a_usable_number(tmp_path: Path) -> None:
+    """One line naming the flag, exit 2, no traceback, nothing started."""
+    for command, flag, value in NUMERIC_FLAGS:
+        args = [command, flag, value]
+        if command == "replay":
+            args.insert(1, str(SAMPLE))
+        if command == "simulate":
+            args += ["--out", str(tmp_path / "never.jsonl")]
+        out = run(*args, timeout=60)
+        where = f"postsale {' '.join(args)}"
+        assert out.returncode == 2, (where, out.stdout[-500:], out.stderr[-500:])
+        assert "Traceback" not in out.stderr, where
+        assert flag.lstrip("-").replace("-", "_") in out.stderr.replace("-", "_").lower(), (where, out.stderr)
+        assert not (tmp_path / "never.jsonl").exists()
+    ok = run("replay", str(SAMPLE), "--lateness", "3600", "--quiet")
+    assert ok.returncode == 0 and ok.stdout, ok.stderr
+
+
+def test_a_line_over_the_limit_is_named_and_the_replay_goes_on(tmp_path: Path) -> None:
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(lines[0] + b'{"event_id": "' + b"x" * (3 << 20) + b'"}\n' + b"".join(lines[1:]))
+    out = run("replay", str(path), "--until", UNTIL)
+    assert out.returncode == 0, out.stderr
+    assert "line 2: line of 3,145,744 bytes is longer than the limit of 1 MiB: not read" in out.stderr
+    assert out.stdout == run("replay", str(SAMPLE), "--until", UNTIL, "-q").stdout
+
+
+def test_explain_prints_hostile_text_literally_and_refuses_in_one_line(tmp_path: Path) -> None:
+    events = [orjson.loads(line) for line in SAMPLE.read_bytes().splitlines()]
+    over = next(e for e in events if e["type"] == "order.oversize")
+    over["detail"] = "[/bogus] [link=http://evil.example]x[/link] \x1b]8;;http://evil.example\x07 \u202eevil"
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events if e["order_id"] == over["order_id"]))
+    out = run("explain", over["order_id"], str(path))
+    assert out.returncode == 0, out.stderr
+    assert "[/bogus]" in out.stdout and "\\x1b]8;;http://evil.example\\x07" in out.stdout.replace("\n", "")
+    assert "\x1b" not in out.stdout and "\u202e" not in out.stdout
+    missing = run("explain", "[/bogus][link=http://evil.example]", str(path))
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "no events for order [/bogus][link=http://evil.example]" in missing.stderr
+
+
+def test_a_worker_off_loopback_without_an_order_view_token_refuses_to_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTSALE_")}
+    env.update(POSTSALE_WEB_HOST="0.0.0.0", POSTSALE_BROKERS="kafka://127.0.0.1:1", COLUMNS="200")  # noqa: S104
+    out = subprocess.run([*POSTSALE, "worker"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert "POSTSALE_WEB_HOST=0.0.0.0" in line and "POSTSALE_ORDER_VIEW_TOKENS_FILE" in line
+    (tmp_path / "tokens").write_text("store-a:sekret-token-1\nstore-b sekret-token-2\n")
+    env.update(POSTSALE_ORDER_VIEW_TOKENS_FILE=str(tmp_path / "tokens"))
+    bad = subprocess.run([*POSTSALE, "worker"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "sekret" not in bad.stderr
+    assert "POSTSALE_ORDER_VIEW_TOKENS_FILE" in bad.stderr and "line 2" in bad.stderr

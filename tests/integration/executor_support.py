@@ -37,6 +37,7 @@ class Receiver:
     script: dict[str, list[Any]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (idempotency key, order id)
     applied: dict[str, Decimal] = field(default_factory=dict)  # idempotency key -> amount refunded
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)  # idempotency key -> the action received
     port: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -48,6 +49,7 @@ class Receiver:
         with self.lock:
             n = sum(1 for _, o in self.calls if o == action["order_id"])
             self.calls.append((key, action["order_id"]))
+            self.bodies[key] = action
             steps = self.script.get(action["order_id"], [200])
             step = steps[min(n, len(steps) - 1)]
         status, headers = step if isinstance(step, tuple) else (step, {})

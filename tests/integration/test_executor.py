@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 def action(order_id: str, action_type: str = "refund", amount: str = "25.00", key: str = "dispute-1") -> Action:
     money: dict[str, Any] = {}
-    if action_type == "refund":
+    if action_type in ("refund", "abandon_return"):
         money = {"party": "customer", "amount": Decimal(amount), "currency": "USD", "cause": key}
     return Action(
         action_id=action_id_for(order_id, "wrong_or_missing", action_type, key),
@@ -191,3 +191,71 @@ def test_breaker_holds_a_spike_and_a_person_releases_or_drops(
     assert released_event["type"] == "order.refunded" and Decimal(released_event["amount"]) == 30
     dropped_event = events[f"out-{spike[4].action_id}"]
     assert dropped_event["type"] == "action.failed" and dropped_event["reason"] == "dropped by a person"
+
+
+def test_an_abandoned_return_is_a_refund_to_the_breaker_the_endpoint_and_the_engine(
+    broker: EmbeddedBroker, receiver: Receiver, tmp_path: Path
+) -> None:
+    """An abandoned return pays the customer: it goes to the refund endpoint (the body says `abandon_return`),
+    counts in the same hourly total as refunds, is held by the same limits, and its success is reported to the
+    engine as `order.refunded` for that action."""
+    wire = new_wire(broker, "exec-abandon")
+    metrics_port = free_port()
+    env = executor_env(
+        wire,
+        write_config(tmp_path, receiver.port, single="80", per_hour="100"),
+        POSTSALE_EXECUTOR_METRICS_ENABLED="true",
+        POSTSALE_EXECUTOR_METRICS_PORT=str(metrics_port),
+    )
+    # One order, one partition, delivered in this order: 30 + 30 + 30 = 90 pass; the 4th (30) would make 120
+    # within the hour (> 100); the 5th (90) is above the single limit of 80 whatever came before.
+    money = [
+        action("A1", "refund", "30", key="r1"),
+        action("A1", "abandon_return", "30", key="a1"),
+        action("A1", "refund", "30", key="r2"),
+        action("A1", "abandon_return", "30", key="a2"),
+        action("A1", "abandon_return", "90", key="a3"),
+    ]
+    ex = start_executor(env, tmp_path, "ex")
+    try:
+        produce_actions(wire, money)
+        until(lambda: 'postsale_executor_held_refunds{store="store-1"} 2.0' in scrape(metrics_port), 60, "2 held")
+        text = scrape(metrics_port)
+        assert 'postsale_executor_held_refund_amount{currency="USD",store="store-1"} 120.0' in text
+        assert 'postsale_executor_deliveries_total{action_type="abandon_return",outcome="held"} 2.0' in text
+        assert 'postsale_executor_deliveries_total{action_type="abandon_return",outcome="done"} 1.0' in text
+        listed = cli(env, "list")
+        assert listed.returncode == 0, listed.stderr
+        assert money[3].action_id in listed.stdout and money[4].action_id in listed.stdout
+        assert "abandon_return" in listed.stdout
+        held = outcome_events(wire, 5)
+    finally:
+        ex.stop()
+    assert receiver.keys_for("A1") == [a.action_id for a in money[:3]], ex.log_text()[-3000:]
+    sent = receiver.bodies[money[1].action_id]
+    assert (sent["type"], sent["party"], sent["amount"], sent["cause"]) == ("abandon_return", "customer", "30", "a1")
+    assert receiver.applied[money[1].action_id] == Decimal("30")
+    done = held[f"out-{money[1].action_id}"]
+    assert (done["type"], done["caused_by"], done["party"], done["amount"]) == (
+        "order.refunded",
+        money[1].action_id,
+        "customer",
+        "30",
+    )
+    for a in money[3:]:
+        report = held[f"held-{a.action_id}"]
+        assert (report["type"], report["action_type"]) == ("action.held", "abandon_return")
+
+
+def test_an_endpoint_for_abandoned_returns_alone_is_refused_at_start(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """Customer money has one way out: an `abandon_return` entry beside `refund` is a mistake said at start-up."""
+    wire = new_wire(broker, "exec-abandon-route")
+    config = write_config(tmp_path, free_port())
+    config.write_text(
+        config.read_text().replace("  reorder: *hook\n", "  reorder: *hook\n  abandon_return: {kind: dry_run}\n")
+    )
+    env = executor_env(wire, config)
+    listed = cli(env, "list")
+    assert listed.returncode == 2
+    assert "endpoints.abandon_return" in listed.stderr and "endpoints.refund" in listed.stderr
+    assert "Traceback" not in listed.stderr
