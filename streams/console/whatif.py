@@ -145,7 +145,9 @@ def policy_from_form(base: Policy, form: dict[str, str], version: str) -> Policy
         except ValueError as exc:
             raise ValueError(f"{name}: not a number: {raw[:40]!r}") from exc
     defaults = Thresholds.model_validate(values)
-    data = base.model_dump()
-    data["defaults"] = defaults.model_dump()
-    data["version"] = version
-    return Policy.model_validate(data)
+    # A copy, not a dump and re-validation: overrides name only the fields they change (their fields-set matters).
+    policy = base.model_copy(update={"defaults": defaults, "version": version})
+    problems = policy.inconsistencies()
+    if problems:
+        raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
+    return policy
