@@ -502,21 +502,23 @@ def order_timeline(board: Board, order_id: str, view: Mapping[str, Any] | None) 
         for at, typ, event_id in o.events:
             entries.append({"at": at, "kind": "event", "what": typ, "rule": "", "detail": event_id})
     decided_ids = set()
+    seen = {a.get("action_id"): a for a in board.actions_of(order_id)}
     if view is not None:
         for d in view.get("decisions", []):
             decided_ids.add(d.get("action_id"))
+            known = seen.get(d.get("action_id"))
             entries.append(
                 {
                     "at": d.get("decided_at", ""),
                     "kind": "decision",
-                    "what": d.get("type", ""),
+                    "what": action_what(known) if known is not None else d.get("type", ""),
                     "rule": d.get("rule", ""),
                     "detail": d.get("reason", ""),
                     "policy": d.get("policy_version", ""),
                     "caused_by": ", ".join(d.get("caused_by", [])),
                 }
             )
-    for a in board.actions_of(order_id):
+    for a in seen.values():
         if a.get("action_id") in decided_ids:
             continue
         entries.append(

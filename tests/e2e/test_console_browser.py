@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import orjson
 import pytest
 
 from streams.demo.broker import EmbeddedBroker
+from streams.simulator import generate
 from tests.factories import cancel_requested, paid, placed
 from tests.integration.conftest import broker  # noqa: F401 - the session's broker
 from tests.integration.executor_support import (
@@ -78,6 +79,13 @@ def send(wire: Wire, events: list[dict[str, Any]]) -> None:
         pool.submit(produce_events, wire, events).result(60)
 
 
+def history(now: datetime) -> list[dict[str, Any]]:
+    """Three weeks of a simulated store (three shops, every playbook row), up to a minute ago: the pages show a
+    store's ordinary day besides each test's own orders."""
+    events = generate(seed=5, orders=60, start=now - timedelta(days=21), orders_per_hour=0.25)
+    return [e for e in events if datetime.fromisoformat(e["occurred_at"]) < now - timedelta(minutes=1)]
+
+
 @dataclass
 class Stack:
     wire: Wire
@@ -125,6 +133,7 @@ def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
         until(lambda: "console: http://" in console.log_text() or not console.alive(), 60, "the console to listen")
         assert console.alive(), console.log_text()[-3000:]
         until(lambda: _get(f"http://127.0.0.1:{web_port}/health/ready") == 200, 90, "the worker to be ready")
+        produce_events(wire, history(datetime.now(UTC).replace(microsecond=0)))
         yield Stack(wire, receiver, worker, executor, console, env, url)
     finally:
         console.stop()
@@ -259,6 +268,20 @@ def test_a_held_refund_is_released_from_the_page_and_paid_once(stack: Stack, bro
     time.sleep(1)
     assert stack.receiver.keys_for("H-200") == [action_id]  # one call, one refund of 250.00
     assert stack.receiver.applied[action_id] == Decimal("250.00")
+    # The command line is the same mechanism: a drop there is in the same audit trail, shown on the page.
+    send(stack.wire, cancelled_order("H-201", "store-a", "300.00", datetime.now(UTC).replace(microsecond=0)))
+    card = page.locator("article.card.held", has_text="H-201")
+    until(lambda: page.goto(f"{stack.url}/needs") is not None and card.count() == 1, 60, "H-201 held")
+    other = card.get_attribute("data-action")
+    assert other
+    dropped = cli(stack.env, "drop", other, "--operator", "Ravi Menon", "--reason", "duplicate of a manual refund")
+    assert dropped.returncode == 0, dropped.stderr
+    audit = page.locator("#audit tbody tr")
+    until(lambda: page.goto(f"{stack.url}/orders/H-201") is not None and audit.count() == 1, 30, "the CLI's record")
+    row = audit.first.inner_text()
+    assert "drop" in row and "dropped" in row and "Ravi Menon" in row and "duplicate of a manual refund" in row
+    assert "cli" in row
+    assert stack.receiver.keys_for("H-201") == []
     page.context.close()
 
 

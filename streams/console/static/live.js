@@ -13,8 +13,9 @@
   var droppedEl = document.getElementById("live-dropped");
   var seen = 0, dropped = 0, pending = [], scheduled = false;
 
-  function cell(tr, text, cls) {
+  function cell(tr, text, label, cls) {
     var td = document.createElement("td");
+    td.setAttribute("data-label", label);
     if (cls) { td.className = cls; }
     td.textContent = text == null ? "" : String(text);
     tr.appendChild(td);
@@ -24,17 +25,18 @@
   function rowFor(r) {
     var tr = document.createElement("tr");
     tr.className = "fresh";
-    cell(tr, r.at, "nowrap");
-    cell(tr, r.store);
+    cell(tr, r.at, "at", "nowrap");
+    cell(tr, r.store, "store");
     var td = document.createElement("td");
+    td.setAttribute("data-label", "order");
     var a = document.createElement("a");
     a.href = "/orders/" + encodeURIComponent(r.order || "");
     a.textContent = r.order == null ? "" : String(r.order);
     td.appendChild(a);
     tr.appendChild(td);
-    cell(tr, r.rule);
-    cell(tr, r.what);
-    cell(tr, r.why, "why");
+    cell(tr, r.rule, "rule");
+    cell(tr, r.what, "action");
+    cell(tr, r.why, "why", "why");
     return tr;
   }
 
