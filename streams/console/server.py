@@ -52,8 +52,10 @@ ACTION_ID = re.compile(r"^act-[0-9a-f]{1,64}$")
 PAGE_ROWS = 500
 ExecutorSetup = Callable[[], tuple[ExecutorConfig, Mapping[str, SecretStr]] | None]
 
-USER = "console_user"  # request keys
-SESSION = "console_session"
+# Request keys (aiohttp's typed keys where it has them).
+_KEY: Any = getattr(web, "RequestKey", None)
+USER: Any = _KEY("console_user", User) if _KEY is not None else "console_user"
+SESSION: Any = _KEY("console_session", Session) if _KEY is not None else "console_session"
 
 
 @dataclass
@@ -829,7 +831,7 @@ def build_app(
         settings, board, workers, Sessions(accounts), whatif, policy, executor_setup, templates(), feed_error
     )
     r = app.router
-    r.add_get("/", lambda request: _redirect("/live"))
+    r.add_get("/", _home)
     r.add_get("/health", health)
     r.add_get("/login", login_page)
     r.add_post("/login", login)
@@ -856,8 +858,8 @@ def build_app(
     return app
 
 
-async def _redirect(target: str) -> web.StreamResponse:
-    raise web.HTTPSeeOther(target)
+async def _home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther("/live")
 
 
 async def _cleanup(app: web.Application) -> None:
