@@ -17,17 +17,18 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pytest
 
+from models.actions import Action, dump_action
 from streams.demo.broker import EmbeddedBroker
 from streams.simulator import generate
 from tests.factories import cancel_requested, paid, placed
@@ -41,9 +42,20 @@ from tests.integration.executor_support import (
     until,
     write_config,
 )
-from tests.integration.kafka import ROOT, Wire, WorkerProcess, free_port, new_wire, produce_events, spawn, start_worker
+from tests.integration.kafka import (
+    ROOT,
+    Wire,
+    WorkerProcess,
+    free_port,
+    new_wire,
+    produce_events,
+    produce_raw,
+    spawn,
+    start_worker,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
+T = TypeVar("T")
 
 CHROMIUM = os.environ.get("POSTSALE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -73,10 +85,15 @@ def cancelled_order(order_id: str, store: str, amount: str, now: datetime) -> li
     ]  # fmt: skip
 
 
-def send(wire: Wire, events: list[dict[str, Any]]) -> None:
-    """`produce_events` from a thread of its own: Playwright's sync API keeps an event loop in this one."""
+def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a thread of its own: Playwright's sync API keeps an event loop in this one, and the Kafka
+    helpers start their own with `asyncio.run`."""
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(produce_events, wire, events).result(60)
+        return pool.submit(fn, *args).result(300)
+
+
+def send(wire: Wire, events: list[dict[str, Any]]) -> None:
+    off_loop(produce_events, wire, events)
 
 
 def history(now: datetime) -> list[dict[str, Any]]:
@@ -99,13 +116,8 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:  # noqa: F811
-    if not (Path(CHROMIUM).exists() and shutil.which(CHROMIUM)):
-        pytest.fail(
-            f"{CHROMIUM} is missing: the console's browser tests need Debian's chromium "
-            "(apt-get install -y chromium chromium-driver; scripts/setup --with-system does it as root)"
-        )
     tmp = tmp_path_factory.mktemp("console")
-    wire = new_wire(broker, "console")
+    wire = off_loop(new_wire, broker, "console")
     rec_iter = serve_receiver()
     receiver = next(rec_iter)
     web_port, console_port = free_port(), free_port()
@@ -133,7 +145,7 @@ def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
         until(lambda: "console: http://" in console.log_text() or not console.alive(), 60, "the console to listen")
         assert console.alive(), console.log_text()[-3000:]
         until(lambda: _get(f"http://127.0.0.1:{web_port}/health/ready") == 200, 90, "the worker to be ready")
-        produce_events(wire, history(datetime.now(UTC).replace(microsecond=0)))
+        send(wire, history(datetime.now(UTC).replace(microsecond=0)))
         yield Stack(wire, receiver, worker, executor, console, env, url)
     finally:
         console.stop()
@@ -154,7 +166,12 @@ def _get(url: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def browser(stack: Stack) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
+    if not (Path(CHROMIUM).exists() and shutil.which(CHROMIUM)):
+        pytest.fail(
+            f"{CHROMIUM} is missing: the console's browser tests need Debian's chromium "
+            "(apt-get install -y chromium chromium-driver; scripts/setup --with-system does it as root)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -379,3 +396,70 @@ def test_sign_in_is_required_and_a_wrong_token_is_refused(stack: Stack, browser:
     assert "not known" in page.inner_text("main")
     shot(page, "login")
     context.close()
+
+
+FLOOD = 100_000
+
+
+def test_a_hundred_thousand_actions_do_not_slow_the_live_page(
+    broker: EmbeddedBroker,  # noqa: F811
+    browser: Any,
+    tmp_path: Path,
+) -> None:
+    """A console of its own, on topics of its own, open (no sign-in: loopback only) with the default window."""
+    wire = off_loop(new_wire, broker, "console-flood")
+    port = free_port()
+    env = {**executor_env(wire, write_config(tmp_path, free_port())), "POSTSALE_CONSOLE_PORT": str(port)}
+    console = WorkerProcess(spawn(["streams.cli", "console"], env, tmp_path / "c.log"), tmp_path / "c.log")
+    try:
+        until(lambda: "console: http://" in console.log_text() or not console.alive(), 60, "the console")
+        assert console.alive(), console.log_text()[-2000:]
+        page = browser.new_context(viewport=DESKTOP).new_page()
+        page.goto(f"http://127.0.0.1:{port}/live")
+        page.wait_for_selector("#live-state:text('live')", timeout=15_000)
+        window = int(page.get_attribute("#live", "data-window"))
+        page.evaluate(
+            """() => { window.maxGap = 0; let last = performance.now();
+            const tick = (t) => { window.maxGap = Math.max(window.maxGap, t - last); last = t;
+                                  requestAnimationFrame(tick); };
+            requestAnimationFrame(tick); }"""
+        )
+        template = Action.model_validate(
+            {"action_id": "act-0", "order_id": "F-0", "store_id": "store-f", "type": "notify_customer",
+             "rule": "promotion", "policy_version": "flood", "decided_at": datetime.now(UTC).isoformat(),
+             "caused_by": ["evt-0"], "reason": "a proactive notice <b>not bold</b>", "notice": "promotion_delay"}
+        )  # fmt: skip
+        records = [
+            (wire.topics["actions"], f"F-{i % 5000}".encode(),
+             dump_action(template.model_copy(update={"action_id": f"act-{i:024x}", "order_id": f"F-{i % 5000}"})),
+             None)
+            for i in range(FLOOD)
+        ]  # fmt: skip
+        off_loop(produce_raw, wire, records)
+
+        def arrived() -> int:
+            got = page.evaluate(
+                "() => [document.getElementById('live').getAttribute('data-received'),"
+                " document.getElementById('live').getAttribute('data-server-dropped')]"
+            )
+            return int(got[0] or 0) + int(got[1] or 0)
+
+        until(lambda: arrived() >= FLOOD, 180, "every action to reach the page (shown or counted as skipped)")
+        assert arrived() == FLOOD
+        page.wait_for_timeout(500)
+        assert page.locator("#live tbody tr").count() == window  # a bounded window, whatever came
+        assert page.locator("#live tbody b").count() == 0  # event text is text, not markup
+        gap = page.evaluate("window.maxGap")
+        assert gap < 2000, f"the page froze for {gap:.0f} ms"
+        heap = page.evaluate("performance.memory ? performance.memory.usedJSHeapSize : 0")
+        assert heap < 100 * 2**20, f"{heap / 2**20:.0f} MB of JavaScript heap"
+        started = time.monotonic()  # the console filters 100,000 actions on the server: still quick
+        page.goto(f"http://127.0.0.1:{port}/live?type=notify_customer&q=F-42")
+        page.wait_for_selector("#live tbody tr")
+        assert time.monotonic() - started < 10
+        orders = set(page.locator("#live tbody tr td:nth-child(3)").all_inner_texts())
+        assert orders and all("F-42" in o for o in orders)
+        page.select_option("select[name=type]", "notify_customer")
+        page.context.close()
+    finally:
+        console.stop()

@@ -11,7 +11,7 @@
   var count = document.getElementById("live-count");
   var seenEl = document.getElementById("live-seen");
   var droppedEl = document.getElementById("live-dropped");
-  var seen = 0, dropped = 0, pending = [], scheduled = false;
+  var seen = 0, dropped = 0, serverDropped = 0, pending = [], scheduled = false;
 
   function cell(tr, text, label, cls) {
     var td = document.createElement("td");
@@ -62,7 +62,9 @@
     try { msg = JSON.parse(ev.data); } catch (e) { return; }
     var rows = msg.rows || [];
     seen += rows.length;
-    if (msg.dropped) { dropped += msg.dropped; }
+    if (msg.dropped) { dropped += msg.dropped; serverDropped += msg.dropped; }
+    table.setAttribute("data-received", String(seen));
+    table.setAttribute("data-server-dropped", String(serverDropped));
     for (var i = 0; i < rows.length; i++) { pending.push(rows[i]); }
     if (pending.length > windowSize * 2) { dropped += pending.length - windowSize; pending = pending.slice(pending.length - windowSize); }
     if (!scheduled) { scheduled = true; window.requestAnimationFrame(flush); }
