@@ -695,8 +695,9 @@ async def whatif_start(request: web.Request) -> web.StreamResponse:
     uploaded_events: Path | None = None
     uploaded_policy: str | None = None
     try:
-        reader = await request.multipart()
-        async for part in _parts(reader):
+        if not request.content_type.startswith("multipart/"):  # a form without files
+            fields = {k: str(v)[:100_000] for k, v in (await request.post()).items()}
+        async for part in _parts(await request.multipart() if not fields else None):
             name = part.name or ""
             if name == "events_upload" and part.filename:
                 uploaded_events = run_dir / "events.jsonl"
@@ -741,7 +742,7 @@ async def whatif_start(request: web.Request) -> web.StreamResponse:
 
 
 async def _parts(reader: Any) -> AsyncIterator[Any]:
-    while True:
+    while reader is not None:
         part = await reader.next()
         if part is None:
             return
