@@ -14,8 +14,9 @@ Idempotency-Key should two processes race).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -67,14 +68,21 @@ class AuditRecord(BaseModel):
 
 
 AUDIT_ADAPTER: TypeAdapter[AuditRecord] = TypeAdapter(AuditRecord)
-_decisions: dict[str, asyncio.Lock] = {}
+_decisions: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # action id -> (lock, [requests using it])
 
 
-def _lock_for(action_id: str) -> asyncio.Lock:
-    lock = _decisions.get(action_id)
-    if lock is None:
-        lock = _decisions[action_id] = asyncio.Lock()
-    return lock
+@contextlib.asynccontextmanager
+async def _deciding(action_id: str) -> AsyncIterator[None]:
+    """One decision at a time on an action, within this process (the console serves several people)."""
+    lock, users = _decisions.setdefault(action_id, (asyncio.Lock(), [0]))
+    users[0] += 1
+    try:
+        async with lock:
+            yield
+    finally:
+        users[0] -= 1
+        if users[0] == 0:
+            del _decisions[action_id]
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,7 @@ async def release(
 ) -> Done:
     """Deliver a held refund now, past the breaker (with the usual retries); the held record is then removed
     and the decision appended to the audit topic."""
-    async with _lock_for(action_id):
+    async with _deciding(action_id):
         journal, metrics = await _with_journal(settings, config)
         try:
             held = _held(journal, action_id, who)
@@ -158,7 +166,7 @@ async def release(
 async def drop(settings: ExecutorSettings, config: ExecutorConfig, action_id: str, who: Who) -> Done:
     """Never send a held refund: publish `action.failed` ("dropped by a person"), remove the held record and
     append the decision to the audit topic."""
-    async with _lock_for(action_id):
+    async with _deciding(action_id):
         journal, _ = await _with_journal(settings, config)
         try:
             held = _held(journal, action_id, who)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -463,3 +464,68 @@ def test_a_hundred_thousand_actions_do_not_slow_the_live_page(
         page.context.close()
     finally:
         console.stop()
+
+
+def test_the_demo_prints_the_console_url_and_a_person_uses_it(browser: Any, tmp_path: Path) -> None:
+    """The README's first command: `postsale demo` prints the console's URL; at it a person watches the simulated
+    store, releases a held refund, reads an order's timeline and runs a what-if, without signing in (loopback)."""
+    import subprocess
+    import threading
+
+    proc = subprocess.Popen(
+        [*_postsale(), "demo", "--duration", "150", "--no-prometheus", "--web-port", "0", "--console-port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    out: list[str] = []
+    threading.Thread(target=lambda: out.extend(proc.stdout or ()), daemon=True).start()
+    try:
+        until(lambda: any("console: http://" in line for line in out) or proc.poll() is not None, 120, "the URL")
+        line = next((x for x in out if "console: http://" in x), "")
+        found = re.search(r"console: (http://127\.0\.0\.1:\d+/)", line)
+        assert found, "".join(out)[-3000:]
+        url = found.group(1).rstrip("/")
+        page = browser.new_context(viewport=DESKTOP).new_page()
+        page.goto(url)  # the printed URL itself
+        page.wait_for_selector("#live-state:text('live')", timeout=30_000)
+        page.locator("#live tbody tr").nth(5).wait_for(timeout=60_000)  # the simulated store's decisions arrive
+        shot(page, "demo-live", full_page=False)
+        card = page.locator("article.card.held").first
+        until(lambda: page.goto(f"{url}/needs") is not None and card.count() == 1, 90, "a held refund in the demo")
+        order_id = card.locator("h3 a").inner_text()
+        card.locator("input[name=operator]").fill("Demo Operator")
+        card.locator("input[name=reason]").fill("looked at the order: the refund is right")
+        card.locator("button[value=release]").click()
+        page.click("#confirm")
+        page.wait_for_url(re.compile(rf".*/orders/{re.escape(order_id)}\?decided=.*"), timeout=60_000)
+        assert "release:" in page.inner_text("#decided")
+        audit = page.locator("#audit tbody tr")
+        until(lambda: page.reload() is not None and audit.count() == 1, 30, "the audit record")
+        assert "Demo Operator" in audit.first.inner_text()
+        assert page.locator("#timeline tr.k-decision").count() >= 1  # the order's timeline, decisions and all
+        page.goto(f"{url}/whatif")
+        page.fill("input[name=t_max_reorder_attempts]", "0")
+        page.click("#run")
+        page.wait_for_selector("#done", timeout=120_000)
+        assert "+168.73" in page.locator("#money").inner_text()
+        page.context.close()
+        assert proc.poll() is None  # still running: nothing above stopped the demo
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+    assert proc.returncode == 0, "".join(out)[-3000:]
+    assert "receiver:" in "".join(out)  # the demo's closing summary
+
+
+def _postsale() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "streams.cli"]

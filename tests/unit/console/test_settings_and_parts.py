@@ -109,3 +109,24 @@ def test_a_decision_needs_an_operator_and_a_reason() -> None:
     with pytest.raises(ValueError):
         Who(operator="Ana", reason="")
     assert Who(operator="Ana", reason="checked", via="console", store="s1").store == "s1"
+
+
+def test_decisions_on_one_action_take_turns_and_leave_nothing_behind() -> None:
+    import asyncio
+
+    from streams.executor import commands
+
+    order: list[str] = []
+
+    async def decide(name: str, action_id: str) -> None:
+        async with commands._deciding(action_id):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.01)
+            order.append(f"{name} out")
+
+    async def go() -> None:
+        await asyncio.gather(decide("a", "act-1"), decide("b", "act-1"), decide("c", "act-1"))
+
+    asyncio.run(go())
+    assert order == ["a in", "a out", "b in", "b out", "c in", "c out"]
+    assert commands._decisions == {}
