@@ -290,10 +290,12 @@ async def live_page(request: web.Request) -> web.StreamResponse:
 
 
 async def live_stream(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: each message is a JSON list of new rows (batched every 0.2 s at most)."""
+    """Server-sent events: each message is a JSON list of new rows, at most five a second and never more rows than
+    the page keeps (`stream_window`); rows beyond are counted in `dropped`."""
     c = request.app[CONSOLE]
     f = Filter.from_query(request.query)
     sub = c.board.subscribe(_user(request), f)
+    window = c.settings.stream_window
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
     await resp.prepare(request)
     try:
@@ -306,8 +308,11 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
                 continue
             batch = [first]
             await asyncio.sleep(0.2)
-            while not sub.queue.empty() and len(batch) < 2000:
+            while not sub.queue.empty():
                 batch.append(sub.queue.get_nowait())
+            if len(batch) > window:  # the browser keeps no more than its window: the rest is only counted
+                sub.dropped += len(batch) - window
+                batch = batch[-window:]
             message: dict[str, Any] = {"rows": [row_json(a) for a in batch]}
             if sub.dropped:
                 message["dropped"] = sub.dropped

@@ -26,8 +26,9 @@
     var tr = document.createElement("tr");
     tr.className = "fresh";
     cell(tr, r.at, "at", "nowrap");
-    cell(tr, r.store, "store");
+    cell(tr, r.store, "store", "nowrap");
     var td = document.createElement("td");
+    td.className = "nowrap";
     td.setAttribute("data-label", "order");
     var a = document.createElement("a");
     a.href = "/orders/" + encodeURIComponent(r.order || "");
