@@ -85,6 +85,7 @@ def templates() -> Environment:
     )
     env.filters["short_time"] = lambda v: str(v or "")[:16].replace("T", " ")
     env.globals["urlencode"] = urlencode
+    env.globals["key"] = lambda a: _decision_key(a)
     return env
 
 
@@ -814,7 +815,24 @@ async def whatif_order(request: web.Request) -> web.StreamResponse:
     if run is None or not ORDER_ID.match(order_id):
         return not_found(request, "No such what-if run or order.")
     ta, tb = await asyncio.gather(c.whatif.explain(run, order_id, "a"), c.whatif.explain(run, order_id, "b"))
-    return render(request, "whatif_order.html", title=f"What if: {order_id}", run=run, order_id=order_id, ta=ta, tb=tb)
+    da, db = _decided(ta), _decided(tb)
+    return render(
+        request,
+        "whatif_order.html",
+        title=f"What if: {order_id}",
+        run=run,
+        order_id=order_id,
+        sides=(("A", ta, run.a, da - db), ("B", tb, run.b, db - da)),
+    )
+
+
+def _decided(tl: Any) -> set[tuple[Any, ...]]:
+    """A timeline's decisions, compared as `postsale diff` compares them (id and content)."""
+    return {_decision_key(e.action) for e in tl.entries if e.action is not None}
+
+
+def _decision_key(a: Any) -> tuple[Any, ...]:
+    return (a.action_id, a.type, a.amount, a.currency, a.decided_at, a.due_by, a.notice, a.quantity)
 
 
 # --- the app ------------------------------------------------------------------------------------------------------
