@@ -299,9 +299,7 @@ def diff_policies(
     n bytes read (the file is read twice)."""
     acts_a, refunds_a, events, penalty_a = _actions_of(path, a, until, on_progress)
     acts_b, refunds_b, _, penalty_b = _actions_of(path, b, until, on_progress)
-    diff = PolicyDiff(
-        refunds_a=refunds_a, refunds_b=refunds_b, events=events, penalty_a=penalty_a, penalty_b=penalty_b
-    )
+    diff = PolicyDiff(refunds_a=refunds_a, refunds_b=refunds_b, events=events, penalty_a=penalty_a, penalty_b=penalty_b)
     for aid, act in acts_a.items():
         other = acts_b.get(aid)
         if other is None:
