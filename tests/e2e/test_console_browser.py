@@ -338,6 +338,17 @@ def test_an_order_page_shows_its_timeline(stack: Stack, browser: Any) -> None:
     page.context.close()
 
 
+def test_every_page_fits_a_phone(stack: Stack, browser: Any) -> None:
+    page = signed_in(browser, stack, ANA_TOKEN, PHONE)
+    for path in ("/live", "/needs", "/orders/H-200", "/orders?q=SKU-1", "/stores", "/whatif"):
+        page.goto(f"{stack.url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"] + 1, f"{path} is {width} px wide on a {PHONE['width']} px phone"
+    page.goto(f"{stack.url}/orders/H-200")
+    shot(page, "order-phone")
+    page.context.close()
+
+
 def test_a_store_scoped_account_cannot_see_another_stores_order(stack: Stack, browser: Any) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     send(stack.wire, cancelled_order("S-400", "store-a", "20.00", now))
