@@ -100,6 +100,7 @@ class Board:
         self.subscribers: set[Subscriber] = set()
         self.seen_ids: OrderedDict[str, None] = OrderedDict()
         self.feed_size = feed_size
+        self.seq = 0  # sequence number of the latest action (the live stream's event id)
         self.latest: str = ""  # latest decided_at seen (the engine's clock, UTC ISO)
         # (store, day) -> counts by action type; (store, day, currency) -> customer money
         self.by_day: dict[tuple[str, str], Counter[str]] = {}
@@ -119,6 +120,8 @@ class Board:
         if action_id in self.seen_ids:  # a repeat of a decision (at-least-once): shown once
             return None
         self.seen_ids[action_id] = None
+        self.seq += 1
+        a["_seq"] = self.seq
         if len(self.seen_ids) > self.feed_size * 2:
             self.seen_ids.popitem(last=False)
         self.actions.append(a)
@@ -229,6 +232,20 @@ class Board:
                 out.append(a)
                 if len(out) >= limit:
                     break
+        return out
+
+    def after(self, user: User, f: Filter, seq: int, limit: int) -> list[dict[str, Any]]:
+        """Actions after sequence number `seq` the user may see that pass the filter, oldest first, at most the
+        newest `limit` (what a reconnecting live page missed)."""
+        out: list[dict[str, Any]] = []
+        for a in reversed(self.actions):
+            if a["_seq"] <= seq:
+                break
+            if user.sees(str(a.get("store_id"))) and self.matches(a, f):
+                out.append(a)
+                if len(out) >= limit:
+                    break
+        out.reverse()
         return out
 
     def all_matching(

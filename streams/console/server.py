@@ -182,9 +182,16 @@ async def security(request: web.Request, handler: Callable[[web.Request], Awaita
     return resp
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
 @web.middleware
 async def authenticate(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
     c = request.app[CONSOLE]
+    if c.sessions.accounts.open and (request.host or "").rsplit(":", 1)[0] not in LOOPBACK_NAMES:
+        # Without sign-in the console answers loopback names only: a page elsewhere whose name was made to point
+        # at 127.0.0.1 (DNS rebinding) gets nothing.
+        return web.Response(status=421, text="this console answers on 127.0.0.1 only")
     if request.path.startswith(OPEN_PATHS):
         session = c.sessions.get(request.cookies.get(COOKIE))
         if session is not None:
@@ -286,6 +293,7 @@ async def live_page(request: web.Request) -> web.StreamResponse:
         rows=[row_json(a) for a in rows],
         window=c.settings.stream_window,
         total=len(c.board.actions),
+        after=c.board.seq,
         **_filter_context(request, f),
     )
 
@@ -295,20 +303,26 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
     the page keeps (`stream_window`); rows beyond are counted in `dropped`."""
     c = request.app[CONSOLE]
     f = Filter.from_query(request.query)
-    sub = c.board.subscribe(_user(request), f)
+    user = _user(request)
     window = c.settings.stream_window
+    sub = c.board.subscribe(user, f)  # then, with no await between, the backlog: no action is in both
+    # Where the page (or, on a reconnection, its last message) left off: what came meanwhile is sent first.
+    last = request.headers.get("Last-Event-ID") or request.query.get("after", "")
+    backlog = c.board.after(user, f, int(last), window) if last.isdigit() else []
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
     await resp.prepare(request)
     try:
         await resp.write(b"retry: 2000\n\n")
         while True:
-            try:
-                first = await asyncio.wait_for(sub.queue.get(), 15)
-            except TimeoutError:
-                await resp.write(b": keep-alive\n\n")
-                continue
-            batch = [first]
-            await asyncio.sleep(0.2)
+            if backlog:
+                batch, backlog = backlog, []
+            else:
+                try:
+                    batch = [await asyncio.wait_for(sub.queue.get(), 15)]
+                except TimeoutError:
+                    await resp.write(b": keep-alive\n\n")
+                    continue
+                await asyncio.sleep(0.2)
             while not sub.queue.empty():
                 batch.append(sub.queue.get_nowait())
             if len(batch) > window:  # the browser keeps no more than its window: the rest is only counted
@@ -318,7 +332,8 @@ async def live_stream(request: web.Request) -> web.StreamResponse:
             if sub.dropped:
                 message["dropped"] = sub.dropped
                 sub.dropped = 0
-            await resp.write(b"data: " + orjson.dumps(message) + b"\n\n")
+            event_id = str(max(a["_seq"] for a in batch)).encode()
+            await resp.write(b"id: " + event_id + b"\ndata: " + orjson.dumps(message) + b"\n\n")
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -703,8 +718,15 @@ async def whatif_start(request: web.Request) -> web.StreamResponse:
     try:
         if not request.content_type.startswith("multipart/"):  # a form without files
             fields = {k: str(v)[:100_000] for k, v in (await request.post()).items()}
+        session = _session(request)
+        checked = bool(fields) and csrf_ok(session, fields.get("csrf", ""))
         async for part in _parts(await request.multipart() if not fields else None):
             name = part.name or ""
+            if name == "csrf":
+                checked = csrf_ok(session, (await part.text())[:200])
+                continue
+            if not checked:  # the form's first field is its CSRF token: nothing is read before it is checked
+                raise ValueError("the form expired: reload the page")
             if name == "events_upload" and part.filename:
                 uploaded_events = run_dir / "events.jsonl"
                 await _save_upload(part, uploaded_events, limit)
@@ -716,8 +738,7 @@ async def whatif_start(request: web.Request) -> web.StreamResponse:
                 uploaded_policy = target.read_text(encoding="utf-8", errors="replace") or None
             else:
                 fields[name] = (await part.text())[:100_000]
-        session = _session(request)
-        if not csrf_ok(session, fields.get("csrf", "")):
+        if not checked:
             raise ValueError("the form expired: reload the page")
         if uploaded_events is not None:
             events, events_name = uploaded_events, "uploaded file"

@@ -192,7 +192,8 @@ def test_the_live_stream_sends_new_rows_for_the_viewer_only(tmp_path: Path) -> N
             await stream.content.readline()
             for a in result.actions:
                 board.add_action(a.model_dump_json().encode())
-            line = await asyncio.wait_for(stream.content.readline(), 5)
+            assert (await asyncio.wait_for(stream.content.readline(), 5)).startswith(b"id: ")
+            line = await stream.content.readline()
             message = orjson.loads(line.removeprefix(b"data: "))
             orders = {r["order"] for r in message["rows"]}
             assert orders == {"B-1"}  # store-a's decisions are not sent to store-b's manager
@@ -225,3 +226,45 @@ def test_memory_is_bounded_and_a_slow_viewer_loses_rows_not_the_reader() -> None
         board.add_event(orjson.dumps({"event_id": f"e{i}", "order_id": f"O{i}", "type": "order.paid",
                                       "occurred_at": "2026-11-20T10:00:00Z"}))  # fmt: skip
     assert len(board.orders) == 100
+
+
+def test_a_reconnecting_live_page_gets_what_it_missed(tmp_path: Path) -> None:
+    result = engine_run()
+
+    async def go() -> None:
+        board = Board()
+        client, closers = await console_client(tmp_path, board, worker_app(result))
+        try:
+            first, rest = result.actions[:1], result.actions[1:]
+            feed(board, first)
+            seen = board.seq
+            feed(board, rest)  # decided while the page was away
+            stream = await client.get("/live/stream", headers={"Last-Event-ID": str(seen)})
+            assert await stream.content.readline() == b"retry: 2000\n"
+            await stream.content.readline()
+            event_id = await asyncio.wait_for(stream.content.readline(), 5)
+            data = await stream.content.readline()
+            assert event_id == f"id: {board.seq}\n".encode()
+            rows = orjson.loads(data.removeprefix(b"data: "))["rows"]
+            assert [r["id"] for r in rows] == [a.action_id for a in rest]  # oldest first, nothing twice
+            stream.close()
+        finally:
+            await close(closers)
+
+    asyncio.run(go())
+
+
+def test_without_sign_in_it_answers_loopback_names_only(tmp_path: Path) -> None:
+    board, result = _board()
+
+    async def go() -> None:
+        client, closers = await console_client(tmp_path, board, worker_app(result))
+        try:
+            assert (await client.get("/live")).status == 200
+            assert (await client.get("/live", headers={"Host": "localhost:6070"})).status == 200
+            rebound = await client.get("/live", headers={"Host": "attacker.example:6070"})
+            assert rebound.status == 421
+        finally:
+            await close(closers)
+
+    asyncio.run(go())

@@ -89,3 +89,21 @@ def test_a_bad_policy_or_no_history_is_explained(tmp_path: Path) -> None:
             await close(closers)
 
     asyncio.run(go())
+
+
+def test_nothing_is_uploaded_before_the_form_is_checked(tmp_path: Path) -> None:
+    async def go() -> None:
+        work = tmp_path / "work"
+        client, closers = await console_client(work, Board(), None)
+        try:
+            await client.get("/whatif")  # a session, whose token this form does not carry first
+            form = aiohttp.FormData()
+            form.add_field("events_upload", SAMPLE.read_bytes(), filename="mine.jsonl")
+            form.add_field("csrf", "forged")
+            refused = await client.post("/whatif", data=form)
+            assert refused.status == 400 and "expired" in await refused.text()
+            assert not list(work.glob("run-*/events.jsonl"))
+        finally:
+            await close(closers)
+
+    asyncio.run(go())
