@@ -266,6 +266,9 @@ class Board:
                 continue
             if f.q and not self.order_matches(a.order_id, f.q):
                 continue
+            at = _utc_naive(h.held_at.isoformat())
+            if f.since and at < f.since or f.until and at >= f.until:
+                continue
             out.append(h)
         return sorted(out, key=lambda h: h.held_at)
 

@@ -462,6 +462,31 @@ async def decide(request: web.Request) -> web.StreamResponse:
 # --- orders -----------------------------------------------------------------------------------------------------
 
 
+def _order_matches(request: web.Request, q: str, limit: int) -> list[str]:
+    c = request.app[CONSOLE]
+    user = _user(request)
+    matches: list[str] = []
+    for order_id, o in reversed(c.board.orders.items()):
+        if (o.store_id is None or user.sees(o.store_id)) and c.board.order_matches(order_id, q):
+            matches.append(order_id)
+            if len(matches) >= limit:
+                break
+    return matches
+
+
+async def orders_csv(request: web.Request) -> web.StreamResponse:
+    c = request.app[CONSOLE]
+    q = request.query.get("q", "").strip()[:128]
+    rows = []
+    for order_id in _order_matches(request, q, c.settings.orders_indexed) if q else []:
+        o = c.board.orders[order_id]
+        last = o.events[-1] if o.events else ("", "", "")
+        rows.append([order_id, o.store_id, " ".join(sorted(o.skus)), " ".join(sorted(o.tracking)), len(o.events),
+                     last[0], last[1]])  # fmt: skip
+    header = ["order", "store", "skus", "tracking_numbers", "events", "last_event_at", "last_event"]
+    return csv_response("orders.csv", header, rows)
+
+
 async def orders_search(request: web.Request) -> web.StreamResponse:
     c = request.app[CONSOLE]
     q = request.query.get("q", "").strip()[:128]
@@ -472,11 +497,7 @@ async def orders_search(request: web.Request) -> web.StreamResponse:
             store = c.board.store_of(q)
             if store is None or user.sees(store):
                 raise web.HTTPSeeOther(f"/orders/{q}")
-        for order_id, o in reversed(c.board.orders.items()):
-            if (o.store_id is None or user.sees(o.store_id)) and c.board.order_matches(order_id, q):
-                matches.append(order_id)
-                if len(matches) >= 100:
-                    break
+        matches = _order_matches(request, q, 100)
         if not matches and ORDER_ID.match(q):
             raise web.HTTPSeeOther(f"/orders/{q}")  # perhaps an open order this console has not indexed
     return render(request, "orders.html", title="Orders", q=q, matches=matches)
@@ -889,6 +910,7 @@ def build_app(
     r.add_post("/needs/{action_id}/confirm", confirm_page)
     r.add_post("/needs/{action_id}/decide", decide)
     r.add_get("/orders", orders_search)
+    r.add_get("/orders.csv", orders_csv)
     r.add_get("/orders/{order_id}", order_page)
     r.add_get("/stores", stores_page)
     r.add_get("/stores.csv", stores_csv)

@@ -162,8 +162,12 @@ def test_filters_and_csv_exports(tmp_path: Path) -> None:
             by_sku = await (await client.get("/live.csv?q=SKU-7")).text()
             assert "A-1" in by_sku and "B-1" not in by_sku
             assert "never kept" not in str(board.orders["A-1"])  # no customer data is indexed
+            orders = await (await client.get("/orders.csv?q=SKU-7")).text()
+            assert orders.splitlines()[1].startswith("A-1,store-a,SKU-7,,1,")
             needs = await (await client.get("/needs.csv")).text()
             assert "held refund" in needs and "A-1" in needs
+            assert "held refund" not in await (await client.get("/needs.csv?since=2026-11-20T10:02")).text()
+            assert "held refund" in await (await client.get("/needs.csv?since=2026-11-20T10:00")).text()
             stores = await (await client.get("/stores.csv?store=store-a")).text()
             assert stores.splitlines()[1].startswith("store-a,48,36,200,14,0.0700")
         finally:
