@@ -107,3 +107,43 @@ def test_nothing_is_uploaded_before_the_form_is_checked(tmp_path: Path) -> None:
             await close(closers)
 
     asyncio.run(go())
+
+
+def test_a_run_shows_progress_and_the_pages_stay_quick_meanwhile(tmp_path: Path) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from streams.simulator import generate, write_jsonl
+
+    events_dir = tmp_path / "events"
+    events_dir.mkdir()
+    write_jsonl(events_dir / "month.jsonl", generate(seed=2, orders=800, start=datetime(2026, 11, 1, tzinfo=UTC)))
+
+    async def go() -> None:
+        client, closers = await console_client(tmp_path / "work", Board(), None, events_dir=events_dir)
+        try:
+            page = await (await client.get("/whatif")).text()
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+            assert csrf and 'value="month.jsonl"' in page
+            form = {"csrf": csrf.group(1), "events_file": "month.jsonl", "t_max_reorder_attempts": "0"}
+            started = await client.post("/whatif", data=form, allow_redirects=False)
+            run_url = started.headers["Location"]
+            seen: list[float] = []
+            slowest = 0.0
+            for _ in range(1200):
+                status = await (await client.get(f"{run_url}/status")).json()
+                seen.append(status["progress"])
+                if status["status"] in ("done", "failed"):
+                    break
+                t0 = time.monotonic()
+                assert (await client.get("/live")).status == 200
+                slowest = max(slowest, time.monotonic() - t0)
+                await asyncio.sleep(0.05)
+            assert status["status"] == "done", status
+            assert any(0 < p < 1 for p in seen), seen  # the bar moved before the end
+            assert seen == sorted(seen) and seen[-1] == 1
+            assert slowest < 1.0, f"a page took {slowest:.2f} s while the run was going"
+        finally:
+            await close(closers)
+
+    asyncio.run(go())
