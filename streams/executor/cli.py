@@ -151,8 +151,13 @@ def _who(operator: str | None, reason: str) -> Who:
 
     from streams.executor.commands import Who
 
+    if not operator:
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):  # a uid with no name (some containers)
+            operator = f"uid {os.getuid()}"
     try:
-        return Who(operator=operator or getpass.getuser(), reason=reason)
+        return Who(operator=operator, reason=reason)
     except ValueError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from exc
