@@ -289,6 +289,10 @@ def demo(
             help="Run the executor: refunds go to a built-in Standard Webhooks receiver, outcomes back to the engine.",
         ),
     ] = True,
+    console: Annotated[
+        bool, typer.Option("--console/--no-console", help="Serve the after-sales console and print its URL.")
+    ] = True,
+    console_port: Annotated[int, typer.Option("--console-port", help="Its port (a free one if taken).")] = 6070,
 ) -> None:
     """The whole loop on this machine: embedded broker, a worker, a simulated store, live actions, and the
     executor delivering refunds to a built-in receiver."""
@@ -313,6 +317,8 @@ def demo(
         prometheus=prometheus,
         prometheus_port=prometheus_port,
         executor=executor,
+        console=console,
+        console_port=console_port,
     )
     raise typer.Exit(run_demo(opts, Console()))
 
@@ -415,6 +421,60 @@ def simulate(
     err.print(f"{stats.events} events produced, simulated time reached {stats.sim_time}")
     if stats.faults:
         err.print(line("faults: " + ", ".join(f"{n} {kind}" for kind, n in sorted(stats.faults.items()))))
+
+
+@app.command("console")
+def console_cmd(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Bind address (POSTSALE_CONSOLE_HOST; 127.0.0.1 unless sign-in).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (POSTSALE_CONSOLE_PORT, 6070).")] = None,
+    workers: Annotated[
+        list[str] | None,
+        typer.Option("--worker", "-w", help="A worker's web URL (repeat); POSTSALE_CONSOLE_WORKERS."),
+    ] = None,
+    broker: Annotated[
+        list[str] | None, typer.Option("--broker", "-b", help="Broker URL (repeat for several); POSTSALE_BROKERS.")
+    ] = None,
+    executor_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--executor-config", help="executor.yaml, to release held refunds (POSTSALE_EXECUTOR_CONFIG_FILE)."
+        ),
+    ] = None,
+    users_file: Annotated[
+        Path | None, typer.Option("--users-file", help="Accounts (POSTSALE_CONSOLE_USERS_FILE).")
+    ] = None,
+) -> None:
+    """The after-sales console: live actions, refunds that need a person, order timelines, stores, what-if."""
+    import asyncio
+    import os
+    import signal
+
+    from streams.console.run import run_until_stopped
+    from streams.console.settings import load_console_settings
+    from streams.executor.settings import load_executor_settings
+    from streams.settings import SettingsError
+
+    try:
+        has_config = executor_config is not None or bool(os.environ.get("POSTSALE_EXECUTOR_CONFIG_FILE"))
+        executor = load_executor_settings(
+            {"brokers": broker or None}, config_file=executor_config, dry_run=None if has_config else True
+        )
+        settings = load_console_settings(executor, host=host, port=port, workers=workers or None, users_file=users_file)
+    except SettingsError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
+    pol = _policy(executor.kafka.policy_file)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_until_stopped(settings, pol, stop, lambda url: err.print(f"console: {url}", markup=False))
+
+    asyncio.run(main())
 
 
 def _add_executor_commands() -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 from rich.table import Table
 
 from models.actions import CUSTOMER_MONEY
@@ -167,6 +168,13 @@ class DemoExecutor:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
+
+    def release_setup(self) -> tuple[ExecutorConfig, dict[str, SecretStr]] | None:
+        """The config and secret a person's release delivers with (the console's), once the receiver is up."""
+        if not self.config_path.exists():
+            return None
+        config = load_config(self.config_path)
+        return config, resolve_secrets(config, {SECRET_ENV: self.secret})
 
     def count(self, outcome: str) -> int:
         """Deliveries of customer money (refunds and abandoned returns) with this outcome."""

@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from models.policy_file import load_policy
 from streams.demo.broker import EmbeddedBroker
 from streams.demo.executor import DemoExecutor, SimClock
 from streams.demo.ports import free_port
@@ -61,6 +62,8 @@ class DemoOptions:
     faults: float = 0.01  # a real store's integration is not perfect: the dead-letter and repeat counters move too
     prometheus_port: int = 9090
     executor: bool = True  # refunds to a built-in receiver, outcomes back to the engine
+    console: bool = True  # the after-sales console on console_port (a free one if taken)
+    console_port: int = 6070
 
 
 @dataclass
@@ -95,7 +98,12 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -
 
 
 def _render(
-    feed: ActionFeed, opts: DemoOptions, port: int, prometheus: str | None = None, executor: DemoExecutor | None = None
+    feed: ActionFeed,
+    opts: DemoOptions,
+    port: int,
+    prometheus: str | None = None,
+    executor: DemoExecutor | None = None,
+    console_url: str | None = None,
 ) -> Group:
     table = Table(title="postsale demo: actions as they are decided", expand=True)
     table.add_column("decided at (sim)", no_wrap=True)
@@ -118,6 +126,8 @@ def _render(
         f"simulated time {sim} (×{opts.speed:g}) · events {feed.events} · actions {feed.total} · "
         f"metrics http://127.0.0.1:{port}/metrics · why? curl http://127.0.0.1:{port}/orders/ORDER_ID · Ctrl-C stops"
     )
+    if console_url is not None:
+        head += f"\nconsole {console_url} (live actions, held refunds, order timelines, stores, what-if)"
     if prometheus is not None:
         head += f"\nPrometheus {prometheus} (alerts: {prometheus}/alerts)"
     if executor is not None:
@@ -198,21 +208,52 @@ async def _run(
     if executor is not None:
         tasks.append(asyncio.create_task(executor.run(stop)))
 
-    def render() -> Group:
-        return _render(feed, opts, port, prometheus, executor)
+    async with _console(settings, opts, port, executor) as console_url:
+        if console_url is not None:
+            console.print(f"console: {console_url}")
 
-    with Live(render(), console=console, refresh_per_second=4, transient=not console.is_terminal) as live:
-        while not stop.is_set():
+        def render() -> Group:
+            return _render(feed, opts, port, prometheus, executor, console_url)
+
+        with Live(render(), console=console, refresh_per_second=4, transient=not console.is_terminal) as live:
+            while not stop.is_set():
+                live.update(render())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.25)
+                if any(t.done() and not t.cancelled() and t.exception() is not None for t in tasks):
+                    stop.set()  # a part of the loop failed: stop and say so rather than show a frozen table
             live.update(render())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.25)
-            if any(t.done() and not t.cancelled() and t.exception() is not None for t in tasks):
-                stop.set()  # a part of the loop failed: stop and say so rather than show a frozen table
-        live.update(render())
     for result in await asyncio.gather(*tasks, return_exceptions=True):
         if isinstance(result, BaseException):
             console.print(f"demo task failed: {type(result).__name__}: {result}", markup=False)
     return feed
+
+
+@contextlib.asynccontextmanager
+async def _console(
+    settings: Settings, opts: DemoOptions, worker_port: int, executor: DemoExecutor | None
+) -> AsyncIterator[str | None]:
+    """The after-sales console on the demo's topics, releasing refunds through the demo executor's config."""
+    if not opts.console:
+        yield None
+        return
+    from streams.console.run import serve
+    from streams.console.settings import ConsoleSettings
+    from streams.executor.settings import ExecutorSettings
+
+    if executor is not None:
+        exec_settings = ExecutorSettings(kafka=settings, config_file=executor.config_path, metrics_enabled=False)
+    else:
+        exec_settings = ExecutorSettings(kafka=settings, dry_run=True, metrics_enabled=False)
+    console_settings = ConsoleSettings(
+        executor=exec_settings,
+        port=free_port(opts.console_port),
+        workers=[f"http://127.0.0.1:{worker_port}"],
+        work_dir=executor.workdir / "console" if executor is not None else None,
+    )
+    setup = executor.release_setup if executor is not None else (lambda: None)
+    async with serve(console_settings, load_policy(None), setup) as running:
+        yield running.url
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from prometheus_client import CollectorRegistry
@@ -37,6 +37,9 @@ actions_app = typer.Typer(
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from streams.executor.commands import Who
 
 ConfigOpt = Annotated[
     Path | None,
@@ -149,6 +152,28 @@ async def _until_signal(body: Callable[[asyncio.Event], Awaitable[T]]) -> T:
 
 
 ActionIdArg = Annotated[str, typer.Argument(help="The held action's id (act-…).")]
+OperatorOpt = Annotated[
+    str | None,
+    typer.Option("--operator", help="Who decides (recorded in the audit topic); default: the login name."),
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit topic).")]
+
+
+def _who(operator: str | None, reason: str) -> Who:
+    import getpass
+
+    from streams.executor.commands import Who
+
+    if not operator:
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):  # a uid with no name (some containers)
+            operator = f"uid {os.getuid()}"
+    try:
+        return Who(operator=operator, reason=reason)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from exc
 
 
 @actions_app.command("list")
@@ -172,7 +197,13 @@ def list_cmd(config: ConfigOpt = None, broker: BrokerOpt = None) -> None:
 
 
 @actions_app.command()
-def release(action_id: ActionIdArg, config: ConfigOpt = None, broker: BrokerOpt = None) -> None:
+def release(
+    action_id: ActionIdArg,
+    reason: ReasonOpt = "released from the command line",
+    operator: OperatorOpt = None,
+    config: ConfigOpt = None,
+    broker: BrokerOpt = None,
+) -> None:
     """Deliver a held refund now (a person's decision: the breaker is not asked again)."""
     from streams.executor.commands import NotHeld
     from streams.executor.commands import release as do_release
@@ -181,7 +212,7 @@ def release(action_id: ActionIdArg, config: ConfigOpt = None, broker: BrokerOpt 
     _logging(settings)
     cfg = _config(settings)
     try:
-        done = asyncio.run(do_release(settings, cfg, _secrets(cfg), action_id))
+        done = asyncio.run(do_release(settings, cfg, _secrets(cfg), action_id, _who(operator, reason)))
     except NotHeld as exc:
         err.print(line(f"{action_id} is not held (unknown, or already released or dropped)"))
         raise typer.Exit(1) from exc
@@ -191,7 +222,13 @@ def release(action_id: ActionIdArg, config: ConfigOpt = None, broker: BrokerOpt 
 
 
 @actions_app.command()
-def drop(action_id: ActionIdArg, config: ConfigOpt = None, broker: BrokerOpt = None) -> None:
+def drop(
+    action_id: ActionIdArg,
+    reason: ReasonOpt = "dropped from the command line",
+    operator: OperatorOpt = None,
+    config: ConfigOpt = None,
+    broker: BrokerOpt = None,
+) -> None:
     """Never send a held refund; the engine gets `action.failed` ("dropped by a person")."""
     from streams.executor.commands import NotHeld
     from streams.executor.commands import drop as do_drop
@@ -199,7 +236,7 @@ def drop(action_id: ActionIdArg, config: ConfigOpt = None, broker: BrokerOpt = N
     settings = _settings(broker, config_file=config, dry_run=True if config is None else None)
     _logging(settings)
     try:
-        done = asyncio.run(do_drop(settings, _config(settings), action_id))
+        done = asyncio.run(do_drop(settings, _config(settings), action_id, _who(operator, reason)))
     except NotHeld as exc:
         err.print(line(f"{action_id} is not held (unknown, or already released or dropped)"))
         raise typer.Exit(1) from exc

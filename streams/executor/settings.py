@@ -28,6 +28,9 @@ class ExecutorSettings(BaseSettings):
     topic_failed: str = Field(default="actions.failed", description="Dead letters: actions given up on or rejected.")
     topic_outcomes: str = Field(default="postsale-executor-outcomes", description="Compacted, keyed by action id.")
     topic_held: str = Field(default="postsale-executor-held", description="Compacted: refunds held by the breaker.")
+    topic_audit: str = Field(
+        default="postsale-audit", description="Who released or dropped a held refund, and why (keyed by order id)."
+    )
     metrics_enabled: bool = True
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=6067, ge=0, le=65535)
@@ -41,9 +44,11 @@ class ExecutorSettings(BaseSettings):
         if self.config_file is None and not self.dry_run:
             raise ValueError("config_file is required unless dry_run is set")
         k = self.kafka
-        mine = {self.topic_failed, self.topic_outcomes, self.topic_held}
-        if len(mine) != 3 or mine & {k.topic_actions, *k.input_topics, k.topic_dead_letter}:
-            raise ValueError("topic_failed, topic_outcomes and topic_held must differ from each other and the worker's")
+        mine = {self.topic_failed, self.topic_outcomes, self.topic_held, self.topic_audit}
+        if len(mine) != 4 or mine & {k.topic_actions, *k.input_topics, k.topic_dead_letter}:
+            raise ValueError(
+                "topic_failed, topic_outcomes, topic_held and topic_audit must differ from each other and the worker's"
+            )
         return self
 
 

@@ -224,6 +224,8 @@ class PolicyDiff:
     refunds_a: dict[str, Decimal] = field(default_factory=dict)
     refunds_b: dict[str, Decimal] = field(default_factory=dict)
     events: int = 0
+    penalty_a: dict[str, int] = field(default_factory=dict)  # store -> refusal-to-ship points at the end, under A
+    penalty_b: dict[str, int] = field(default_factory=dict)
 
     def by_rule_and_type(self) -> list[tuple[str, str, int, int, int]]:
         counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -240,6 +242,11 @@ class PolicyDiff:
             c: self.refunds_b.get(c, Decimal(0)) - self.refunds_a.get(c, Decimal(0))
             for c in self.refunds_a.keys() | self.refunds_b.keys()
         }
+
+    def penalty_moved(self) -> dict[str, int]:
+        """Per store, penalty points under B less those under A (stores where they differ)."""
+        moved = {s: self.penalty_b.get(s, 0) - self.penalty_a.get(s, 0) for s in self.penalty_a.keys() | self.penalty_b}
+        return {s: v for s, v in sorted(moved.items()) if v}
 
     def example_orders(self, n: int = 5) -> list[str]:
         seen: list[str] = []
@@ -264,6 +271,7 @@ class PolicyDiff:
             "customer_refunds_a": {k: str(v) for k, v in self.refunds_a.items()},
             "customer_refunds_b": {k: str(v) for k, v in self.refunds_b.items()},
             "money_moved": {k: str(v) for k, v in self.money_moved().items()},
+            "penalty_points_moved": self.penalty_moved(),
             "example_orders": self.example_orders(),
         }
 
@@ -284,23 +292,32 @@ _COMPARED = (
 
 
 def _actions_of(
-    path: Path, policy: Policy, until: datetime | None
-) -> tuple[dict[str, Action], dict[str, Decimal], int]:
+    path: Path, policy: Policy, until: datetime | None, on_progress: Callable[[int], None] | None = None
+) -> tuple[dict[str, Action], dict[str, Decimal], int, dict[str, int]]:
     buf = io.BytesIO()
-    result = replay_file(path, policy, out=buf, on_bad=lambda _b: None, until=until)
+    result = replay_file(path, policy, out=buf, on_bad=lambda _b: None, until=until, on_progress=on_progress)
     actions: dict[str, Action] = {}
     for line in buf.getvalue().splitlines():
         a = parse_action(line)
         actions[a.action_id] = a
-    return actions, result.replayer.stats.customer_refunds, result.replayer.stats.events
+    r = result.replayer
+    penalty = {store: ledger.penalty_points for store, ledger in r.stores.items()}
+    return actions, r.stats.customer_refunds, r.stats.events, penalty
 
 
-def diff_policies(path: Path, a: Policy, b: Policy, until: datetime | None = None) -> PolicyDiff:
+def diff_policies(
+    path: Path,
+    a: Policy,
+    b: Policy,
+    until: datetime | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> PolicyDiff:
     """Replay the same history under both policies; a decision is the same when its id is (ids do not
-    depend on the policy version), and changed when its content differs."""
-    acts_a, refunds_a, events = _actions_of(path, a, until)
-    acts_b, refunds_b, _ = _actions_of(path, b, until)
-    diff = PolicyDiff(refunds_a=refunds_a, refunds_b=refunds_b, events=events)
+    depend on the policy version), and changed when its content differs. `on_progress(n)` is told of every
+    n bytes read (the file is read twice)."""
+    acts_a, refunds_a, events, penalty_a = _actions_of(path, a, until, on_progress)
+    acts_b, refunds_b, _, penalty_b = _actions_of(path, b, until, on_progress)
+    diff = PolicyDiff(refunds_a=refunds_a, refunds_b=refunds_b, events=events, penalty_a=penalty_a, penalty_b=penalty_b)
     for aid, act in acts_a.items():
         other = acts_b.get(aid)
         if other is None:

@@ -154,6 +154,10 @@ def diff_tables(console: Console, d: PolicyDiff, a: Policy, b: Policy) -> None:
             cell(f"customer refunds {cur}"),
             cell(f"A {d.refunds_a.get(cur, 0)} → B {d.refunds_b.get(cur, 0)} ({moved:+})"),
         )
+    for store, points in d.penalty_moved().items():
+        head.add_row(
+            f"penalty points {store}", f"A {d.penalty_a.get(store, 0)} → B {d.penalty_b.get(store, 0)} ({points:+})"
+        )
     console.print(head)
     table = Table(title="by rule and action type")
     for col in ("rule", "type", "added", "removed", "changed"):

@@ -126,6 +126,7 @@ def executor_env(wire: Wire, config: Path, **extra: str) -> dict[str, str]:
             "POSTSALE_EXECUTOR_TOPIC_FAILED": f"{p}-actions.failed",
             "POSTSALE_EXECUTOR_TOPIC_OUTCOMES": f"{p}-executor-outcomes",
             "POSTSALE_EXECUTOR_TOPIC_HELD": f"{p}-executor-held",
+            "POSTSALE_EXECUTOR_TOPIC_AUDIT": f"{p}-audit",
             "POSTSALE_EXECUTOR_METRICS_ENABLED": "false",
             "POSTSALE_LOG_LEVEL": "info",
             "TEST_WEBHOOK_SECRET": SECRET,

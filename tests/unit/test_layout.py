@@ -106,8 +106,24 @@ FORBIDDEN = {
         "streams.cli",
     ),
     "streams.orders": ("streams.worker", "streams.executor", "streams.offline", "streams.demo", "streams.simulator"),
-    "streams.worker": ("streams.executor", "streams.offline", "streams.demo", "streams.simulator", "streams.cli"),
-    "streams.executor": ("streams.worker", "streams.offline", "streams.demo", "streams.simulator", "streams.cli"),
+    "streams.worker": (
+        "streams.executor",
+        "streams.offline",
+        "streams.demo",
+        "streams.simulator",
+        "streams.cli",
+        "streams.console",
+    ),
+    "streams.executor": (
+        "streams.worker",
+        "streams.offline",
+        "streams.demo",
+        "streams.simulator",
+        "streams.cli",
+        "streams.console",
+    ),
+    # The console reads Kafka and the workers' HTTP API; it runs the offline engine and the executor's commands.
+    "streams.console": ("streams.worker", "streams.demo", "streams.simulator", "streams.cli"),
     "streams.offline": ("streams.worker", "streams.executor", "streams.demo", "streams.simulator"),
 }
 
