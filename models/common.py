@@ -31,6 +31,10 @@ StoreId = Annotated[
     StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$"),
     Field(description="The store the order belongs to.", examples=["store-hz-01"]),
 ]
+KNOWN_MARKETPLACES: tuple[str, ...] = ("tmall", "taobao", "1688", "aliexpress", "jd", "pdd", "shopify", "dsers")
+"""Marketplaces a policy may name: an override for any other would never apply (a misspelt `tmal:`), so it is
+refused. Orders from other marketplaces are still decided, with the policy's defaults."""
+
 Marketplace = Annotated[
     str,
     StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$"),

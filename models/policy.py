@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from models.common import CountryCode, EventTime, epoch_micros
+from models.common import KNOWN_MARKETPLACES, CountryCode, EventTime, epoch_micros
 
 
 class CarrierLimits(BaseModel):
@@ -221,6 +221,16 @@ class Promotion(BaseModel):
     )
     overrides: Thresholds = Field(default_factory=Thresholds)
 
+    @field_validator("marketplaces")
+    @classmethod
+    def _known_marketplaces(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = sorted(set(value or ()) - set(KNOWN_MARKETPLACES))
+        if unknown:
+            raise ValueError(
+                f"unknown marketplace {', '.join(unknown)}: the known ones are {', '.join(KNOWN_MARKETPLACES)}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _ordered(self) -> Promotion:
         if self.ends_at <= self.starts_at:
@@ -241,6 +251,16 @@ class Policy(BaseModel):
     promotions: tuple[Promotion, ...] = Field(
         default=(), max_length=MAX_OVERRIDES, description="Sales: a few a year, so decades of them."
     )
+
+    @field_validator("marketplaces")
+    @classmethod
+    def _known_marketplaces(cls, value: dict[str, Thresholds]) -> dict[str, Thresholds]:
+        unknown = sorted(set(value) - set(KNOWN_MARKETPLACES))
+        if unknown:
+            raise ValueError(
+                f"unknown marketplace {', '.join(unknown)}: the known ones are {', '.join(KNOWN_MARKETPLACES)}"
+            )
+        return value
 
     @field_validator("marketplaces", "regions", "promotions", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import streams
+from models.common import KNOWN_MARKETPLACES
 from models.events import parse_event
 from models.policy import MAX_OVERRIDES, Policy
 from models.policy_file import DEFAULT_POLICY_RESOURCE, PolicyError, load_policy, parse_policy
@@ -182,9 +183,15 @@ _FULL = yaml.safe_dump({"handling_time_hours": 8760.0, **{k: v for k, v in DEFAU
 
 
 def _full_overrides(n: int) -> str:
-    """`n` marketplaces that each set every threshold the shipped defaults set."""
+    """Every known marketplace and `n` regions, each setting every threshold the shipped defaults set."""
     block = "".join("    " + line + "\n" for line in _FULL.splitlines())
-    return "version: x\nmarketplaces:\n" + "".join(f"  m{i}:\n{block}" for i in range(n))
+    regions = [a + b for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"][:n]
+    return (
+        "version: x\nmarketplaces:\n"
+        + "".join(f"  '{m}':\n{block}" for m in KNOWN_MARKETPLACES)
+        + "regions:\n"
+        + "".join(f"  {r}:\n{block}" for r in regions)
+    )
 
 
 SHAPES = {
@@ -202,12 +209,13 @@ def test_memory_stays_bounded_at_the_size_limit(shape: str) -> None:
 
 
 def test_the_largest_policy_a_store_could_write_loads_within_bounds() -> None:
-    """Every marketplace override allowed, each setting every threshold: accepted, in bounded memory."""
+    """Every override allowed, each setting every threshold: accepted, in bounded memory."""
     text = _full_overrides(MAX_OVERRIDES)
     assert len(text.encode()) <= MAX_BYTES and _nodes(text) <= MAX_NODES
     loaded: list[Policy | None] = []
     assert peak_bytes(lambda: loaded.append(_load(text))) < 64 * 1024 * 1024
-    assert loaded[0] is not None and len(loaded[0].marketplaces) == MAX_OVERRIDES
+    assert loaded[0] is not None and len(loaded[0].regions) == MAX_OVERRIDES
+    assert len(loaded[0].marketplaces) == len(KNOWN_MARKETPLACES)
 
 
 def test_a_file_far_over_the_limit_is_refused_reading_no_more_than_the_limit(tmp_path: Path) -> None:

@@ -527,3 +527,17 @@ def test_a_file_wrong_everywhere_lists_its_first_twenty_problems_and_counts_the_
     assert [line for line, _, _ in caught.value.problems] == list(range(3, 23))
     assert str(caught.value).startswith("policy store.yaml is invalid (30 problems):")
     assert str(caught.value).endswith("\n  and 10 more")
+
+
+def test_a_misspelt_marketplace_is_refused_with_the_known_names() -> None:
+    from models.policy_file import parse_policy
+
+    for text in (
+        "version: x\nmarketplaces:\n  tmal: {penalty_points_apply: true}\n",
+        "version: x\npromotions:\n  - {name: s, starts_at: '2026-11-01T00:00:00+08:00', "
+        "ends_at: '2026-11-12T00:00:00+08:00', marketplaces: [taoboa]}\n",
+    ):
+        with pytest.raises(PolicyError) as refused:
+            parse_policy(text, "p.yaml")
+        message = str(refused.value)
+        assert "unknown marketplace" in message and "tmall" in message and "line " in message
