@@ -173,6 +173,12 @@ class OrderState(BaseModel):
     supplier_cost: Decimal | None = None
     supplier_currency: str | None = None
     supplier_attempt: int = Field(default=0, description="0 = the original supplier; n = the n-th alternative.")
+    supplier_id: str | None = Field(
+        default=None, description="The supplier the order is with now, as order.supplier_ordered/reordered named it."
+    )
+    former_suppliers: tuple[str, ...] = Field(
+        default=(), description="Suppliers the order was moved away from: their late messages no longer drive it."
+    )
     expedited: bool = False
     awaiting_supplier_since: AwareDatetime | None = None
     shipped_at: AwareDatetime | None = None

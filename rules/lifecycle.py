@@ -89,10 +89,25 @@ def apply(order: OrderState, event: Event, ctx: Ctx) -> OrderState:
             supplier_ordered=True,
             supplier_cost=event.cost if event.cost is not None else order.supplier_cost,
             supplier_currency=event.currency if event.currency is not None else order.supplier_currency,
+            **_supplier_after(order, event),
         )
     if isinstance(event, OrderRefunded):
         return _refunded(order, event) if event.party == "customer" else order
     return order
+
+
+def _supplier_after(order: OrderState, event: OrderSupplierOrdered | OrderReordered) -> dict[str, object]:
+    """The supplier the order is with after this event. A reorder is a new supplier even when the event does
+    not name it (then the current one is unknown); a supplier order naming none keeps the one known."""
+    current = event.supplier_id
+    if current is None and isinstance(event, OrderSupplierOrdered):
+        current = order.supplier_id
+    if current == order.supplier_id:
+        return {}
+    changes: dict[str, object] = {"supplier_id": current}
+    if order.supplier_id is not None and order.supplier_id not in order.former_suppliers:
+        changes["former_suppliers"] = (*order.former_suppliers, order.supplier_id)
+    return changes
 
 
 def _refunded(order: OrderState, event: OrderRefunded) -> OrderState:

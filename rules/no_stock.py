@@ -5,6 +5,16 @@ item from an alternative supplier; when no alternative is left (policy
 `max_reorder_attempts`), refund the customer and tell them. The same path
 serves oversize, overdue_switch and supplier_unresponsive
 (`switch_supplier`), each under its own rule id.
+
+A supplier's message drives the order only if it comes from the supplier the
+order is with now (`from_another_supplier`): after a reorder elsewhere, a late
+"no stock" (or reply, oversize rejection, "unresponsive") naming the old
+supplier is noted on the order's timeline and ignored. The current supplier
+is the one the last `order.supplier_ordered`/`order.reordered` named. A
+message that names no supplier is taken as the current supplier's (stores that
+never send supplier ids keep today's behaviour); so is any message while the
+order's current supplier is unknown, unless it names a supplier the order was
+already moved away from.
 """
 
 from __future__ import annotations
@@ -19,6 +29,17 @@ from rules.lifecycle import PRE_SHIPMENT_RULES, retire_at
 def reorder_pending(order: OrderState) -> bool:
     """A switch to another supplier was decided and that supplier has not confirmed the order yet."""
     return order.supplier_attempt > 0 and not order.supplier_ordered
+
+
+def from_another_supplier(order: OrderState, named: str | None) -> str | None:
+    """Why a message naming supplier `named` must not drive the order, or None if it may."""
+    if named is None or named == order.supplier_id:
+        return None
+    if order.supplier_id is not None:
+        return f"the message names supplier {named}, but the order is now with {order.supplier_id}: ignored"
+    if named in order.former_suppliers:
+        return f"the message names supplier {named}, which the order was moved away from: ignored"
+    return None
 
 
 def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a similar item") -> None:
@@ -75,7 +96,10 @@ def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a simil
 def no_stock(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "no_stock")
     if isinstance(trigger, OrderOutOfStock):
-        if reorder_pending(order):
+        stale = from_another_supplier(order, trigger.supplier_id)
+        if stale is not None:
+            plan.note(f"no stock reported: {stale}")
+        elif reorder_pending(order):
             plan.note("a reorder from another supplier is already under way; waiting for its confirmation")
         else:
             supplier = f" ({trigger.supplier_id})" if trigger.supplier_id else ""
