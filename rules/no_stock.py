@@ -6,15 +6,17 @@ item from an alternative supplier; when no alternative is left (policy
 serves oversize, overdue_switch and supplier_unresponsive
 (`switch_supplier`), each under its own rule id.
 
-A supplier's message drives the order only if it comes from the supplier the
-order is with now (`from_another_supplier`): after a reorder elsewhere, a late
-"no stock" (or reply, oversize rejection, "unresponsive") naming the old
-supplier is noted on the order's timeline and ignored. The current supplier
-is the one the last `order.supplier_ordered`/`order.reordered` named. A
-message that names no supplier is taken as the current supplier's (stores that
-never send supplier ids keep today's behaviour); so is any message while the
-order's current supplier is unknown, unless it names a supplier the order was
-already moved away from.
+A supplier's message drives the order unless it comes from a supplier the
+order was moved away from (`from_another_supplier`): after a reorder
+elsewhere, a late "no stock" (or reply, oversize rejection, "unresponsive")
+naming the old supplier is noted on the order's timeline and ignored. The
+order's supplier is the one the last `order.supplier_ordered`/`order.reordered`
+named; a reorder naming none leaves the old one behind all the same. A message
+that names no supplier is the current supplier's (stores that never send
+supplier ids keep their behaviour). A message naming a supplier the order has
+never been with is also applied, with a note saying so: stores' systems do not
+all agree on supplier ids, and ignoring a genuine "no stock" would leave the
+buyer waiting for goods that never come (overdue_switch would act, days later).
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ def reorder_pending(order: OrderState) -> bool:
 
 def from_another_supplier(order: OrderState, named: str | None) -> str | None:
     """Why a message naming supplier `named` must not drive the order, or None if it may."""
-    if named is None or named == order.supplier_id:
+    if named is None or named == order.supplier_id or named not in order.former_suppliers:
         return None
-    if order.supplier_id is not None:
-        return f"the message names supplier {named}, but the order is now with {order.supplier_id}: ignored"
-    if named in order.former_suppliers:
-        return f"the message names supplier {named}, which the order was moved away from: ignored"
-    return None
+    now = f"now with {order.supplier_id}" if order.supplier_id is not None else "reordered elsewhere"
+    return f"the message names supplier {named}, which the order left (it is {now}): ignored"
+
+
+def unknown_supplier(plan: Plan, named: str | None) -> None:
+    """Note a message naming a supplier the order has never been with (applied all the same)."""
+    if named is not None and plan.order.supplier_id is not None and named != plan.order.supplier_id:
+        plan.note(f"the message names supplier {named}, the order was bought from {plan.order.supplier_id}")
 
 
 def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a similar item") -> None:
@@ -102,6 +107,7 @@ def no_stock(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
         elif reorder_pending(order):
             plan.note("a reorder from another supplier is already under way; waiting for its confirmation")
         else:
+            unknown_supplier(plan, trigger.supplier_id)
             supplier = f" ({trigger.supplier_id})" if trigger.supplier_id else ""
             switch_supplier(plan, f"supplier{supplier} reports no stock")
     return plan.done()

@@ -139,6 +139,7 @@ TO_SUP2 = [
     n1(reordered, at=T0 + 2 * DAY, supplier_id="sup-2"),
 ]
 SWITCHED = [SUPPLIER_REFUND_60, REORDER]
+LEFT_SUP1 = "the message names supplier sup-1, which the order left (it is now with sup-2): ignored"
 OVERSIZE_SWITCH = [
     ("refund", "oversize", "supplier", "65.00", None),
     ("refund", "oversize", "customer", "100.00", None),
@@ -152,7 +153,7 @@ OVERSIZE_SWITCH = [
         pytest.param(
             n1(out_of_stock, at=T0 + 3 * DAY, supplier_id="sup-1"),
             [],
-            "no stock reported: the message names supplier sup-1, but the order is now with sup-2: ignored",
+            "no stock reported: " + LEFT_SUP1,
             id="late no-stock from the old supplier: ignored, no customer refund",
         ),
         pytest.param(
@@ -170,7 +171,7 @@ OVERSIZE_SWITCH = [
         pytest.param(
             n1(oversize_rejected, at=T0 + 3 * DAY, supplier_id="sup-1"),
             [],
-            "oversize rejection: the message names supplier sup-1, but the order is now with sup-2: ignored",
+            "oversize rejection: " + LEFT_SUP1,
             id="late oversize rejection about the old supplier: ignored",
         ),
         pytest.param(
@@ -182,8 +183,7 @@ OVERSIZE_SWITCH = [
         pytest.param(
             n1(supplier_unresponsive, at=T0 + 3 * DAY, supplier_id="sup-1"),
             [],
-            "supplier reported unresponsive: the message names supplier sup-1, but the order is now with sup-2: "
-            "ignored",
+            "supplier reported unresponsive: " + LEFT_SUP1,
             id="the old supplier reported unresponsive: ignored",
         ),
         pytest.param(
@@ -239,3 +239,9 @@ def test_a_reorder_naming_no_supplier_leaves_the_old_one_behind():
     # a supplier never seen before is taken as the new, unnamed one
     other = run([*events, n1(out_of_stock, at=T0 + 3 * DAY, supplier_id="sup-9")])
     assert briefs(other)[2:] == [("refund", "no_stock", "supplier", "65.00", None), CUSTOMER_REFUND, TELL_BUYER]
+
+
+def test_a_message_from_a_supplier_the_order_never_had_is_applied_and_noted():
+    result = run_full([P, SUP1, n1(out_of_stock, at=T0 + DAY, supplier_id="sup-7")])
+    assert briefs(result.actions) == SWITCHED
+    assert "no_stock: the message names supplier sup-7, the order was bought from sup-1" in result.decisions[-1].notes
