@@ -193,6 +193,9 @@ class OrderState(BaseModel):
     disputes_opened: int = 0
     dispute_days: tuple[date, ...] = Field(default=(), description="UTC dates disputes were opened (dispute_rate).")
     penalty_points: int = Field(default=0, description="Refusal-to-ship points this order has cost its store.")
+    non_quality_units_accepted: int = Field(
+        default=0, description="Units accepted back for non-quality reasons (the wholesale cap counts them all)."
+    )
 
     customer_refunds: tuple[CustomerRefund, ...] = ()
     refunds_done: Decimal = Decimal("0")

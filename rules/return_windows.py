@@ -4,7 +4,8 @@ returned goods and the buyer is refunded at once (seed 004).
 
 Abandon (refund without taking the goods back) when the return shipping costs
 more than `abandon_above_return_cost_share` of the order value. Otherwise the
-refund follows the goods' arrival; if they have not arrived 30 days after the
+refund follows the goods' arrival (the returned units' worth, or the amount
+claimed if less); if they have not arrived 30 days after the
 buyer shipped them, a person decides. Goods that arrive after the case closed
 (abandoned and refunded, or closed in the seller's favour) refund nothing.
 """
@@ -19,12 +20,15 @@ from rules.base import Ctx, Due, Outcome, Plan, Trigger, days
 
 
 def refund_for_return(order: OrderState, case: DisputeCase) -> Decimal:
-    """What a returned case refunds: the claimed amount, or the returned units' share of the order."""
-    if case.amount_claimed is not None:
-        return case.amount_claimed
+    """What a returned case refunds: the returned units' share of the order (all of it when the quantity is not
+    known), or the claimed amount if the buyer asked for less. Never more than the units that come back are
+    worth: a return capped at fewer units than asked (non_quality_return_cap) refunds only those."""
+    worth = order.amount
     if case.quantity is not None and order.units > 0:
-        return order.amount * min(case.quantity, order.units) / order.units
-    return order.amount
+        worth = order.amount * min(case.quantity, order.units) / order.units
+    if case.amount_claimed is not None:
+        return min(case.amount_claimed, worth)
+    return worth
 
 
 def start_return_window(plan: Plan) -> None:
