@@ -140,6 +140,8 @@ class DisputeCase(BaseModel):
         "return_accepted",
         "return_shipped",
         "return_received",
+        "resolved",
+        "escalated",
         "closed",
     ] = "open"
     amount_claimed: Decimal | None = None

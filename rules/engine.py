@@ -272,13 +272,18 @@ class _Run:
         )
 
 
-def _row_named(name: str, order: OrderState, event_type: str) -> str | None:
-    """Resolve a stand-in against the order as it is now (dispute_reasons opens the case its owner then sees)."""
+def _row_named(name: str, order: OrderState, event: Event) -> str | None:
+    """Resolve a stand-in against the order as it is now (dispute_reasons opens the case its owner then sees).
+
+    A dispute.opened reaches the case owner only if it opened the case: a second dispute while one is open
+    is escalated by dispute_reasons, and must not restart the open case's path (ask for evidence again)."""
     if name == CASE_OWNER:
-        owner = order.dispute.rule if order.dispute is not None else None
-        if owner is None or (event_type == "dispute.opened" and owner == "dispute_reasons"):
+        case = order.dispute
+        if case is None:
             return None
-        return owner
+        if event.type == "dispute.opened" and (case.rule == "dispute_reasons" or case.opened_by != event.event_id):
+            return None
+        return case.rule
     if name == INTERCEPTOR:
         return order.interception_cause
     return name
@@ -331,7 +336,7 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
     ctx = ctx_for(run.order, policy)
     run.order = lifecycle.apply(run.order, event, ctx)
     for name in ON_EVENT[event.type]:
-        row = _row_named(name, run.order, event.type)
+        row = _row_named(name, run.order, event)
         if row is not None:
             run.take(ROWS[row](run.order, event, ctx))
     if isinstance(event, DisputeClosed):

@@ -18,6 +18,10 @@ from models.events import DisputeReturnAccepted, DisputeReturnReceived, DisputeR
 from models.state import DisputeCase, OrderState
 from rules.base import Ctx, Due, Outcome, Plan, Trigger, days
 
+RETURNING = frozenset({"return_accepted", "return_shipped", "return_received", "closed"})
+"""Case statuses in which return events are the return's: closed stays, so that goods arriving after an
+abandoned return or a seller's win are noted as owing nothing."""
+
 
 def refund_for_return(order: OrderState, case: DisputeCase) -> Decimal:
     """What a returned case refunds: the returned units' share of the order (all of it when the quantity is not
@@ -51,6 +55,12 @@ def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             case = case.model_copy(update={"return_cost": trigger.return_cost})
             plan.update(dispute=case)
         start_return_window(plan)
+    elif isinstance(trigger, DisputeReturnShipped | DisputeReturnReceived) and case.status not in RETURNING:
+        # No return was accepted for this case (by the store or the platform): goods sent back without one
+        # are not a refund, least of all on a case resolved by a reissue or handed to a person.
+        plan.note(
+            f"return {trigger.type.rsplit('_', 1)[-1]} for {case.cause} ({case.status}), no return accepted: ignored"
+        )
     elif isinstance(trigger, DisputeReturnShipped):
         plan.settle("return_windows", key=f"return-tracking-{case.cause}")
         cost = trigger.return_cost if trigger.return_cost is not None else case.return_cost
