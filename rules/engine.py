@@ -6,6 +6,9 @@ else decides.
 
 Invariants enforced here, once, for every row:
 - a repeated event (same `event_id`) changes nothing;
+- an event dated before its order's placement (clock skew, within what
+  `rules.intake` lets through) is applied as of the placement: no decision is
+  dated before its order was placed;
 - before an event at time t is applied, the order's deadlines due before t
   fire first (they would have fired by then in real time), so a decision
   depends only on the order's own events and the time, never on how other
@@ -324,6 +327,14 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
     if digest in order.seen:
         return Decision(state=order, duplicate=True, notes=(f"event {event.event_id} already processed",))
     run = _Run(order)
+    if event.occurred_at < order.placed_at:
+        # Clock skew between systems (rules.intake refuses what is beyond its tolerance): decided as of the
+        # placement, so that no decision predates the order. Ids do not depend on the time.
+        run.notes.append(
+            f"{event.type} {event.event_id} is dated {event.occurred_at.isoformat()}, before the order was placed: "
+            "applied as of the placement"
+        )
+        event = event.model_copy(update={"occurred_at": order.placed_at})
     if not _fire(run, event.occurred_at, policy):
         # The order finished and was forgotten before this event's time: treat the event as for an unknown order.
         return Decision(
