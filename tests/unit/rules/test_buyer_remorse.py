@@ -81,3 +81,14 @@ def test_partial_return_of_a_retail_order_is_not_capped():
     actions = run(events)
     assert [(a.type, a.quantity) for a in actions if a.type == "accept_return"] == [("accept_return", 3)]
     assert [str(a.amount) for a in customer_refunds(actions)] == ["75.00"]
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        pytest.param(order("10.00"), [("accept_return", OPEN)], id="accepted at the dispute"),
+        pytest.param(order("30.01"), [("offer_coupon", OPEN)], id="coupon at the dispute"),
+    ],
+)
+def test_decision_times(events, expected):
+    assert [(a.type, a.decided_at) for a in run(events) if a.rule == R] == expected

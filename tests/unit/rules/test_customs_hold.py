@@ -49,6 +49,12 @@ def st(name, at):
             id="the parcel moving on closes the hold",
         ),
         pytest.param(
+            parcel(st("customs_hold", HOLD), st("info_received", HOLD + 2 * DAY)),
+            HOLD + 7 * DAY + US,
+            [NOTIFY, ESCALATE],
+            id="a label printed again while held is still held",
+        ),
+        pytest.param(
             parcel(st("customs_hold", HOLD), st("exception", HOLD + 2 * DAY)),
             HOLD + 7 * DAY + US,
             [NOTIFY, ESCALATE],

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from models.state import DisputeCase
+from rules.return_windows import refund_for_return
 from tests.factories import (
     DAY,
     T0,
@@ -12,11 +16,13 @@ from tests.factories import (
     briefs,
     customer_refunds,
     dispute,
+    item,
     placed,
     return_accepted,
     return_received,
     return_shipped,
     run,
+    run_full,
     shipped,
 )
 
@@ -96,3 +102,75 @@ def test_abandon_carries_the_cause_and_closes_the_case():
     actions = run(accepted(ev(return_shipped, 2, return_cost="120.00")))
     (abandon,) = [a for a in actions if a.type == "abandon_return"]
     assert abandon.cause == "dispute-1" and abandon.currency == "CNY"
+
+
+@pytest.mark.parametrize(
+    ("events", "until", "expected"),
+    [
+        pytest.param(accepted(), OPEN + 11 * DAY, [("close_dispute", OPEN + 10 * DAY)], id="closed at day 10"),
+        pytest.param(
+            accepted(ev(return_shipped, 2), ev(return_received, 6)),
+            OPEN + 60 * DAY,
+            [("refund", OPEN + 6 * DAY)],
+            id="refund when the goods arrive",
+        ),
+        pytest.param(
+            accepted(ev(return_shipped, 2, return_cost="150.00")),
+            OPEN + 60 * DAY,
+            [("abandon_return", OPEN + 2 * DAY)],
+            id="abandon when the buyer ships back",
+        ),
+        pytest.param(
+            accepted(ev(return_shipped, 2)),
+            OPEN + 40 * DAY,
+            [("escalate", OPEN + 32 * DAY)],
+            id="not received: escalated 30 days after shipping back",
+        ),
+        pytest.param(
+            accepted(ev(return_accepted, 1), reason="not_as_described"),
+            OPEN + 12 * DAY,
+            [("close_dispute", OPEN + 11 * DAY)],
+            id="the platform's acceptance starts the window",
+        ),
+    ],
+)
+def test_decision_times(events, until, expected):
+    assert [(a.type, a.decided_at) for a in run(events, until=until) if a.rule == R] == expected
+
+
+@pytest.mark.parametrize(
+    ("dispute_kw", "expected"),
+    [
+        pytest.param({"amount_claimed": "40.00"}, "40.00", id="a claim of 40.00 is refunded as 40.00, not 100.00"),
+        pytest.param({"quantity": 1}, "50.00", id="1 of 2 units returned: half"),
+        pytest.param({"quantity": 2, "amount_claimed": "150.00"}, "100.00", id="a claim above the goods' worth"),
+    ],
+)
+def test_what_a_returned_case_refunds(dispute_kw, expected):
+    events = [
+        placed(order_id="V2", items=[item(quantity=2, unit_price="50.00")]),
+        shipped(order_id="V2", at=S),
+        dispute("quality", order_id="V2", at=OPEN, **dispute_kw),
+        return_shipped(order_id="V2", at=OPEN + DAY),
+        return_received(order_id="V2", at=OPEN + 3 * DAY),
+    ]
+    (refund,) = customer_refunds(run(events))
+    assert (str(refund.amount), refund.decided_at) == (expected, OPEN + 3 * DAY)
+
+
+def test_more_units_than_ordered_refund_the_order_once_without_a_cap_note():
+    # quantity 3 of a 2-unit order: the goods are worth the order, not 150.00 (the engine's guard would cap it,
+    # saying so in the reason: the buyer's refund reads differently)
+    events = [
+        placed(order_id="V3", items=[item(quantity=2, unit_price="50.00")]),
+        shipped(order_id="V3", at=S),
+        dispute("quality", order_id="V3", at=OPEN, quantity=3),
+        return_shipped(order_id="V3", at=OPEN + DAY),
+        return_received(order_id="V3", at=OPEN + 3 * DAY),
+    ]
+    (refund,) = customer_refunds(run(events))
+    assert refund.amount == Decimal("100.00")
+    assert refund.reason == "the returned goods arrived: refund the buyer"
+    state = run_full(events).state("V3")
+    case = DisputeCase(seq=1, reason="quality", rule="product_defect", opened_at=OPEN, opened_by="x", quantity=3)
+    assert refund_for_return(state, case) == Decimal("100.00")

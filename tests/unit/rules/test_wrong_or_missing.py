@@ -218,3 +218,36 @@ def test_refund_is_due_within_15_working_days_of_verification():
 def test_refund_overdue(events, until, expected):
     actions = of_type(run(verified_on_friday(*events), until=until), "escalate", R)
     assert [a.notice for a in actions] == expected
+
+
+@pytest.mark.parametrize(
+    ("events", "until", "expected"),
+    [
+        pytest.param(
+            order(), OPEN + 8 * DAY, [("request_evidence", OPEN), ("escalate", OPEN + 7 * DAY)], id="evidence overdue"
+        ),
+        pytest.param(
+            order(
+                "tmall", "wrong_item", evidence(order_id="W1", at=EVID), verified(True, order_id="W1", at=EVID + DAY)
+            ),
+            EVID + 2 * DAY,
+            [("request_evidence", OPEN), ("open_claim", EVID), ("reissue", EVID + DAY)],
+            id="each step at its event's time",
+        ),
+        pytest.param(
+            order("tmall", "wrong_item", evidence(order_id="W1", at=EVID)),
+            datetime(2026, 5, 1, tzinfo=CST),
+            # 30 working days after Sat 2026-03-07 (CN calendar, Qingming on 2026-04-06)
+            [("request_evidence", OPEN), ("open_claim", EVID), ("escalate", None)],
+            id="verification overdue: at the 30th working day",
+        ),
+    ],
+)
+def test_decision_times(events, until, expected):
+    actions = [a for a in run(events, until=until) if a.rule == R]
+    assert [a.type for a in actions] == [t for t, _ in expected]
+    for action, (_, at) in zip(actions, expected, strict=True):
+        if at is not None:
+            assert action.decided_at == at
+        else:
+            assert action.decided_at > EVID + 30 * DAY  # working days: later than 30 calendar days
