@@ -176,10 +176,9 @@ class OrderState(BaseModel):
     supplier_currency: str | None = None
     supplier_attempt: int = Field(default=0, description="0 = the original supplier; n = the n-th alternative.")
     supplier_id: str | None = Field(
-        default=None, description="The supplier the order is with now, as order.supplier_ordered/reordered named it."
-    )
-    former_suppliers: tuple[str, ...] = Field(
-        default=(), description="Suppliers the order was moved away from: their late messages no longer drive it."
+        default=None,
+        description="The alternative supplier the order was moved to, as its reorder named it; None before any "
+        "reorder (every supplier message is then about the original supplier).",
     )
     expedited: bool = False
     awaiting_supplier_since: AwareDatetime | None = None

@@ -42,10 +42,9 @@ def buyer_remorse(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
         assert share is not None
         over_the_cap(plan, case.cause, asked, units, share)
         return plan.done()
-    plan.update(
-        dispute=case.model_copy(update={"quantity": units, "return_cost": trigger.return_cost}),
-        non_quality_units_accepted=order.non_quality_units_accepted + units,
-    )
+    plan.update(dispute=case.model_copy(update={"quantity": units, "return_cost": trigger.return_cost}))
+    if order.wholesale and share is not None:  # what the order's cap has left
+        plan.update(non_quality_units_accepted=order.non_quality_units_accepted + units)
     if capped:
         assert share is not None
         plan.act(

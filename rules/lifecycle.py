@@ -97,17 +97,13 @@ def apply(order: OrderState, event: Event, ctx: Ctx) -> OrderState:
 
 
 def _supplier_after(order: OrderState, event: OrderSupplierOrdered | OrderReordered) -> dict[str, object]:
-    """The supplier the order is with after this event. A reorder is a new supplier even when the event does
-    not name it (then the current one is unknown); a supplier order naming none keeps the one known."""
-    current = event.supplier_id
-    if current is None and isinstance(event, OrderSupplierOrdered):
-        current = order.supplier_id
-    if current == order.supplier_id:
-        return {}
-    changes: dict[str, object] = {"supplier_id": current}
-    if order.supplier_id is not None and order.supplier_id not in order.former_suppliers:
-        changes["former_suppliers"] = (*order.former_suppliers, order.supplier_id)
-    return changes
+    """The supplier the order was moved to: named by its reorder (None if the reorder names none), or by a
+    supplier order confirming the alternative. Before any switch nothing is recorded."""
+    if isinstance(event, OrderReordered):
+        return {"supplier_id": event.supplier_id} if event.supplier_id != order.supplier_id else {}
+    if order.supplier_attempt > 0 and event.supplier_id is not None and event.supplier_id != order.supplier_id:
+        return {"supplier_id": event.supplier_id}
+    return {}
 
 
 def _refunded(order: OrderState, event: OrderRefunded) -> OrderState:

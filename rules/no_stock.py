@@ -6,17 +6,18 @@ item from an alternative supplier; when no alternative is left (policy
 serves oversize, overdue_switch and supplier_unresponsive
 (`switch_supplier`), each under its own rule id.
 
-A supplier's message drives the order unless it comes from a supplier the
-order was moved away from (`from_another_supplier`): after a reorder
-elsewhere, a late "no stock" (or reply, oversize rejection, "unresponsive")
-naming the old supplier is noted on the order's timeline and ignored. The
-order's supplier is the one the last `order.supplier_ordered`/`order.reordered`
-named; a reorder naming none leaves the old one behind all the same. A message
-that names no supplier is the current supplier's (stores that never send
-supplier ids keep their behaviour). A message naming a supplier the order has
-never been with is also applied, with a note saying so: stores' systems do not
-all agree on supplier ids, and ignoring a genuine "no stock" would leave the
-buyer waiting for goods that never come (overdue_switch would act, days later).
+After a switch, only the supplier the order was moved to drives it
+(`from_another_supplier`): once a reorder named the alternative supplier, a
+late "no stock" (or reply, oversize rejection, "unresponsive") naming any
+other supplier — the old one, most often — is noted on the order's timeline
+and ignored, so that it cannot send an order the new supplier is shipping
+down the no-stock path to a customer refund. The alternative is the one
+`order.reordered` named (or an `order.supplier_ordered` after the switch).
+Everything else is applied as it comes, as before: a message naming no
+supplier (it is the current supplier's), any message before the first switch
+(stores' systems do not all agree on the original supplier's id, and ignoring
+a genuine "no stock" would leave the buyer waiting), and any message after a
+reorder that named no supplier (nothing to match against).
 """
 
 from __future__ import annotations
@@ -35,16 +36,9 @@ def reorder_pending(order: OrderState) -> bool:
 
 def from_another_supplier(order: OrderState, named: str | None) -> str | None:
     """Why a message naming supplier `named` must not drive the order, or None if it may."""
-    if named is None or named == order.supplier_id or named not in order.former_suppliers:
+    if named is None or order.supplier_id is None or named == order.supplier_id:
         return None
-    now = f"now with {order.supplier_id}" if order.supplier_id is not None else "reordered elsewhere"
-    return f"the message names supplier {named}, which the order left (it is {now}): ignored"
-
-
-def unknown_supplier(plan: Plan, named: str | None) -> None:
-    """Note a message naming a supplier the order has never been with (applied all the same)."""
-    if named is not None and plan.order.supplier_id is not None and named != plan.order.supplier_id:
-        plan.note(f"the message names supplier {named}, the order was bought from {plan.order.supplier_id}")
+    return f"the message names supplier {named}, but the order was moved to {order.supplier_id}: ignored"
 
 
 def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a similar item") -> None:
@@ -107,7 +101,6 @@ def no_stock(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
         elif reorder_pending(order):
             plan.note("a reorder from another supplier is already under way; waiting for its confirmation")
         else:
-            unknown_supplier(plan, trigger.supplier_id)
             supplier = f" ({trigger.supplier_id})" if trigger.supplier_id else ""
             switch_supplier(plan, f"supplier{supplier} reports no stock")
     return plan.done()

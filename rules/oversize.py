@@ -4,8 +4,8 @@ The check at placement is ours: catch it before the supplier does. Then
 nothing was bought yet, so there is no supplier refund: the order is placed
 again as an adjusted/alternative product within the limits. A carrier's
 rejection later takes the no_stock path (supplier refund + reorder); a
-rejection naming a supplier the order was moved away from is noted and ignored
-(see no_stock: a rejection naming no supplier, or one the order has never been with, is applied).
+rejection naming a supplier other than the one the order was moved to is noted and ignored
+(see no_stock: which messages are matched).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from models.events import OrderOversize, OrderPlaced
 from models.policy import CarrierLimits
 from models.state import OrderState
 from rules.base import Ctx, Outcome, Plan, Trigger
-from rules.no_stock import from_another_supplier, reorder_pending, switch_supplier, unknown_supplier
+from rules.no_stock import from_another_supplier, reorder_pending, switch_supplier
 
 
 def limits_exceeded(event: OrderPlaced, limits: CarrierLimits) -> list[str]:
@@ -56,7 +56,6 @@ def oversize(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
         elif reorder_pending(order):
             plan.note("a reorder is already under way")
         else:
-            unknown_supplier(plan, trigger.supplier_id)
             detail = f" ({trigger.detail})" if trigger.detail else ""
             switch_supplier(plan, f"logistics rejected the order as oversized{detail}", product=ADJUSTED)
     return plan.done()

@@ -2,8 +2,8 @@
 
 → the no_stock path, "so the customer is not left waiting indefinitely".
 A supplier reply closes the window. A reply or an "unresponsive" report about a
-supplier the order was moved away from is noted and ignored (see no_stock:
-a message naming no supplier, or one the order has never been with, is applied).
+supplier other than the one the order was moved to is noted and ignored (see no_stock:
+which messages are matched).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from models.events import OrderSupplierReplied, OrderSupplierUnresponsive
 from models.state import OrderState
 from rules.base import Ctx, Due, Outcome, Plan, Trigger, fmt
-from rules.no_stock import from_another_supplier, reorder_pending, switch_supplier, unknown_supplier
+from rules.no_stock import from_another_supplier, reorder_pending, switch_supplier
 
 
 def supplier_unresponsive(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
@@ -30,7 +30,6 @@ def supplier_unresponsive(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outc
         if reorder_pending(order):
             plan.note("a reorder from another supplier is already under way")
         else:
-            unknown_supplier(plan, trigger.supplier_id)
             switch_supplier(plan, "the supplier is unresponsive")
     elif isinstance(trigger, Due) and order.awaiting_supplier_since is not None:
         switch_supplier(
