@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from models.actions import action_id_for
 from tests.factories import (
     DAY,
     T0,
@@ -134,6 +135,18 @@ REACHED = ("notify_customer", R, None, None, "non_quality_return_cap_reached")
         ),
         pytest.param(
             100,
+            [dict(quantity=15), dict(quantity=3, goods_back=False), dict(quantity=2, goods_back=False)],
+            [
+                ("accept_return", R, None, None, None),
+                OVER,
+                ("refund", "return_windows", "customer", "100.00", None),
+                REACHED,
+                REACHED,
+            ],
+            id="over the cap, then two more returns: each told the cap is used up",
+        ),
+        pytest.param(
+            100,
             [dict(quantity=10), dict(quantity=3, goods_back=False)],
             [
                 ("accept_return", "buyer_remorse", None, None, None),
@@ -176,5 +189,25 @@ def test_the_over_cap_notice_names_the_units_that_stay():
     accept, notice = [a for a in run(events) if a.decided_at == T0 + 5 * DAY]
     assert (accept.type, accept.quantity) == ("accept_return", 10)
     assert notice.notice == "non_quality_return_cap_exceeded"
-    assert "5 of the 15 units asked are over the 10% non-quality return cap" in notice.reason
+    assert notice.reason == (
+        "5 of the 15 units asked are over the 10% non-quality return cap announced at placement (10 of 100 units): "
+        "they stay with the buyer, unrefunded; tell the buyer"
+    )
+    assert notice.action_id == action_id_for("H1", R, "notify_customer", "dispute-1-over-cap")
     assert run_full(events).state("H1").non_quality_units_accepted == 10
+
+
+def test_the_cap_reached_notice_says_what_was_announced():
+    events = [
+        wholesale(100),
+        shipped(order_id="H1", at=T0 + DAY),
+        dispute("buyer_remorse", order_id="H1", at=T0 + 5 * DAY, quantity=10, return_cost="1.00"),
+        closed(order_id="H1", at=T0 + 6 * DAY),
+        dispute("buyer_remorse", order_id="H1", at=T0 + 7 * DAY, quantity=3, return_cost="1.00"),
+    ]
+    (notice,) = [a for a in run(events) if a.notice == "non_quality_return_cap_reached"]
+    assert notice.reason == (
+        "the 10% non-quality return cap announced at placement (10 of 100 units) is used up: the 3 unit(s) asked "
+        "cannot come back; tell the buyer"
+    )
+    assert notice.decided_at == T0 + 7 * DAY
