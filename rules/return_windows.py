@@ -55,6 +55,9 @@ def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             case = case.model_copy(update={"return_cost": trigger.return_cost})
             plan.update(dispute=case)
         start_return_window(plan)
+    elif isinstance(trigger, DisputeReturnShipped) and case.status == "closed":
+        # Closed in the seller's favour (no tracking in time) or abandoned: goods sent back now owe nothing.
+        plan.note(f"return shipped for {case.cause}, which is already closed: ignored")
     elif isinstance(trigger, DisputeReturnShipped | DisputeReturnReceived) and case.status not in RETURNING:
         # No return was accepted for this case (by the store or the platform): goods sent back without one
         # are not a refund, least of all on a case resolved by a reissue or handed to a person.

@@ -51,7 +51,7 @@ from models.events import (
 from models.ledger import LedgerEntry, StoreLedger
 from models.policy import Policy
 from models.policy_file import load_policy
-from models.state import OrderState
+from models.state import ORDER_STATE_ADAPTER, OrderState
 from rules.engine import Decision, advance, handle_event
 from rules.store_ledger import apply_entry
 
@@ -460,6 +460,9 @@ def run_full(events: Iterable[Event], until: datetime | None = None, policy: Pol
             out.states[order_id] = decision.state
             out.actions.extend(decision.actions)
             out.ledger.extend(decision.ledger)
+    for state in out.states.values():
+        # every state the rules leave must survive the store's JSON (the worker keeps it between events)
+        assert state is None or ORDER_STATE_ADAPTER.validate_json(ORDER_STATE_ADAPTER.dump_json(state)) == state
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models.state import ORDER_STATE_ADAPTER
-from tests.factories import DAY, HOUR, T0, US, briefs, dispute, placed, run, run_full, shipped, status
+from tests.factories import DAY, HOUR, T0, US, briefs, closed, dispute, placed, run, run_full, shipped, status
 
 S = T0 + DAY
 HOLD = S + 2 * DAY
@@ -106,3 +106,21 @@ def test_each_hold_is_escalated_under_its_own_id():
     # the order's state, with its pending hold deadline, survives the store's JSON round trip
     state = run_full(events[:-1] + [st("customs_hold", HOLD + 9 * DAY)]).state("C1")
     assert ORDER_STATE_ADAPTER.validate_json(ORDER_STATE_ADAPTER.dump_json(state)) == state
+
+
+def test_each_customs_dispute_gets_its_own_reminder_and_escalation():
+    events = parcel(
+        dispute("customs_held", order_id="C1", at=HOLD),
+        st("customs_cleared", HOLD + 8 * DAY),
+        closed(order_id="C1", at=HOLD + 8 * DAY),
+        dispute("customs_held", order_id="C1", at=HOLD + 10 * DAY),
+    )
+    actions = run(events, until=HOLD + 18 * DAY)
+    assert [(a.type, a.decided_at) for a in actions if a.rule == "customs_hold"] == [
+        ("notify_customs", HOLD),
+        ("escalate", HOLD + 7 * DAY),
+        ("notify_customs", HOLD + 10 * DAY),
+        ("escalate", HOLD + 17 * DAY),
+    ]
+    reminders = [a.reason for a in actions if a.type == "notify_customs"]
+    assert all(r.startswith("buyer reports the parcel held by customs: send the merchant") for r in reminders)

@@ -211,3 +211,21 @@ def test_the_cap_reached_notice_says_what_was_announced():
         "cannot come back; tell the buyer"
     )
     assert notice.decided_at == T0 + 7 * DAY
+
+
+def test_a_retail_order_on_a_capped_marketplace_returns_in_full():
+    events = [
+        wholesale(50, is_wholesale=False),
+        shipped(order_id="H1", at=T0 + DAY),
+        dispute("buyer_remorse", order_id="H1", at=T0 + 5 * DAY, quantity=20, return_cost="1.00"),
+    ]
+    (action,) = [a for a in run(events) if a.type == "accept_return"]
+    assert (action.rule, action.quantity) == ("buyer_remorse", 20)
+
+
+def test_the_cap_notice_names_the_units():
+    (notice,) = run([wholesale(50)])
+    assert notice.reason == (
+        "wholesale order of 50 units: tell the buyer before the order that returns not caused by quality are "
+        "capped at 10% (5 units)"
+    )

@@ -14,10 +14,12 @@ from tests.factories import (
     T0,
     US,
     briefs,
+    closed,
     customer_refunds,
     dispute,
     item,
     placed,
+    policy_with,
     return_accepted,
     return_received,
     return_shipped,
@@ -174,3 +176,68 @@ def test_more_units_than_ordered_refund_the_order_once_without_a_cap_note():
     state = run_full(events).state("V3")
     case = DisputeCase(seq=1, reason="quality", rule="product_defect", opened_at=OPEN, opened_by="x", quantity=3)
     assert refund_for_return(state, case) == Decimal("100.00")
+
+
+@pytest.mark.parametrize(
+    ("events", "policy", "expected"),
+    [
+        pytest.param(
+            accepted(ev(return_accepted, 1), ev(return_shipped, 2), ev(return_received, 5), reason="not_as_described"),
+            None,
+            [("refund", R, "customer", "100.00", None)],
+            id="a return the platform accepted, no quantity given: the order's amount when the goods arrive",
+        ),
+        pytest.param(
+            accepted(ev(return_accepted, 1, return_cost="150.00"), ev(return_shipped, 2), reason="not_as_described"),
+            None,
+            [("abandon_return", R, "customer", "100.00", None)],
+            id="the return cost the platform gave decides the abandon when the buyer's shipment names none",
+        ),
+        pytest.param(
+            [
+                placed(order_id="V1"),
+                shipped(order_id="V1", at=S),
+                dispute("quality", order_id="V1", at=OPEN, return_cost="150.00"),
+                ev(return_shipped, 2),
+            ],
+            None,
+            [("abandon_return", R, "customer", "100.00", None)],
+            id="the return cost given with the dispute decides it too",
+        ),
+        pytest.param(
+            accepted(ev(return_shipped, 2, return_cost="60.00")),
+            policy_with({"abandon_above_return_cost_share": 0.5}, version="abandon-half"),
+            [("abandon_return", R, "customer", "100.00", None)],
+            id="a store abandoning above half the order value: 60 of 100 is abandoned",
+        ),
+        pytest.param(
+            accepted(ev(return_shipped, 12), ev(return_received, 15)),
+            None,
+            [("close_dispute", R, None, None, None)],
+            id="goods shipped back after the case closed in the seller's favour: no refund",
+        ),
+    ],
+)
+def test_what_moves_money_on_a_return(events, policy, expected):
+    actions = run(events, until=OPEN + 20 * DAY, policy=policy)
+    assert briefs([a for a in actions if a.rule == R]) == expected
+
+
+@pytest.mark.parametrize(
+    ("then", "expected"),
+    [
+        pytest.param([], "close_dispute", id="no tracking twice: two closures"),
+        pytest.param([(return_shipped, 1, {"return_cost": "150.00"})], "abandon_return", id="two abandons"),
+        pytest.param([(return_shipped, 1, {})], "escalate", id="two returns lost on the way"),
+    ],
+)
+def test_each_dispute_s_return_is_decided_under_its_own_id(then, expected):
+    # two units, one returned each time: the second abandon is within what was paid
+    events = [placed(order_id="V4", items=[item(quantity=2, unit_price="50.00")]), shipped(order_id="V4", at=S)]
+    for n in range(2):
+        at = OPEN + n * 50 * DAY
+        events.append(dispute("quality", order_id="V4", at=at, quantity=1))
+        events += [fn(order_id="V4", at=at + days * DAY, **kw) for fn, days, kw in then]
+        events.append(closed(order_id="V4", at=at + 45 * DAY))
+    decided = [a for a in run(events, until=OPEN + 100 * DAY) if a.rule == R and a.type == expected]
+    assert len(decided) == 2 and decided[0].action_id != decided[1].action_id
