@@ -252,3 +252,9 @@ def test_with_nothing_to_match_against_a_message_is_applied(events):
     assert briefs(result.actions)[:2] == SWITCHED
     assert len(result.actions) == (2 if len(events) == 3 else 5)
     assert all("ignored" not in n for d in result.decisions for n in d.notes)
+
+
+def test_the_no_alternative_refund_is_for_the_order():
+    actions = run([P, ORDERED, n1(out_of_stock, at=T0 + DAY)], policy=policy_with({"max_reorder_attempts": 0}))
+    (refund,) = [a for a in actions if a.party == "customer"]
+    assert (refund.cause, refund.amount, refund.currency, refund.decided_at) == ("order", 100, "CNY", T0 + DAY)
