@@ -348,6 +348,9 @@ def test_a_second_verification_of_a_refunded_claim_is_ignored():
     events = order(
         "aliexpress", "wrong_item", evidence(order_id="W1", at=EVID), verified(True, order_id="W1", at=EVID + DAY)
     )
-    events.append(verified(True, order_id="W1", at=EVID + 2 * DAY))
-    actions = run(events, until=EVID + 3 * DAY)
-    assert [a.type for a in actions if a.rule == R] == ["request_evidence", "open_claim", "refund"]
+    events.append(verified(True, order_id="W1", at=EVID + 5 * DAY))
+    actions = [a for a in run(events, until=EVID + 60 * DAY) if a.rule == R]
+    assert [a.type for a in actions] == ["request_evidence", "open_claim", "refund", "escalate"]
+    refund, overdue = actions[2:]
+    # the refund is owed 15 working days after the first verification, not the repeat
+    assert (refund.decided_at, overdue.decided_at) == (EVID + DAY, refund.due_by)
