@@ -114,7 +114,9 @@ def test_two_returns_for_the_buyer_s_own_reason_are_two_decisions():
         dispute("buyer_remorse", order_id="B1", at=OPEN + 2 * DAY, return_cost="10.00", quantity=1),
         closed(order_id="B1", at=OPEN + 3 * DAY),
         dispute("buyer_remorse", order_id="B1", at=OPEN + 4 * DAY, return_cost="150.00"),
+        closed(order_id="B1", at=OPEN + 5 * DAY),
+        dispute("buyer_remorse", order_id="B1", at=OPEN + 6 * DAY, return_cost="150.00"),
     ]
     decided = [a for a in run(events) if a.rule == R]
-    assert [a.type for a in decided] == ["accept_return", "accept_return", "offer_coupon"]
-    assert len({a.action_id for a in decided}) == 3
+    assert [a.type for a in decided] == ["accept_return", "accept_return", "offer_coupon", "offer_coupon"]
+    assert len({a.action_id for a in decided}) == 4

@@ -265,3 +265,19 @@ def test_decisions_rechecked_against_the_playbook(events, expected):
     assert briefs(actions) == expected
     when = {e.event_id: e.occurred_at for e in everything}
     assert all(a.decided_at == when[a.caused_by[-1]] for a in actions)
+
+
+@pytest.mark.parametrize(
+    ("before", "notice"),
+    [
+        pytest.param([r1(cancel_requested, T0 + HOUR)], "already_refunded", id="refunded in full"),
+        pytest.param([], "reissue_unshipped", id="never shipped"),
+    ],
+)
+def test_each_dispute_on_an_order_with_nothing_to_reissue_is_escalated(before, notice):
+    events = [placed(order_id="R1"), *before]
+    for n in range(2):  # both before the ship-by (a non-receipt dispute after it is a refusal-to-ship case)
+        events += [r1(dispute, T0 + (2 + 3 * n) * HOUR, "returned"), r1(closed, T0 + (3 + 3 * n) * HOUR)]
+    escalations = [a for a in run(events) if a.notice == notice]
+    assert [a.decided_at for a in escalations] == [T0 + 2 * HOUR, T0 + 5 * HOUR]
+    assert escalations[0].action_id != escalations[1].action_id
