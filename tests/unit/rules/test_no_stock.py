@@ -258,3 +258,11 @@ def test_the_no_alternative_refund_is_for_the_order():
     actions = run([P, ORDERED, n1(out_of_stock, at=T0 + DAY)], policy=policy_with({"max_reorder_attempts": 0}))
     (refund,) = [a for a in actions if a.party == "customer"]
     assert (refund.cause, refund.amount, refund.currency, refund.decided_at) == ("order", 100, "CNY", T0 + DAY)
+
+
+def test_a_switch_keeps_the_warning_before_the_ship_by_promised_to_the_buyer():
+    # Refusal-to-ship points count against the ship-by promised at placement, whoever supplies the order.
+    events = [placed(marketplace="taobao", order_id="N2"), supplier_ordered(order_id="N2", at=T0 + HOUR)]
+    events.append(out_of_stock(order_id="N2", at=T0 + DAY))
+    warnings = [a for a in run(events, until=T0 + 3 * DAY) if a.rule == "penalty_points"]
+    assert [(a.type, a.decided_at) for a in warnings] == [("expedite", T0 + 60 * HOUR)]
