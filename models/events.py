@@ -123,16 +123,25 @@ class OrderOutOfStock(_Event):
 
 class OrderOversize(_Event):
     type: Literal["order.oversize"] = "order.oversize"
+    supplier_id: FreeText | None = Field(
+        default=None, max_length=64, description="The supplier the message is about; the current one if absent."
+    )
     detail: FreeText | None = Field(default=None, max_length=200, description="What the carrier said.")
 
 
 class OrderSupplierReplied(_Event):
     type: Literal["order.supplier_replied"] = "order.supplier_replied"
+    supplier_id: FreeText | None = Field(
+        default=None, max_length=64, description="The supplier the message is about; the current one if absent."
+    )
     promised_ship_at: EventTime | None = None
 
 
 class OrderSupplierUnresponsive(_Event):
     type: Literal["order.supplier_unresponsive"] = "order.supplier_unresponsive"
+    supplier_id: FreeText | None = Field(
+        default=None, max_length=64, description="The supplier the message is about; the current one if absent."
+    )
 
 
 class OrderCancelRequested(_Event):

@@ -209,6 +209,35 @@ MAX_OVERRIDES = 200
 """Marketplaces, regions and promotions a policy overrides, each at most (a store has a handful)."""
 
 
+class Intake(BaseModel):
+    """How far an event's own time is trusted, checked before the event reaches the engine (rules.intake).
+
+    Store-wide, not per marketplace: the check runs before the order's context is known."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    before_placement_tolerance_hours: float = Field(
+        default=6,
+        ge=0,
+        le=72,
+        description="An event may be dated this much before its order's placement (clock skew between the "
+        "store's and a carrier's systems) and is applied as of the placement; earlier, it is refused.",
+    )
+    ahead_of_clock_hours: float = Field(
+        default=24,
+        gt=0,
+        le=168,
+        description="An event dated more than this ahead of the clock (wall clock live, the stream's event "
+        "time in replay) is refused.",
+    )
+    unplaced_grace_hours: float = Field(
+        default=24,
+        ge=0,
+        le=168,
+        description="How long an event of an order not placed yet waits for its order.placed, counted from the "
+        "event's own time, before it is dead-lettered.",
+    )
+
+
 class Promotion(BaseModel):
     """A big-sale window: orders placed inside it get these overrides (shorter ship-by, proactive notices)."""
 
@@ -251,6 +280,7 @@ class Policy(BaseModel):
     promotions: tuple[Promotion, ...] = Field(
         default=(), max_length=MAX_OVERRIDES, description="Sales: a few a year, so decades of them."
     )
+    intake: Intake = Field(default_factory=Intake, description="Which event times are trusted (rules.intake).")
 
     @field_validator("marketplaces")
     @classmethod

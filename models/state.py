@@ -140,6 +140,8 @@ class DisputeCase(BaseModel):
         "return_accepted",
         "return_shipped",
         "return_received",
+        "resolved",
+        "escalated",
         "closed",
     ] = "open"
     amount_claimed: Decimal | None = None
@@ -173,6 +175,11 @@ class OrderState(BaseModel):
     supplier_cost: Decimal | None = None
     supplier_currency: str | None = None
     supplier_attempt: int = Field(default=0, description="0 = the original supplier; n = the n-th alternative.")
+    supplier_id: str | None = Field(
+        default=None,
+        description="The alternative supplier the order was moved to, as its reorder named it; None before any "
+        "reorder (every supplier message is then about the original supplier).",
+    )
     expedited: bool = False
     awaiting_supplier_since: AwareDatetime | None = None
     shipped_at: AwareDatetime | None = None
@@ -187,6 +194,9 @@ class OrderState(BaseModel):
     disputes_opened: int = 0
     dispute_days: tuple[date, ...] = Field(default=(), description="UTC dates disputes were opened (dispute_rate).")
     penalty_points: int = Field(default=0, description="Refusal-to-ship points this order has cost its store.")
+    non_quality_units_accepted: int = Field(
+        default=0, description="Units accepted back for non-quality reasons (the wholesale cap counts them all)."
+    )
 
     customer_refunds: tuple[CustomerRefund, ...] = ()
     refunds_done: Decimal = Decimal("0")

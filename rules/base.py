@@ -92,7 +92,10 @@ class Plan:
     @classmethod
     def of(cls, order: OrderState, trigger: Trigger, ctx: Ctx, rule: RuleId) -> Plan:
         if isinstance(trigger, Due):
-            return cls(order, ctx, rule, trigger.deadline.due, trigger.deadline.caused_by)
+            # A deadline set relative to an order's own ship-by may fall before its placement (a ship-by
+            # given earlier than the order): it is decided as of the placement, never before.
+            due = trigger.deadline.due
+            return cls(order, ctx, rule, due if due >= order.placed_at else order.placed_at, trigger.deadline.caused_by)
         return cls(order, ctx, rule, trigger.occurred_at, (trigger.event_id,))
 
     @property

@@ -2,7 +2,8 @@
 
 If the return costs more than `remorse_coupon_above_return_cost_share` of the
 order value, offer a coupon to reorder instead of a return; otherwise accept
-the return (up to the wholesale non-quality cap, see non_quality_return_cap).
+the return (up to the wholesale non-quality cap, see non_quality_return_cap,
+which also says what happens to the units over it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from decimal import Decimal
 from models.events import DisputeOpened
 from models.state import OrderState
 from rules.base import Ctx, Outcome, Plan, Trigger, money
-from rules.non_quality_return_cap import capped_units
+from rules.non_quality_return_cap import capped_units, over_the_cap
 from rules.return_windows import start_return_window
 
 
@@ -34,17 +35,27 @@ def buyer_remorse(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             currency=order.currency,
         )
         return plan.done()
-    units, capped = capped_units(order, th.non_quality_return_cap_share, trigger.quantity)
+    share = th.non_quality_return_cap_share
+    units, capped = capped_units(order, share, trigger.quantity)
+    asked = trigger.quantity if trigger.quantity is not None else order.units
+    if capped and units == 0:
+        assert share is not None
+        over_the_cap(plan, case.cause, asked, units, share)
+        return plan.done()
     plan.update(dispute=case.model_copy(update={"quantity": units, "return_cost": trigger.return_cost}))
+    if order.wholesale and share is not None:  # what the order's cap has left
+        plan.update(non_quality_units_accepted=order.non_quality_units_accepted + units)
     if capped:
+        assert share is not None
         plan.act(
             "accept_return",
             case.cause,
-            f"wholesale non-quality return capped at {th.non_quality_return_cap_share:.0%} of {order.units} units: "
-            f"accept {units} of the {trigger.quantity} asked",
+            f"wholesale non-quality return capped at {share:.0%} of {order.units} units: accept {units} of the "
+            f"{asked} asked",
             rule="non_quality_return_cap",
             quantity=units,
         )
+        over_the_cap(plan, case.cause, asked, units, share)
     else:
         plan.act(
             "accept_return",

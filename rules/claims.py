@@ -18,9 +18,35 @@ from rules.lifecycle import REFUND_DUE_KEY
 
 
 def resolve(plan: Plan, case: DisputeCase, why: str) -> None:
-    """Reissue or refund, as the policy prefers; a refund gets its completion deadline."""
+    """Reissue or refund, as the policy prefers; a refund gets its completion deadline.
+
+    The case is then resolved: later verifications or evidence for it change nothing. A refund passes the
+    engine's refund guard (once per cause, never beyond what was paid). A reissue is goods for free, so it is
+    checked here: nothing is reissued to a buyer already refunded in full (a person answers the platform with
+    the refund), nor for an order that was cancelled or never shipped (no goods went out to replace: a person
+    decides between shipping and refunding)."""
+    order = plan.order
+    if order.dispute is not None and order.dispute.status != "verified":
+        plan.update(dispute=order.dispute.model_copy(update={"status": "resolved"}))
     if plan.th.claim_resolution == "reissue":
-        plan.act("reissue", case.cause, f"{why}: reissue the item (policy claim_resolution=reissue)")
+        if order.customer_refunded >= order.amount:
+            plan.act(
+                "escalate",
+                f"{case.cause}-already-refunded",
+                f"{why}, but the buyer was already refunded in full ({order.customer_refunded} {order.currency}): "
+                "nothing to reissue; a person answers the platform",
+                notice="already_refunded",
+            )
+        elif order.cancelled_at is not None or not order.shipped:
+            state = "was cancelled" if order.cancelled_at is not None else "never shipped"
+            plan.act(
+                "escalate",
+                f"{case.cause}-not-reissued",
+                f"{why}, but the order {state}: nothing to reissue; a person decides",
+                notice="reissue_unshipped",
+            )
+        else:
+            plan.act("reissue", case.cause, f"{why}: reissue the item (policy claim_resolution=reissue)")
         return
     due = plan.working_days_after(plan.at, plan.th.refund_within_working_days)
     amount = case.amount_claimed if case.amount_claimed is not None else plan.order.amount
@@ -64,7 +90,7 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
         plan.update(dispute=case.model_copy(update={"status": "claim_open"}))
         plan.schedule(f"verification-{case.cause}", due)
     elif isinstance(trigger, DisputeVerified):
-        if case.status in ("verified", "rejected", "closed"):
+        if case.status in ("verified", "rejected", "resolved", "escalated", "closed"):
             plan.note(f"verification result while the claim is {case.status}: ignored")
             return
         plan.settle(plan.rule, key=f"verification-{case.cause}")

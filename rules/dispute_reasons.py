@@ -21,7 +21,7 @@ import rules.penalty_points as penalty_points
 from models.common import RuleId
 from models.events import DisputeOpened
 from models.state import DisputeCase, OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger, days, fmt
+from rules.base import Ctx, Due, Outcome, Plan, Trigger, days, fmt
 from rules.claims import claim_path, resolve
 
 ROUTE: dict[str, RuleId] = {
@@ -85,8 +85,13 @@ def dispute_reasons(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
     """Open the case (the engine then hands it to the row in `ROUTE`), and decide the reasons kept here."""
     plan = Plan.of(order, trigger, ctx, "dispute_reasons")
     if not isinstance(trigger, DisputeOpened):
-        if order.dispute is not None and order.dispute.rule == "dispute_reasons":
-            claim_path(plan, trigger, "goods not as described")
+        # Of the reasons kept here only "not as described" is on the claim path: a verification or evidence
+        # for a counterfeit, a parcel in transit or returned is not a claim to resolve again. Deadlines (a
+        # refund owed by a date) are every kept reason's.
+        case = order.dispute
+        if case is not None and case.rule == "dispute_reasons":
+            if isinstance(trigger, Due) or case.reason == "not_as_described":
+                claim_path(plan, trigger, "goods not as described")
         return plan.done()
     if order.dispute is not None and order.dispute.status != "closed":
         plan.act(
@@ -109,6 +114,7 @@ def dispute_reasons(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             notice="not_shipped_dispute",
         )
         penalty_points.penalize(plan, "no_ship_cooperated")
+        plan.update(dispute=case.model_copy(update={"status": "escalated"}))
         return plan.done()
     reason = trigger.reason
     if reason == "in_transit":
@@ -119,6 +125,7 @@ def dispute_reasons(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
         claim_path(plan, trigger, "goods not as described")
     elif reason == "counterfeit":
         plan.act("escalate", case.cause, "buyer reports a counterfeit: a person handles it", notice="counterfeit")
+        plan.update(dispute=case.model_copy(update={"status": "escalated"}))
     elif reason == "invalid_tracking":
         plan.act(
             "expedite",

@@ -6,6 +6,9 @@ else decides.
 
 Invariants enforced here, once, for every row:
 - a repeated event (same `event_id`) changes nothing;
+- an event dated before its order's placement (clock skew, within what
+  `rules.intake` lets through) is applied as of the placement: no decision is
+  dated before its order was placed;
 - before an event at time t is applied, the order's deadlines due before t
   fire first (they would have fired by then in real time), so a decision
   depends only on the order's own events and the time, never on how other
@@ -272,13 +275,18 @@ class _Run:
         )
 
 
-def _row_named(name: str, order: OrderState, event_type: str) -> str | None:
-    """Resolve a stand-in against the order as it is now (dispute_reasons opens the case its owner then sees)."""
+def _row_named(name: str, order: OrderState, event: Event) -> str | None:
+    """Resolve a stand-in against the order as it is now (dispute_reasons opens the case its owner then sees).
+
+    A dispute.opened reaches the case owner only if it opened the case: a second dispute while one is open
+    is escalated by dispute_reasons, and must not restart the open case's path (ask for evidence again)."""
     if name == CASE_OWNER:
-        owner = order.dispute.rule if order.dispute is not None else None
-        if owner is None or (event_type == "dispute.opened" and owner == "dispute_reasons"):
+        case = order.dispute
+        if case is None:
             return None
-        return owner
+        if event.type == "dispute.opened" and (case.rule == "dispute_reasons" or case.opened_by != event.event_id):
+            return None
+        return case.rule
     if name == INTERCEPTOR:
         return order.interception_cause
     return name
@@ -319,6 +327,14 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
     if digest in order.seen:
         return Decision(state=order, duplicate=True, notes=(f"event {event.event_id} already processed",))
     run = _Run(order)
+    if event.occurred_at < order.placed_at:
+        # Clock skew between systems (rules.intake refuses what is beyond its tolerance): decided as of the
+        # placement, so that no decision predates the order. Ids do not depend on the time.
+        run.notes.append(
+            f"{event.type} {event.event_id} is dated {event.occurred_at.isoformat()}, before the order was placed: "
+            "applied as of the placement"
+        )
+        event = event.model_copy(update={"occurred_at": order.placed_at})
     if not _fire(run, event.occurred_at, policy):
         # The order finished and was forgotten before this event's time: treat the event as for an unknown order.
         return Decision(
@@ -331,7 +347,7 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
     ctx = ctx_for(run.order, policy)
     run.order = lifecycle.apply(run.order, event, ctx)
     for name in ON_EVENT[event.type]:
-        row = _row_named(name, run.order, event.type)
+        row = _row_named(name, run.order, event)
         if row is not None:
             run.take(ROWS[row](run.order, event, ctx))
     if isinstance(event, DisputeClosed):

@@ -89,10 +89,21 @@ def apply(order: OrderState, event: Event, ctx: Ctx) -> OrderState:
             supplier_ordered=True,
             supplier_cost=event.cost if event.cost is not None else order.supplier_cost,
             supplier_currency=event.currency if event.currency is not None else order.supplier_currency,
+            **_supplier_after(order, event),
         )
     if isinstance(event, OrderRefunded):
         return _refunded(order, event) if event.party == "customer" else order
     return order
+
+
+def _supplier_after(order: OrderState, event: OrderSupplierOrdered | OrderReordered) -> dict[str, object]:
+    """The supplier the order was moved to: named by its reorder (None if the reorder names none), or by a
+    supplier order confirming the alternative. Before any switch nothing is recorded."""
+    if isinstance(event, OrderReordered):
+        return {"supplier_id": event.supplier_id} if event.supplier_id != order.supplier_id else {}
+    if order.supplier_attempt > 0 and event.supplier_id is not None and event.supplier_id != order.supplier_id:
+        return {"supplier_id": event.supplier_id}
+    return {}
 
 
 def _refunded(order: OrderState, event: OrderRefunded) -> OrderState:

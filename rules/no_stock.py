@@ -5,6 +5,19 @@ item from an alternative supplier; when no alternative is left (policy
 `max_reorder_attempts`), refund the customer and tell them. The same path
 serves oversize, overdue_switch and supplier_unresponsive
 (`switch_supplier`), each under its own rule id.
+
+After a switch, only the supplier the order was moved to drives it
+(`from_another_supplier`): once a reorder named the alternative supplier, a
+late "no stock" (or reply, oversize rejection, "unresponsive") naming any
+other supplier — the old one, most often — is noted on the order's timeline
+and ignored, so that it cannot send an order the new supplier is shipping
+down the no-stock path to a customer refund. The alternative is the one
+`order.reordered` named (or an `order.supplier_ordered` after the switch).
+Everything else is applied as it comes, as before: a message naming no
+supplier (it is the current supplier's), any message before the first switch
+(stores' systems do not all agree on the original supplier's id, and ignoring
+a genuine "no stock" would leave the buyer waiting), and any message after a
+reorder that named no supplier (nothing to match against).
 """
 
 from __future__ import annotations
@@ -19,6 +32,13 @@ from rules.lifecycle import PRE_SHIPMENT_RULES, retire_at
 def reorder_pending(order: OrderState) -> bool:
     """A switch to another supplier was decided and that supplier has not confirmed the order yet."""
     return order.supplier_attempt > 0 and not order.supplier_ordered
+
+
+def from_another_supplier(order: OrderState, named: str | None) -> str | None:
+    """Why a message naming supplier `named` must not drive the order, or None if it may."""
+    if named is None or order.supplier_id is None or named == order.supplier_id:
+        return None
+    return f"the message names supplier {named}, but the order was moved to {order.supplier_id}: ignored"
 
 
 def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a similar item") -> None:
@@ -75,7 +95,10 @@ def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a simil
 def no_stock(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "no_stock")
     if isinstance(trigger, OrderOutOfStock):
-        if reorder_pending(order):
+        stale = from_another_supplier(order, trigger.supplier_id)
+        if stale is not None:
+            plan.note(f"no stock reported: {stale}")
+        elif reorder_pending(order):
             plan.note("a reorder from another supplier is already under way; waiting for its confirmation")
         else:
             supplier = f" ({trigger.supplier_id})" if trigger.supplier_id else ""

@@ -3,7 +3,9 @@
 The check at placement is ours: catch it before the supplier does. Then
 nothing was bought yet, so there is no supplier refund: the order is placed
 again as an adjusted/alternative product within the limits. A carrier's
-rejection later takes the no_stock path (supplier refund + reorder).
+rejection later takes the no_stock path (supplier refund + reorder); a
+rejection naming a supplier other than the one the order was moved to is noted and ignored
+(see no_stock: which messages are matched).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from models.events import OrderOversize, OrderPlaced
 from models.policy import CarrierLimits
 from models.state import OrderState
 from rules.base import Ctx, Outcome, Plan, Trigger
-from rules.no_stock import reorder_pending, switch_supplier
+from rules.no_stock import from_another_supplier, reorder_pending, switch_supplier
 
 
 def limits_exceeded(event: OrderPlaced, limits: CarrierLimits) -> list[str]:
@@ -48,7 +50,10 @@ def oversize(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
                 attempt=0,
             )
     elif isinstance(trigger, OrderOversize):
-        if reorder_pending(order):
+        stale = from_another_supplier(order, trigger.supplier_id)
+        if stale is not None:
+            plan.note(f"oversize rejection: {stale}")
+        elif reorder_pending(order):
             plan.note("a reorder is already under way")
         else:
             detail = f" ({trigger.detail})" if trigger.detail else ""

@@ -4,7 +4,8 @@ returned goods and the buyer is refunded at once (seed 004).
 
 Abandon (refund without taking the goods back) when the return shipping costs
 more than `abandon_above_return_cost_share` of the order value. Otherwise the
-refund follows the goods' arrival; if they have not arrived 30 days after the
+refund follows the goods' arrival (the returned units' worth, or the amount
+claimed if less); if they have not arrived 30 days after the
 buyer shipped them, a person decides. Goods that arrive after the case closed
 (abandoned and refunded, or closed in the seller's favour) refund nothing.
 """
@@ -17,14 +18,21 @@ from models.events import DisputeReturnAccepted, DisputeReturnReceived, DisputeR
 from models.state import DisputeCase, OrderState
 from rules.base import Ctx, Due, Outcome, Plan, Trigger, days
 
+RETURNING = frozenset({"return_accepted", "return_shipped", "return_received", "closed"})
+"""Case statuses in which return events are the return's: closed stays, so that goods arriving after an
+abandoned return or a seller's win are noted as owing nothing."""
+
 
 def refund_for_return(order: OrderState, case: DisputeCase) -> Decimal:
-    """What a returned case refunds: the claimed amount, or the returned units' share of the order."""
-    if case.amount_claimed is not None:
-        return case.amount_claimed
+    """What a returned case refunds: the returned units' share of the order (all of it when the quantity is not
+    known), or the claimed amount if the buyer asked for less. Never more than the units that come back are
+    worth: a return capped at fewer units than asked (non_quality_return_cap) refunds only those."""
+    worth = order.amount
     if case.quantity is not None and order.units > 0:
-        return order.amount * min(case.quantity, order.units) / order.units
-    return order.amount
+        worth = order.amount * min(case.quantity, order.units) / order.units
+    if case.amount_claimed is not None:
+        return min(case.amount_claimed, worth)
+    return worth
 
 
 def start_return_window(plan: Plan) -> None:
@@ -47,6 +55,15 @@ def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             case = case.model_copy(update={"return_cost": trigger.return_cost})
             plan.update(dispute=case)
         start_return_window(plan)
+    elif isinstance(trigger, DisputeReturnShipped) and case.status == "closed":
+        # Closed in the seller's favour (no tracking in time) or abandoned: goods sent back now owe nothing.
+        plan.note(f"return shipped for {case.cause}, which is already closed: ignored")
+    elif isinstance(trigger, DisputeReturnShipped | DisputeReturnReceived) and case.status not in RETURNING:
+        # No return was accepted for this case (by the store or the platform): goods sent back without one
+        # are not a refund, least of all on a case resolved by a reissue or handed to a person.
+        plan.note(
+            f"return {trigger.type.rsplit('_', 1)[-1]} for {case.cause} ({case.status}), no return accepted: ignored"
+        )
     elif isinstance(trigger, DisputeReturnShipped):
         plan.settle("return_windows", key=f"return-tracking-{case.cause}")
         cost = trigger.return_cost if trigger.return_cost is not None else case.return_cost

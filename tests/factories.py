@@ -51,7 +51,7 @@ from models.events import (
 from models.ledger import LedgerEntry, StoreLedger
 from models.policy import Policy
 from models.policy_file import load_policy
-from models.state import OrderState
+from models.state import ORDER_STATE_ADAPTER, OrderState
 from rules.engine import Decision, advance, handle_event
 from rules.store_ledger import apply_entry
 
@@ -180,23 +180,37 @@ def out_of_stock(
 
 
 def oversize_rejected(
-    order_id: str = "A1", at: datetime = T0, detail: str | None = None, event_id: str | None = None
+    order_id: str = "A1",
+    at: datetime = T0,
+    detail: str | None = None,
+    event_id: str | None = None,
+    supplier_id: str | None = None,
 ) -> OrderOversize:
-    return OrderOversize(event_id=_id(event_id), order_id=order_id, occurred_at=at, detail=detail)
+    return OrderOversize(
+        event_id=_id(event_id), order_id=order_id, occurred_at=at, detail=detail, supplier_id=supplier_id
+    )
 
 
 def supplier_replied(
-    order_id: str = "A1", at: datetime = T0, promised_ship_at: datetime | None = None, event_id: str | None = None
+    order_id: str = "A1",
+    at: datetime = T0,
+    promised_ship_at: datetime | None = None,
+    event_id: str | None = None,
+    supplier_id: str | None = None,
 ) -> OrderSupplierReplied:
     return OrderSupplierReplied(
-        event_id=_id(event_id), order_id=order_id, occurred_at=at, promised_ship_at=promised_ship_at
+        event_id=_id(event_id),
+        order_id=order_id,
+        occurred_at=at,
+        promised_ship_at=promised_ship_at,
+        supplier_id=supplier_id,
     )
 
 
 def supplier_unresponsive(
-    order_id: str = "A1", at: datetime = T0, event_id: str | None = None
+    order_id: str = "A1", at: datetime = T0, event_id: str | None = None, supplier_id: str | None = None
 ) -> OrderSupplierUnresponsive:
-    return OrderSupplierUnresponsive(event_id=_id(event_id), order_id=order_id, occurred_at=at)
+    return OrderSupplierUnresponsive(event_id=_id(event_id), order_id=order_id, occurred_at=at, supplier_id=supplier_id)
 
 
 def cancel_requested(order_id: str = "A1", at: datetime = T0, event_id: str | None = None) -> OrderCancelRequested:
@@ -230,7 +244,7 @@ def reordered(
     order_id: str = "A1",
     at: datetime = T0,
     cost: str | None = "65.00",
-    supplier_id: str = "sup-2",
+    supplier_id: str | None = "sup-2",
     event_id: str | None = None,
 ) -> OrderReordered:
     return OrderReordered(
@@ -446,6 +460,9 @@ def run_full(events: Iterable[Event], until: datetime | None = None, policy: Pol
             out.states[order_id] = decision.state
             out.actions.extend(decision.actions)
             out.ledger.extend(decision.ledger)
+    for state in out.states.values():
+        # every state the rules leave must survive the store's JSON (the worker keeps it between events)
+        assert state is None or ORDER_STATE_ADAPTER.validate_json(ORDER_STATE_ADAPTER.dump_json(state)) == state
     return out
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.factories import (
     DAY,
     T0,
     briefs,
+    closed,
     customer_refunds,
     delivered,
     dispute,
+    evidence,
     item,
     placed,
     return_received,
@@ -81,3 +85,38 @@ def test_partial_return_of_a_retail_order_is_not_capped():
     actions = run(events)
     assert [(a.type, a.quantity) for a in actions if a.type == "accept_return"] == [("accept_return", 3)]
     assert [str(a.amount) for a in customer_refunds(actions)] == ["75.00"]
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        pytest.param(order("10.00"), [("accept_return", OPEN)], id="accepted at the dispute"),
+        pytest.param(order("30.01"), [("offer_coupon", OPEN)], id="coupon at the dispute"),
+    ],
+)
+def test_decision_times(events, expected):
+    assert [(a.type, a.decided_at) for a in run(events) if a.rule == R] == expected
+
+
+def test_the_coupon_is_in_the_order_s_currency():
+    (coupon,) = [a for a in run(order("30.01")) if a.type == "offer_coupon"]
+    assert (coupon.party, coupon.amount, coupon.currency) == ("customer", Decimal("10.00"), "CNY")
+
+
+def test_evidence_on_a_return_for_the_buyer_s_own_reason_changes_nothing():
+    events = order("10.00", None, evidence(order_id="B1", at=OPEN + DAY))
+    assert [a.type for a in run(events) if a.rule == R] == ["accept_return"]
+
+
+def test_two_returns_for_the_buyer_s_own_reason_are_two_decisions():
+    events = [
+        *order("10.00", 1, closed(order_id="B1", at=OPEN + DAY), amount="200.00"),
+        dispute("buyer_remorse", order_id="B1", at=OPEN + 2 * DAY, return_cost="10.00", quantity=1),
+        closed(order_id="B1", at=OPEN + 3 * DAY),
+        dispute("buyer_remorse", order_id="B1", at=OPEN + 4 * DAY, return_cost="150.00"),
+        closed(order_id="B1", at=OPEN + 5 * DAY),
+        dispute("buyer_remorse", order_id="B1", at=OPEN + 6 * DAY, return_cost="150.00"),
+    ]
+    decided = [a for a in run(events) if a.rule == R]
+    assert [a.type for a in decided] == ["accept_return", "accept_return", "offer_coupon", "offer_coupon"]
+    assert len({a.action_id for a in decided}) == 4

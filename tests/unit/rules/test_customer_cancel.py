@@ -108,3 +108,30 @@ def test_cancel_before_shipment_stops_the_overdue_checks():
     result = run_full([*order(ship=False), cancel_requested(order_id="X1", at=C)], until=C + 59 * DAY)
     assert [a.rule for a in result.actions] == [R, R]
     assert result.state("X1").stage == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("events", "until", "expected"),
+    [
+        pytest.param(
+            [placed(), cancel_requested(at=C)],
+            C + DAY,
+            [("cancel_supplier_order", C), ("refund", C)],
+            id="before shipment: at the cancellation",
+        ),
+        pytest.param(
+            [placed(), shipped(at=S), cancel_requested(at=C), intercept_result(True, at=C + 2 * DAY)],
+            C + 5 * DAY,
+            [("intercept", C), ("refund", C + 2 * DAY)],
+            id="the refund at the carrier's result, not at the request",
+        ),
+        pytest.param(
+            [placed(), shipped(at=S), cancel_requested(at=C)],
+            C + 5 * DAY,
+            [("intercept", C), ("escalate", C + 3 * DAY)],
+            id="no result: escalated at the deadline",
+        ),
+    ],
+)
+def test_decision_times(events, until, expected):
+    assert [(a.type, a.decided_at) for a in run(events, until=until) if a.rule == R] == expected

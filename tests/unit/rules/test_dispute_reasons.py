@@ -12,13 +12,17 @@ from tests.factories import (
     T0,
     US,
     briefs,
+    cancel_requested,
     closed,
     dispute,
+    evidence,
     of_type,
     placed,
+    return_received,
     run,
     run_full,
     shipped,
+    verified,
 )
 
 S = T0 + DAY  # shipped, before ship-by
@@ -175,3 +179,105 @@ def test_a_new_dispute_after_the_first_closed_is_a_new_case():
     result = run_full(events)
     assert result.state("R1").dispute is not None and result.state("R1").dispute.cause == "dispute-2"
     assert [a.type for a in of_type(result.actions, "send_guidance")] == ["send_guidance"]
+
+
+# ---------------------------------------------------------------- resolutions re-checked against the playbook
+
+DR = "dispute_reasons"
+REISSUE = ("reissue", DR, None, None, None)
+
+
+def r1(fn, at, *args, **kw):
+    return fn(*args, order_id="R1", at=at, **kw)
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        pytest.param(
+            [r1(cancel_requested, T0 + HOUR), r1(dispute, T0 + DAY, "returned")],
+            [
+                ("cancel_supplier_order", "customer_cancel", None, None, None),
+                ("refund", "customer_cancel", "customer", "100.00", None),
+                ("escalate", DR, None, None, "already_refunded"),
+            ],
+            id="cancelled, refunded in full, never shipped, then 'returned': no reissue, a person answers",
+        ),
+        pytest.param(
+            [r1(dispute, T0 + DAY, "returned")],
+            [("escalate", DR, None, None, "reissue_unshipped")],
+            id="'returned' on an order that never shipped: nothing to reissue, a person decides",
+        ),
+        pytest.param(
+            [r1(shipped, S), r1(dispute, OPEN, "returned")],
+            [REISSUE],
+            id="'returned' on a shipped order: reissue, as before",
+        ),
+        pytest.param(
+            [
+                r1(shipped, S),
+                r1(dispute, OPEN, "returned"),
+                r1(dispute, OPEN + DAY, "returned"),
+                r1(return_received, OPEN + 2 * DAY),
+            ],
+            [REISSUE, ("escalate", DR, None, None, "overlapping_dispute")],
+            id="reissued, a second dispute escalated, then goods arrive: no refund on top of the reissue",
+        ),
+        pytest.param(
+            [r1(dispute, T0 + HOUR, "in_transit"), r1(dispute, T0 + 2 * HOUR, "customs_held"), r1(verified, T0 + DAY)],
+            [
+                ("notify_customer", DR, None, None, "not_yet_shipped"),
+                ("escalate", DR, None, None, "overlapping_dispute"),
+            ],
+            id="a verification after a second dispute was escalated does not resolve a where-is-it question",
+        ),
+        pytest.param(
+            [r1(shipped, S), r1(dispute, OPEN, "counterfeit"), r1(verified, OPEN + DAY)],
+            [("escalate", DR, None, None, "counterfeit")],
+            id="a counterfeit handed to a person is not reissued on a verification",
+        ),
+        pytest.param(
+            [
+                r1(shipped, S),
+                r1(dispute, OPEN, "wrong_item"),
+                r1(evidence, OPEN + HOUR),
+                r1(dispute, OPEN + DAY, "damaged"),
+            ],
+            [
+                ("request_evidence", "wrong_or_missing", None, None, None),
+                ("open_claim", "wrong_or_missing", None, None, None),
+                ("escalate", DR, None, None, "overlapping_dispute"),
+            ],
+            id="evidence given, then a second dispute: no 'no evidence' escalation later",
+        ),
+        pytest.param(
+            [r1(shipped, S), r1(dispute, OPEN, "buyer_remorse", return_cost="90.00"), r1(return_received, OPEN + DAY)],
+            [("offer_coupon", "buyer_remorse", "customer", "10.00", None)],
+            id="a coupon instead of a return, then goods arrive anyway: no refund",
+        ),
+    ],
+)
+def test_decisions_rechecked_against_the_playbook(events, expected):
+    everything = [placed(order_id="R1"), *events]
+    # the clock's own checks of an unshipped order (expedite, switch) are not what this is about
+    clock = {"penalty_points", "overdue_expedite", "overdue_switch", "supplier_unresponsive"}
+    actions = [a for a in run(everything, until=OPEN + 20 * DAY) if a.rule not in clock]
+    assert briefs(actions) == expected
+    when = {e.event_id: e.occurred_at for e in everything}
+    assert all(a.decided_at == when[a.caused_by[-1]] for a in actions)
+
+
+@pytest.mark.parametrize(
+    ("before", "notice"),
+    [
+        pytest.param([r1(cancel_requested, T0 + HOUR)], "already_refunded", id="refunded in full"),
+        pytest.param([], "reissue_unshipped", id="never shipped"),
+    ],
+)
+def test_each_dispute_on_an_order_with_nothing_to_reissue_is_escalated(before, notice):
+    events = [placed(order_id="R1"), *before]
+    for n in range(2):  # both before the ship-by (a non-receipt dispute after it is a refusal-to-ship case)
+        events += [r1(dispute, T0 + (2 + 3 * n) * HOUR, "returned"), r1(closed, T0 + (3 + 3 * n) * HOUR)]
+    escalations = [a for a in run(events) if a.notice == notice]
+    assert [a.decided_at for a in escalations] == [T0 + 2 * HOUR, T0 + 5 * HOUR]
+    assert escalations[0].action_id != escalations[1].action_id

@@ -336,3 +336,71 @@ def test_policy_round_trips(defaults, marketplaces):
     again = Policy.model_validate(policy.model_dump())
     assert again == policy
     assert Policy.model_validate_json(policy.model_dump_json()) == policy
+
+
+# ---------------------------------------------------------------- (e) customer money and decision times
+
+
+@st.composite
+def skewed_histories(draw):
+    """Histories as above, some of whose events are stamped up to the intake's tolerance before their order's
+    placement (clock skew that rules.intake lets through), some with a ship-by given before the placement, and
+    some wholesale orders with buyer's-own-reason returns of more units than the cap allows."""
+    events = list(draw(order_histories(max_events=16) | dispute_cycles() | wholesale_returns()))
+    first = events[0]
+    if draw(st.booleans()) and first.ship_by is None:
+        events[0] = first = first.model_copy(update={"ship_by": first.occurred_at - timedelta(hours=draw(HOURS))})
+    tolerance = timedelta(hours=default_policy().intake.before_placement_tolerance_hours)
+    for i in draw(st.sets(st.integers(min_value=1, max_value=max(1, len(events) - 1)), max_size=3)):
+        if i < len(events):
+            early = first.occurred_at - tolerance * draw(st.sampled_from([0, 0.01, 0.5, 1]))
+            events[i] = events[i].model_copy(update={"occurred_at": early})
+    return events
+
+
+HOURS = st.integers(min_value=1, max_value=200)
+
+
+@st.composite
+def wholesale_returns(draw, order_id: str = "H3"):
+    """A shipped 1688 wholesale order, then buyer's-own-reason returns (some over the cap) carried through."""
+    units = draw(st.integers(min_value=1, max_value=200))
+    at = T0 + timedelta(minutes=draw(st.integers(min_value=0, max_value=600)))
+    first = f.placed(
+        order_id=order_id,
+        at=at,
+        marketplace="1688",
+        amount=f"{units}.00",
+        items=[f.item(quantity=units, unit_price="1.00", weight_kg=0.1)],
+        wholesale=True,
+        event_id=f"{order_id}-0",
+    )
+    events = [first, f.shipped(order_id=order_id, at=at + timedelta(hours=2), event_id=f"{order_id}-1")]
+    at += timedelta(days=3)
+    for n in range(draw(st.integers(min_value=1, max_value=3))):
+        claimed = draw(st.none() | st.integers(min_value=1, max_value=units * 2).map(lambda c: f"{c}.00"))
+        cost = draw(st.sampled_from(["0.50", "1.00", f"{units * 2}.00"]))
+        quantity = draw(st.integers(min_value=1, max_value=units + 5))
+        common = {"order_id": order_id}
+        events += [
+            f.dispute(
+                "buyer_remorse", at=at, quantity=quantity, amount_claimed=claimed, event_id=f"{order_id}-d{n}", **common
+            ),
+            f.return_shipped(at=at + timedelta(days=1), return_cost=cost, event_id=f"{order_id}-s{n}", **common),
+            f.return_received(at=at + timedelta(days=4), event_id=f"{order_id}-r{n}", **common),
+            f.closed(at=at + timedelta(days=5), event_id=f"{order_id}-c{n}", **common),
+        ]
+        at += timedelta(days=draw(st.sampled_from([6, 20])))
+    return events
+
+
+@settings(PROPERTY, max_examples=200)
+@given(skewed_histories())
+def test_customer_money_never_exceeds_what_was_paid_and_nothing_is_decided_before_placement(events):
+    result = run_full(events, _until(events))
+    placed = events[0]
+    money = [a for a in result.actions if a.pays_customer]
+    note_event(f"customer money decisions: {min(len(money), 2)}")
+    assert sum((a.amount for a in money if a.amount is not None), Decimal(0)) <= placed.amount
+    early = [(a.type, a.rule, a.decided_at) for a in result.actions if a.decided_at < placed.occurred_at]
+    assert early == [], f"decided before the placement at {placed.occurred_at}"

@@ -116,3 +116,14 @@ def test_reply_closes_the_window_in_the_state():
 def test_unresponsive_event(events, expected):
     actions = [a for a in run(order(*events)) if a.rule == "supplier_unresponsive"]
     assert briefs(actions) == expected
+
+
+def test_the_switch_is_dated_at_the_end_of_the_reply_window():
+    actions = run(order(), until=EXPEDITE + 48 * HOUR + US)
+    assert [(a.type, a.rule, a.decided_at) for a in actions] == [
+        ("expedite", "overdue_expedite", EXPEDITE),
+        ("refund", "supplier_unresponsive", EXPEDITE + 48 * HOUR),
+        ("reorder", "supplier_unresponsive", EXPEDITE + 48 * HOUR),
+    ]
+    reported = run(order(supplier_unresponsive(order_id="U1", at=SB + HOUR)), until=SB + 2 * HOUR)
+    assert [(a.type, a.decided_at) for a in reported] == [("refund", SB + HOUR), ("reorder", SB + HOUR)]

@@ -64,3 +64,30 @@ def test_wrong_address(report, dest, ship, result, until, expected):
     if result is not None:
         events.append(intercept_result(result, order_id="Y1", at=C + DAY))
     assert briefs([a for a in run(events, until=until) if a.rule == R]) == expected
+
+
+@pytest.mark.parametrize(
+    ("events", "until", "expected"),
+    [
+        pytest.param(
+            [*order(ship=False), address_invalid(order_id="Y1", at=C)],
+            C + DAY,
+            [("cancel_supplier_order", C), ("refund", C)],
+            id="before shipment: at the report",
+        ),
+        pytest.param(
+            [*order(), address_invalid(order_id="Y1", at=C), intercept_result(True, order_id="Y1", at=C + DAY)],
+            C + 2 * DAY,
+            [("intercept", C), ("refund", C + DAY)],
+            id="intercepted: the refund at the carrier's result",
+        ),
+        pytest.param(
+            [*order(), address_invalid(order_id="Y1", at=C)],
+            C + 4 * DAY,
+            [("intercept", C), ("escalate", C + 3 * DAY)],
+            id="no result: escalated at the deadline",
+        ),
+    ],
+)
+def test_decision_times(events, until, expected):
+    assert [(a.type, a.decided_at) for a in run(events, until=until) if a.rule == R] == expected

@@ -218,3 +218,139 @@ def test_refund_is_due_within_15_working_days_of_verification():
 def test_refund_overdue(events, until, expected):
     actions = of_type(run(verified_on_friday(*events), until=until), "escalate", R)
     assert [a.notice for a in actions] == expected
+
+
+@pytest.mark.parametrize(
+    ("events", "until", "expected"),
+    [
+        pytest.param(
+            order(), OPEN + 8 * DAY, [("request_evidence", OPEN), ("escalate", OPEN + 7 * DAY)], id="evidence overdue"
+        ),
+        pytest.param(
+            order(
+                "tmall", "wrong_item", evidence(order_id="W1", at=EVID), verified(True, order_id="W1", at=EVID + DAY)
+            ),
+            EVID + 2 * DAY,
+            [("request_evidence", OPEN), ("open_claim", EVID), ("reissue", EVID + DAY)],
+            id="each step at its event's time",
+        ),
+        pytest.param(
+            order("tmall", "wrong_item", evidence(order_id="W1", at=EVID)),
+            datetime(2026, 5, 1, tzinfo=CST),
+            # 30 working days after Sat 2026-03-07 (CN calendar, Qingming on 2026-04-06)
+            [("request_evidence", OPEN), ("open_claim", EVID), ("escalate", None)],
+            id="verification overdue: at the 30th working day",
+        ),
+    ],
+)
+def test_decision_times(events, until, expected):
+    actions = [a for a in run(events, until=until) if a.rule == R]
+    assert [a.type for a in actions] == [t for t, _ in expected]
+    for action, (_, at) in zip(actions, expected, strict=True):
+        if at is not None:
+            assert action.decided_at == at
+        else:
+            assert action.decided_at > EVID + 30 * DAY  # working days: later than 30 calendar days
+
+
+def w1(fn, at, *args, **kw):
+    return fn(*args, order_id="W1", at=at, **kw)
+
+
+TWICE = D + 60 * DAY  # a second dispute, after the first one closed
+
+
+@pytest.mark.parametrize(
+    ("marketplace", "steps", "until", "expected"),
+    [
+        pytest.param(
+            "tmall",
+            [(evidence, 1), (verified, 2, True)],
+            60,
+            ["request_evidence", "open_claim", "reissue"],
+            id="evidence, claim, reissue",
+        ),
+        pytest.param("tmall", [], 10, ["request_evidence", "escalate"], id="no evidence"),
+        pytest.param(
+            "tmall",
+            [(evidence, 1), (verified, 2, False)],
+            60,
+            ["request_evidence", "open_claim", "notify_customer"],
+            id="rejected",
+        ),
+        pytest.param(
+            "tmall", [(evidence, 1)], 59, ["request_evidence", "open_claim", "escalate"], id="verification overdue"
+        ),
+        pytest.param(
+            "aliexpress",
+            [(evidence, 1), (verified, 2, True)],
+            59,
+            ["request_evidence", "open_claim", "refund", "escalate"],
+            id="refund overdue",
+        ),
+    ],
+)
+def test_a_second_dispute_gets_every_decision_again_under_its_own_ids(marketplace, steps, until, expected):
+    events = [placed(order_id="W1", marketplace=marketplace, amount="200.00"), w1(shipped, S), w1(delivered, D)]
+    for start in (OPEN, TWICE):
+        events.append(w1(dispute, start, "wrong_item", amount_claimed="50.00"))
+        events += [w1(fn, start + days * DAY, *args) for fn, days, *args in steps]
+        events.append(w1(closed, start + (until - 1) * DAY))
+    actions = [a for a in run(events, until=TWICE + until * DAY) if a.rule == R]
+    assert [a.type for a in actions] == expected * 2
+    assert len({a.action_id for a in actions}) == len(actions)
+
+
+@pytest.mark.parametrize(
+    ("steps", "until", "expected"),
+    [
+        pytest.param([(evidence, 1)], 8, ["request_evidence", "open_claim"], id="evidence given: no 'no evidence'"),
+        pytest.param(
+            [(verified, 1, True)], 8, ["request_evidence", "reissue"], id="verified without evidence: no 'no evidence'"
+        ),
+        pytest.param(
+            [(evidence, 1), (verified, 2, True)],
+            60,
+            ["request_evidence", "open_claim", "reissue"],
+            id="verified: no 'verification overdue'",
+        ),
+        pytest.param(
+            [(evidence, 1), (verified, 2, False), (verified, 3, True)],
+            60,
+            ["request_evidence", "open_claim", "notify_customer"],
+            id="rejected, then approved: the rejection stands",
+        ),
+        pytest.param(
+            [(evidence, 1), (closed, 2), (verified, 3, True)],
+            60,
+            ["request_evidence", "open_claim"],
+            id="a verification after the dispute closed: nothing",
+        ),
+        pytest.param(
+            [(evidence, 1), (evidence, 5)],
+            45,
+            ["request_evidence", "open_claim", "escalate"],
+            id="evidence twice: verification counted from the first",
+        ),
+    ],
+)
+def test_the_claim_path_does_not_repeat_or_reopen(steps, until, expected):
+    events = order("tmall", "wrong_item", *[w1(fn, OPEN + days * DAY, *args) for fn, days, *args in steps])
+    actions = [a for a in run(events, until=OPEN + until * DAY) if a.rule == R]
+    assert [a.type for a in actions] == expected
+    for a in actions:
+        if a.type == "escalate":
+            # 30 working days after the first evidence (CN calendar: Qingming 2026-04-06 is off)
+            assert a.decided_at == datetime(2026, 4, 20, 10, 0, tzinfo=CST)
+
+
+def test_a_second_verification_of_a_refunded_claim_is_ignored():
+    events = order(
+        "aliexpress", "wrong_item", evidence(order_id="W1", at=EVID), verified(True, order_id="W1", at=EVID + DAY)
+    )
+    events.append(verified(True, order_id="W1", at=EVID + 5 * DAY))
+    actions = [a for a in run(events, until=EVID + 60 * DAY) if a.rule == R]
+    assert [a.type for a in actions] == ["request_evidence", "open_claim", "refund", "escalate"]
+    refund, overdue = actions[2:]
+    # the refund is owed 15 working days after the first verification, not the repeat
+    assert (refund.decided_at, overdue.decided_at) == (EVID + DAY, refund.due_by)
