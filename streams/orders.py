@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from models.common import epoch_micros
 from models.state import OrderState
@@ -21,6 +22,7 @@ from rules.engine import next_due
 from rules.store_ledger import StoreTotals
 
 micros = epoch_micros
+T = TypeVar("T")
 
 
 class DeadlineIndex:
@@ -117,3 +119,52 @@ class OpenOrders:
     def load(self, order_id: str, state: OrderState) -> None:
         """Book an order found open in a table (a partition just assigned)."""
         self.record(order_id, None, state, indexed=False)
+
+
+class Unplaced(Generic[T]):
+    """Events of orders not placed yet, each waiting for its `order.placed` until its grace ends
+    (`rules.intake.unplaced_deadline`): then the shell refuses it with `rules.intake.UNPLACED`.
+
+    Replay holds the events; the live worker holds the records, unacknowledged, so that a crash or a rebalance
+    delivers them again. Memory follows the events waiting, which the grace bounds."""
+
+    def __init__(self) -> None:
+        self._by_order: dict[str, list[tuple[int, int, T]]] = {}
+        self._due: list[tuple[int, int, str]] = []  # (due, seq, order id), earliest first
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return sum(len(items) for items in self._by_order.values())
+
+    def hold(self, order_id: str, occurred_us: int, due_us: int, item: T) -> None:
+        self._seq += 1
+        self._by_order.setdefault(order_id, []).append((occurred_us, self._seq, item))
+        heapq.heappush(self._due, (due_us, self._seq, order_id))
+
+    def release(self, order_id: str) -> list[T]:
+        """The events waiting for `order_id` (just placed), earliest event time first."""
+        items = self._by_order.pop(order_id, [])
+        return [item for _, _, item in sorted(items, key=lambda x: (x[0], x[1]))]
+
+    def expire(self, now_us: int) -> list[T]:
+        """The events whose grace the clock has passed, in the order their grace ended; they wait no more."""
+        expired: list[T] = []
+        while self._due and self._due[0][0] < now_us:
+            _, seq, order_id = heapq.heappop(self._due)
+            items = self._by_order.get(order_id)
+            if not items:
+                continue
+            kept = [x for x in items if x[1] != seq]
+            expired += [x[2] for x in items if x[1] == seq]
+            if kept:
+                self._by_order[order_id] = kept
+            else:
+                del self._by_order[order_id]
+        return expired
+
+    def drain(self) -> list[T]:
+        """Everything still waiting (the end of the input: no order.placed will come)."""
+        items = sorted((x for waiting in self._by_order.values() for x in waiting), key=lambda x: (x[0], x[1]))
+        self._by_order.clear()
+        self._due.clear()
+        return [item for _, _, item in items]

@@ -13,7 +13,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -21,10 +21,11 @@ from typing import IO, Any
 import orjson
 
 from models.actions import Action, dump_action, parse_action
-from models.events import Event
+from models.events import Event, OrderPlaced
 from models.policy import Policy
 from models.state import OrderState
 from rules.engine import advance, handle_event
+from rules.intake import refusal
 from streams.offline.replay import MAX_LINE_BYTES, BadLine, LongLine, Replayer, read_events
 
 
@@ -78,7 +79,10 @@ def replay_file(
     on_progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay `path`; actions go to `out` as JSON lines as they are decided."""
-    replayer = Replayer(policy, lateness=timedelta(seconds=lateness_seconds))
+    now = datetime.now(UTC)  # events dated far beyond the time of the run are refused (rules.intake)
+    replayer = Replayer(
+        policy, lateness=timedelta(seconds=lateness_seconds), now=max(now, until) if until is not None else now
+    )
     bad = 0
     write = out.write if out is not None else None
     started = time.perf_counter()
@@ -101,12 +105,18 @@ def replay_file(
             decision, actions = replayer.feed(item)
             if decision.rejected is not None and on_rejected is not None:
                 on_rejected(line_no, item, decision.rejected)
+            for refused, why in replayer.take_refused():
+                if on_rejected is not None:
+                    on_rejected(line_no, refused, why)
             if write is not None:
                 for action in actions:
                     write(dump_action(action) + b"\n")
         for action in replayer.finish(until):
             if write is not None:
                 write(dump_action(action) + b"\n")
+        for refused, why in replayer.take_refused():
+            if on_rejected is not None:
+                on_rejected(line_no, refused, why)
     finally:
         gc.set_threshold(*thresholds)
         if freeze:
@@ -175,10 +185,20 @@ def explain_order(path: Path, order_id: str, policy: Policy, until: datetime | N
     for item in read_events(line for line in iter_lines(path) if isinstance(line, bytes) and needle in line):
         if not isinstance(item, BadLine) and item.order_id == order_id:
             events.append(item)
-    events.sort(key=lambda e: e.occurred_at)
+    # As replay does: an event dated before its order's placement waits for it, then is checked (rules.intake).
+    events.sort(key=lambda e: (not isinstance(e, OrderPlaced), e.occurred_at))
+    placed = next((e for e in events if isinstance(e, OrderPlaced)), None)
+    events = ([placed] if placed is not None else []) + sorted(
+        (e for e in events if e is not placed), key=lambda e: e.occurred_at
+    )
     tl = Timeline(order_id)
     state: OrderState | None = None
     for event in events:
+        why = refusal(event.occurred_at, state.placed_at if state is not None else None, None, policy.intake)
+        if why is not None:
+            tl.entries.append(TimelineEntry(event.occurred_at, "event", f"{event.type} ({event.event_id})"))
+            tl.entries.append(TimelineEntry(event.occurred_at, "rejected", why))
+            continue
         if state is not None:
             before = {(d.rule, d.key, d.due) for d in state.deadlines}
             fired = advance(state, event.occurred_at, policy)

@@ -20,12 +20,13 @@ from pydantic import ValidationError
 
 from models.actions import Action
 from models.common import epoch_micros
-from models.events import Event, parse_event, validation_reason
+from models.events import Event, OrderPlaced, parse_event, validation_reason
 from models.ledger import StoreLedger
 from models.policy import Policy
 from models.state import OrderState
 from rules.engine import Decision, advance, handle_event
-from streams.orders import OpenOrders
+from rules.intake import UNPLACED, refusal, unplaced_deadline
+from streams.orders import OpenOrders, Unplaced
 
 micros = epoch_micros
 
@@ -47,7 +48,7 @@ class ReplayStats:
 class Replayer:
     """Feeds events to the engine in event time; keeps per-order state, the deadline index and store ledgers."""
 
-    def __init__(self, policy: Policy, lateness: timedelta = timedelta(0)) -> None:
+    def __init__(self, policy: Policy, lateness: timedelta = timedelta(0), now: datetime | None = None) -> None:
         self.policy = policy
         self.lateness = lateness
         self.orders: dict[str, OrderState] = {}
@@ -57,6 +58,12 @@ class Replayer:
         self.watermark: datetime | None = None
         self._watermark_us = -(2**63)  # micros(self.watermark)
         self.stats = ReplayStats()
+        # What "now" is for `rules.intake`'s check of events dated ahead of the clock: the time the replay runs
+        # (or its --until, if later), as the live worker checks against its clock. A file's own events cannot
+        # say it: a quiet store's next event may come days after the last one. None: no such check.
+        self.now = now
+        self.unplaced: Unplaced[Event] = Unplaced()
+        self.refused: list[tuple[Event, str]] = []
 
     @property
     def stores(self) -> dict[str, StoreLedger]:
@@ -104,17 +111,35 @@ class Replayer:
 
     def feed(self, event: Event) -> tuple[Decision, list[Action]]:
         """Apply one event, then let the watermark fire what it has passed. Returns the event's decision
-        and every action decided (the event's and the deadlines')."""
+        and every action decided (the event's, those of events that waited for this order's placement, and
+        the deadlines'). Events refused on the way (`rules.intake`) are collected in `refused`.
+
+        An event whose time is not trusted is refused and moves no clock; an event of an order not placed yet
+        waits for its order.placed within the policy's grace (it moves the clock like any other)."""
         self.stats.events += 1
         order_id = event.order_id
         before = self.orders.get(order_id)
-        decision = handle_event(before, event, self.policy)
-        if decision.duplicate:
-            self.stats.duplicates += 1
-        if decision.rejected is not None:
+        intake = self.policy.intake
+        why = refusal(event.occurred_at, before.placed_at if before is not None else None, self.now, intake)
+        if why is not None:
             self.stats.rejected += 1
-        # Every order's next deadline is in the index between two calls (advance_to re-indexes what it pops).
-        actions = list(self._record(order_id, before, decision, indexed=True))
+            return Decision(state=before, rejected=why), []
+        if before is None and not isinstance(event, OrderPlaced):
+            self.unplaced.hold(
+                order_id, micros(event.occurred_at), micros(unplaced_deadline(event.occurred_at, intake)), event
+            )
+            decision = Decision(state=None, notes=(f"{event.type} waits for its order.placed",))
+            actions: list[Action] = []
+        else:
+            decision = handle_event(before, event, self.policy)
+            if decision.duplicate:
+                self.stats.duplicates += 1
+            if decision.rejected is not None:
+                self.stats.rejected += 1
+            # Every order's next deadline is in the index between two calls (advance_to re-indexes what it pops).
+            actions = list(self._record(order_id, before, decision, indexed=True))
+            if before is None and decision.state is not None:
+                actions += self._placed(order_id)
         mark = event.occurred_at - self.lateness if self.lateness else event.occurred_at
         mark_us = micros(mark)
         if mark_us > self._watermark_us:
@@ -123,12 +148,41 @@ class Replayer:
             actions += self._advance(mark, mark_us)
         return decision, actions
 
+    def _placed(self, order_id: str) -> list[Action]:
+        """The order was just placed: the events that waited for it, earliest first."""
+        actions: list[Action] = []
+        for waiting in self.unplaced.release(order_id):
+            state = self.orders.get(order_id)
+            placed_at = state.placed_at if state is not None else None
+            why = refusal(waiting.occurred_at, placed_at, None, self.policy.intake)
+            if why is not None:
+                self._refuse(waiting, why)
+                continue
+            decision = handle_event(state, waiting, self.policy)
+            if decision.duplicate:
+                self.stats.duplicates += 1
+            if decision.rejected is not None:
+                self._refuse(waiting, decision.rejected)
+            actions += self._record(order_id, state, decision, indexed=True)
+        return actions
+
+    def _refuse(self, event: Event, why: str) -> None:
+        self.stats.rejected += 1
+        self.refused.append((event, why))
+
+    def take_refused(self) -> list[tuple[Event, str]]:
+        """The events refused since the last call, with why (`rules.intake` codes, or the engine's reason)."""
+        refused, self.refused = self.refused, []
+        return refused
+
     def advance_to(self, now: datetime) -> list[Action]:
         """Fire every deadline due before `now`."""
         return self._advance(now, micros(now))
 
     def _advance(self, now: datetime, now_us: int) -> list[Action]:
         actions: list[Action] = []
+        for waited in self.unplaced.expire(now_us):
+            self._refuse(waited, UNPLACED)
         for order_id in list(self.index.pop_due_micros(now_us)):
             state = self.orders.get(order_id)
             if state is None:
@@ -148,6 +202,8 @@ class Replayer:
             self.watermark = until
             self._watermark_us = micros(until)
             actions += self.advance_to(until)
+        for waited in self.unplaced.drain():  # the end of the input: their order.placed will not come
+            self._refuse(waited, UNPLACED)
         return actions
 
 
