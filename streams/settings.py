@@ -90,9 +90,6 @@ class Settings(BaseSettings):
         description="clock_mode=events: a caught-up topic read from less than this long ago still holds the "
         "partition's clock back (its next record may be older than the other topics' latest).",
     )
-    max_future_seconds: float = Field(
-        default=86_400.0, gt=0, le=MAX_SPAN_SECONDS, description="Events further in the future are dead-lettered."
-    )
     # Throughput
     batch_max_records: int = Field(
         default=1000,

@@ -15,11 +15,13 @@ from datetime import datetime
 
 from faust.types import TP
 
+from models.events import OrderPlaced
 from models.state import OrderState
 from rules.engine import Decision, advance, handle_event
+from rules.intake import UNPLACED, refusal, unplaced_deadline
 from streams.kafka.fencing import Fence
 from streams.kafka.partitioning import partition_for
-from streams.orders import OpenOrders
+from streams.orders import OpenOrders, micros
 from streams.worker.codec import decode_state
 from streams.worker.intake import Inbound
 from streams.worker.outbox import Outbox
@@ -100,7 +102,15 @@ class Decider:
             await self._apply(partition, inbound, batch)
         self.rt.metrics.held_events.labels(partition=str(partition)).set(len(aligner))
         if clock is not None:
+            await self._unplaced_expired(partition, clock, batch)
             await self._fire(partition, clock, batch)
+
+    async def _unplaced_expired(self, partition: int, clock: datetime, batch: Batch) -> None:
+        """Records whose order was not placed within the policy's grace: dead-lettered (and acknowledged)."""
+        hours = self.rt.policy.intake.unplaced_grace_hours
+        for inbound in self.rt.partition(partition).unplaced.expire(micros(clock)):
+            detail = f"{UNPLACED}: no order.placed within {hours:g} h of its time"
+            await self.outbox.dead_letter(inbound.record, batch, "unknown_order", detail)
 
     def _late(self, inbound: Inbound, clock: datetime) -> None:
         """An event older than its partition's clock: deadlines it might have settled may have fired already."""
@@ -130,6 +140,17 @@ class Decider:
         event = inbound.event
         await self.fence.hold(batch.ticket)
         state = self._state(event.order_id, batch)
+        intake = self.rt.policy.intake
+        if refusal(event.occurred_at, state.placed_at if state is not None else None, None, intake) is not None:
+            hours = intake.before_placement_tolerance_hours
+            detail = f"occurred_at is more than {hours:g} h before the order was placed"
+            await self.outbox.dead_letter(inbound.record, batch, "before_placement", detail)
+            return
+        if state is None and not isinstance(event, OrderPlaced):
+            # Waits, unacknowledged (a crash or a rebalance delivers it again), for its order.placed.
+            due = unplaced_deadline(event.occurred_at, intake)
+            self.rt.partition(partition).unplaced.hold(event.order_id, micros(event.occurred_at), micros(due), inbound)
+            return
         try:
             decision = handle_event(state, event, self.rt.policy)
         except Exception as exc:  # noqa: BLE001 - one poison event must not stop the partition
@@ -148,6 +169,9 @@ class Decider:
         await self._decide(partition, event.order_id, state, decision, batch)
         batch.received.append(inbound.received)
         batch.acks.append(inbound.record)
+        if state is None and decision.state is not None:  # just placed: what waited for it, earliest first
+            for waiting in self.rt.partition(partition).unplaced.release(event.order_id):
+                await self._apply(partition, waiting, batch)
 
     async def _fire(self, partition: int, now: datetime, batch: Batch) -> None:
         books = self.rt.partition(partition).books

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -17,6 +17,7 @@ from faust.types import EventT
 from pydantic import ValidationError
 
 from models.events import Event, parse_event, topic_of, validation_reason
+from rules.intake import refusal
 from streams.kafka.partitioning import partition_for
 from streams.worker.alignment import PartitionAligner
 from streams.worker.outbox import Outbox
@@ -40,7 +41,6 @@ class Intake:
         s = rt.settings
         self.ticks_topic = s.topic_ticks
         self.partitions = s.partitions
-        self.max_future = timedelta(seconds=s.max_future_seconds)
         self.logical_topics = {s.topic_orders: "orders", s.topic_shipments: "shipments", s.topic_disputes: "disputes"}
         self.announced = datetime.min.replace(tzinfo=UTC)  # the latest time a clock tick announced
 
@@ -90,8 +90,9 @@ class Intake:
         # "Now" is the live clock, or on the events clock the latest time the ticks announced: a simulated store
         # runs ahead of the wall clock, and its events must not count as from the future.
         now = max(datetime.now(UTC), self.rt.clock.now() if self.rt.clock is not None else self.announced)
-        if event.occurred_at - now > self.max_future:
-            await dead_letter(record, batch, "future_timestamp", f"occurred_at is more than {self.max_future} ahead")
+        if refusal(event.occurred_at, None, now, self.rt.policy.intake) == "ahead_of_clock":
+            hours = self.rt.policy.intake.ahead_of_clock_hours
+            await dead_letter(record, batch, "future_timestamp", f"occurred_at is more than {hours:g} h ahead")
             return None
         if self.rt.settings.partitioner == "murmur2":
             home = partition_for(key, self.partitions)

@@ -29,6 +29,7 @@ INVALID_REASONS = (
     "key_mismatch",
     "future_timestamp",
     "unknown_order",
+    "before_placement",
     "wrong_topic",
     "misrouted",
     "rule_error",

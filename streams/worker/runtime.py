@@ -17,7 +17,7 @@ from typing import Any
 import faust
 
 from models.policy import Policy
-from streams.orders import OpenOrders
+from streams.orders import OpenOrders, Unplaced
 from streams.settings import Settings
 from streams.worker.alignment import PartitionAligner
 from streams.worker.clock import LiveClock
@@ -30,6 +30,8 @@ class PartitionState:
 
     aligner: PartitionAligner[Any]
     books: OpenOrders = field(default_factory=OpenOrders)
+    # records of orders not placed yet, unacknowledged, waiting for their order.placed (rules.intake)
+    unplaced: Unplaced[Any] = field(default_factory=Unplaced)
     books_loaded: bool = False  # the books were rebuilt from the orders table since the assignment
 
 

@@ -203,8 +203,9 @@ class AgentHarness:
             await self.put(self.topic("ticks"), body, b"clock", partition=p)
         await self.settle()
 
-    async def settle(self) -> None:
-        """Wait until the agent has finished with every record put so far.
+    async def settle(self, waiting: Iterable[Message] = ()) -> None:
+        """Wait until the agent has finished with every record put so far (but `waiting`: records expected to
+        stay unacknowledged, such as those of an order not placed yet).
 
         The agent acknowledges a record last, after its actions were sent and its state written; but the
         deadlines a record's event time lets fire are decided after that acknowledgement. So a bare tick (what
@@ -217,7 +218,7 @@ class AgentHarness:
             crash = self.agent.crash_reason
             if crash is not None:
                 raise AssertionError(f"the agent crashed: {crash!r}") from crash
-            pending = [m for m in self.fed if not m.acked]
+            pending = [m for m in self.fed if not m.acked and not any(m is w for w in waiting)]
             if not pending:
                 return
             if time.monotonic() > deadline:

@@ -54,7 +54,7 @@ from streams.offline.commands import replay_file
 from streams.simulator import generate
 from streams.worker.codec import decode_state
 from tests.agents.harness import AgentHarness, running_agent
-from tests.factories import DAY, T0, US, placed, run_full, shipped
+from tests.factories import DAY, HOUR, T0, US, placed, run_full, shipped
 
 CN = timezone(timedelta(hours=8))
 SIM_START = datetime(2026, 3, 2, 8, 0, tzinfo=CN)
@@ -267,8 +267,25 @@ BAD_RECORDS = [
     ("no key", "orders", None, _good(), "key_mismatch", "order_id"),
     ("an order event on shipments", "shipments", b"A1", _good(), "wrong_topic", "does not belong on shipments"),
     ("from the far future", "orders", b"A1", _good(occurred_at=FAR_FUTURE), "future_timestamp", "ahead"),
-    ("a shipment of an unknown order", "shipments", b"Z9", dump_event(shipped("Z9")), "unknown_order", "unknown order"),
 ]
+
+
+async def test_a_record_of_an_order_not_placed_waits_for_it_then_is_dead_lettered() -> None:
+    """As replay does (rules.intake): unacknowledged while it waits, applied if the order is placed within the
+    policy's grace, dead-lettered with its reason once the clock has passed the grace."""
+    async with running_agent() as h:
+        orphan = await h.put(h.topic("shipments"), dump_event(shipped("Z9", at=T0)), b"Z9")
+        early_scan = await h.put(h.topic("shipments"), dump_event(shipped("A1", at=T0 - HOUR)), b"A1")
+        await h.event(placed("A1", at=T0, ship_by=T0 + DAY))
+        await h.settle(waiting=[orphan])
+        assert not orphan.acked and h.dead_letters == [], "waiting for its order.placed"
+        assert early_scan.acked and h.order("A1") is not None and h.order("A1").stage != "placed"
+        await h.clock(T0 + (h.rt.policy.intake.unplaced_grace_hours + 1) * HOUR)
+        (dead,) = h.dead_letters
+        assert dead.value == orphan.value and dead.headers["postsale.reason"] == b"unknown_order"
+        assert b"no order.placed within 24 h" in dead.headers["postsale.detail"] and orphan.acked
+        overdue = [a for a in h.actions if a.rule in ("overdue_expedite", "overdue_switch")]
+        assert overdue == [], "the early scan shipped the order"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from streams.settings import SettingsError, load_settings
 
 FLOATS = [
     "allowed_lateness_seconds",
-    "max_future_seconds",
     "topic_idle_seconds",
     "session_timeout_seconds",
     "clock_speed",
