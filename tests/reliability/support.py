@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -31,11 +32,17 @@ CN = timezone(timedelta(hours=8))
 START = datetime(2026, 3, 2, 8, 0, tzinfo=CN)
 
 FIGURES: dict[str, dict[str, Any]] = {}
+# Tests may run in several processes (pytest-xdist): each files its figures here too, and the session's summary
+# (tests/reliability/conftest.py) reads them all.
+FIGURES_FILE = Path(__file__).resolve().parents[2] / "build" / "reliability-figures.jsonl"  # = tests/conftest.py's
 
 
 def report(test: str, **figures: Any) -> None:
     """File a test's figures for the session summary, and print them (visible with -s or on failure)."""
     FIGURES[test] = figures
+    FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with FIGURES_FILE.open("ab") as out:
+        out.write(orjson.dumps({"test": test, "figures": figures}, default=str) + b"\n")
     print(f"[reliability] {test}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
 
 
