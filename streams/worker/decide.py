@@ -12,14 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, cast
 
-from faust.types import TP
+from faust.types import TP, EventT
 
 from models.state import OrderState
 from rules.engine import Decision, advance, handle_event
 from streams.kafka.fencing import Fence
-from streams.kafka.partitioning import partition_for
 from streams.orders import OpenOrders
+from streams.worker.alignment import NEVER
 from streams.worker.codec import decode_state
 from streams.worker.intake import Inbound
 from streams.worker.outbox import Outbox
@@ -39,16 +40,17 @@ class Decider:
         (re)assigned. Once per assignment, proportional to the open orders of the partition; firing afterwards
         costs what is due."""
         state = self.rt.partition(partition)
-        if state.books_loaded:
-            return
+        routing = self.rt.routing
+        if state.books_loaded or not routing.deciding:
+            return  # auto has not settled yet: the orders' partitions are not known
         books = state.books = OpenOrders()
         for key, raw in self.rt.orders.items():
-            if raw is None or partition_for(key.encode(), self.partitions) != partition:
+            if raw is None or routing.home(key.encode()) != partition:
                 continue
             books.load(key, decode_state(raw))
         state.books_loaded = True
 
-    def _lagging(self, partition: int) -> Callable[[str, int], bool]:
+    def _lagging(self, partition: int, measure: bool = True) -> Callable[[str, int], bool]:
         consumer = self.rt.app.consumer
 
         def lagging(topic: str, last_offset: int) -> bool:
@@ -72,17 +74,25 @@ class Decider:
                 if committed:
                     last_offset = committed - 1
             lag = highwater - (last_offset + 1)
-            self.rt.metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(max(lag, 0))
+            if measure:
+                self.rt.metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(max(lag, 0))
             return lag > 0
 
         return lagging
 
     async def release(self, partition: int, batch: Batch) -> None:
         """Decide what the partition's aligner releases, then fire the deadlines its clock has passed."""
-        aligner = self.rt.partition(partition).aligner
+        state = self.rt.partition(partition)
+        aligner = state.aligner
+        if not self.rt.routing.deciding:
+            # Refusing (or auto not settled): nothing is decided or acknowledged; held events stay held.
+            self.rt.metrics.held_events.labels(partition=str(partition)).set(len(aligner))
+            return
+        self.load_books(partition)
         wall = self.rt.clock.now() if self.rt.clock is not None else None
         before = aligner.clock
-        ready, clock = aligner.release(self._lagging(partition), wall, time.monotonic())
+        mono = time.monotonic()
+        ready, clock = aligner.release(self._lagging(partition), wall, mono, self._cap(partition, batch, mono))
         if before is not None:
             for inbound in ready:
                 if inbound.event.occurred_at < before:
@@ -101,6 +111,41 @@ class Decider:
         self.rt.metrics.held_events.labels(partition=str(partition)).set(len(aligner))
         if clock is not None:
             await self._fire(partition, clock, batch)
+
+    def _cap(self, partition: int, batch: Batch, mono: float) -> datetime | None:
+        """The earliest time an event of this partition may still come from elsewhere: copies announced in
+        flight (each for at most `reroute_grace_seconds`), and while a partition of this worker still has
+        misplaced records to read, how far it has read (copies from it will be no older). None: no bound.
+
+        Only when misplaced records are sent on; otherwise nothing comes from elsewhere."""
+        if not self.rt.routing.reroutes:
+            return None
+        state = self.rt.partition(partition)
+        expired, notices = state.holds.expire(mono)
+        if expired:
+            self.rt.metrics.reroute_grace_expired.inc(expired)
+            self.rt.log.warning(
+                "partition %d: %d cop(ies) of misplaced events not arrived within %.1f s: the clock goes on",
+                partition,
+                expired,
+                self.rt.settings.reroute_grace_seconds,
+            )
+        batch.acks.extend(cast(list[EventT[Any]], notices))
+        self.rt.metrics.reroute_holds.set(sum(len(p.holds) for p in self.rt.partitions.values()))
+        if not state.ticks_read:
+            # Notices of copies in flight wait on the ticks partition, unacknowledged, across a restart: the
+            # clock moves only once they have been read.
+            if self._lagging(partition, measure=False)(self.rt.settings.topic_ticks, state.ticks_offset):
+                return NEVER
+            state.ticks_read = True
+        cap = state.holds.cap()
+        for source, other in list(self.rt.partitions.items()):
+            if source == partition or not other.sends_copies:
+                continue
+            mark = other.aligner.watermark(self._lagging(source, measure=False), mono)
+            if mark is not None and (cap is None or mark < cap):
+                cap = mark
+        return cap
 
     def _late(self, inbound: Inbound, clock: datetime) -> None:
         """An event older than its partition's clock: deadlines it might have settled may have fired already."""
@@ -129,6 +174,9 @@ class Decider:
     async def _apply(self, partition: int, inbound: Inbound, batch: Batch) -> None:
         event = inbound.event
         await self.fence.hold(batch.ticket)
+        # The notices of a copy are acknowledged with it, however it ends (decided, repeated, dead-lettered).
+        inbound.settled = True
+        batch.acks.extend(inbound.also_ack)
         state = self._state(event.order_id, batch)
         try:
             decision = handle_event(state, event, self.rt.policy)

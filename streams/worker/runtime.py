@@ -19,9 +19,10 @@ import faust
 from models.policy import Policy
 from streams.orders import OpenOrders
 from streams.settings import Settings
-from streams.worker.alignment import PartitionAligner
+from streams.worker.alignment import CopyHolds, PartitionAligner
 from streams.worker.clock import LiveClock
 from streams.worker.metrics import Metrics
+from streams.worker.routing import Routing
 
 
 @dataclass
@@ -31,6 +32,10 @@ class PartitionState:
     aligner: PartitionAligner[Any]
     books: OpenOrders = field(default_factory=OpenOrders)
     books_loaded: bool = False  # the books were rebuilt from the orders table since the assignment
+    holds: CopyHolds = field(default_factory=CopyHolds)  # copies of misplaced events on their way here
+    sends_copies: bool = False  # a misplaced record was read here: copies from here may be in flight
+    ticks_offset: int = -1  # the last clock tick or copy notice read since the assignment
+    ticks_read: bool = False  # the ticks partition was read to its end once since the assignment
 
 
 @dataclass
@@ -45,6 +50,10 @@ class Runtime:
     partitions: dict[int, PartitionState] = field(default_factory=dict)
     known_stores: set[str] = field(default_factory=set)  # stores given a metrics label so far
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("postsale"))
+    routing: Routing = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.routing = Routing(self.settings, self.metrics, self.log)
 
     def partition(self, partition: int) -> PartitionState:
         state = self.partitions.get(partition)
@@ -61,4 +70,5 @@ class Runtime:
         state = self.partitions.pop(partition, None)
         if state is not None:
             state.aligner.drop()
+        self.routing.forget(partition)
         self.metrics.forget_partition(partition, self.settings.input_topics)

@@ -11,8 +11,9 @@ from prometheus_client.metrics import MetricWrapperBase
 from models.common import ACTION_TYPES, RULE_IDS
 from models.events import EVENT_TYPES, topic_of
 from models.state import STAGES
+from streams.kafka.partitioning import PLACEMENTS
 from streams.settings import Settings
-from streams.worker.metrics import INVALID_REASONS, Metrics
+from streams.worker.metrics import INVALID_REASONS, PARTITIONER_VERDICTS, Metrics
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -41,6 +42,11 @@ LABELS: dict[str, set[str]] = {
     "postsale_store_penalty_points": {"store"},
     "postsale_store_orders_in_window": {"store"},
     "postsale_store_disputes_in_window": {"store"},
+    "postsale_partitioner_evidence": {"topic", "placement"},
+    "postsale_partitioner_detected": {"topic", "partitioner"},
+    "postsale_partitioner_refusing": set(),
+    "postsale_reroute_holds": set(),
+    "postsale_reroute_grace_expired": set(),
 }
 
 
@@ -98,6 +104,8 @@ def test_initial_label_values_come_from_the_bounded_sets(metrics: Metrics, regis
         "reason": set(INVALID_REASONS),
         "rule": set(RULE_IDS),
         "stage": set(STAGES),
+        "placement": set(PLACEMENTS),
+        "partitioner": set(PARTITIONER_VERDICTS),
         "le": None,  # histogram buckets
     }
     for family in registry.collect():
