@@ -45,8 +45,9 @@ class Routing:
 
     - `murmur2`, `crc32`: the setting names the home partition. A misplaced record is sent on (or
       dead-lettered), except one where the other partitioner puts its key before any record has confirmed
-      the setting: it waits, unacknowledged, until one does (dead-lettered ones are not held back). When
-      `partitioner_evidence_records` such records came first, the setting is contradicted: the worker refuses.
+      the setting: it waits, unacknowledged, until one does. When `partitioner_evidence_records` such records
+      came first, the setting is contradicted: the worker refuses. With `misrouted=dead_letter` nothing
+      waits and nothing is refused: a dead letter keeps the record and says where it came from.
     - `auto`: the home is what `partitioner_evidence_records` records that tell the partitioners apart show,
       all alike; nothing is decided before. Producers that disagree (a record of each, or one placed by
       neither) make it refuse: auto never reroutes.
@@ -105,11 +106,11 @@ class Routing:
                 self.confirmed = True
                 self.log.warning("partitioner: %s confirmed by the records (topic %s)", chosen, topic)
             return Route("here", partition)
-        if self.confirmed or where == "neither":
+        if self.confirmed or where == "neither" or self.dead_letters:
+            # (A dead letter is no guess about the home: it keeps the record and says where it came from.)
             return Route("reroute", home)
         # Where the other partitioner puts the key, and nothing has confirmed the setting yet: sending it on
         # would be a guess.
-        # (Dead-lettering it is no guess: the dead letter says where it came from.)
         self.doubted += 1
         if self.doubted >= self.needed:
             other = "crc32" if chosen == "murmur2" else "murmur2"
@@ -119,7 +120,7 @@ class Routing:
                 f"set POSTSALE_PARTITIONER={other} (or auto)"
             )
             return Route("refuse", partition)
-        return Route("reroute" if self.dead_letters else "wait", home)
+        return Route("wait", home)
 
     def _auto(self, topic: str, where: Placement, partition: int) -> Route:
         if where == "neither":
