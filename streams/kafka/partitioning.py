@@ -75,3 +75,11 @@ class Evidence:
 
     def total(self, where: Placement) -> int:
         return sum(c[where] for c in self.tally.values())
+
+
+def crc32_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """librdkafka's partitioner in aiokafka's (and Faust's) form, so that the app's own key routing (the order
+    view's forwarding to the owner of an order) agrees with CRC32 producers. Only keyed sends use it."""
+    if key is None:
+        return (available or all_partitions)[0]
+    return all_partitions[crc32_partition_for(key, len(all_partitions))]
