@@ -24,7 +24,7 @@ from streams.worker.alignment import NEVER
 from streams.worker.codec import decode_state
 from streams.worker.intake import Inbound
 from streams.worker.outbox import Outbox
-from streams.worker.runtime import Runtime
+from streams.worker.runtime import Frontier, PartitionState, Runtime
 from streams.worker.settle import Batch
 
 
@@ -139,13 +139,47 @@ class Decider:
                 return NEVER
             state.ticks_read = True
         cap = state.holds.cap()
-        for source, other in list(self.rt.partitions.items()):
-            if source == partition or not other.sends_copies:
-                continue
-            mark = other.aligner.watermark(self._lagging(source, measure=False), mono)
+        marks = [f.at for f in self._remote_frontiers(state, batch, mono)]
+        routing = self.rt.routing
+        if routing.copies:
+            marks += [m for source, m in self.frontiers(mono).items() if source != partition]
+            if self.fence.grouped and mono < routing.copies_since + self.rt.settings.reroute_grace_seconds:
+                # Copies are being sent on here, so other workers' partitions may be sending them too: until they
+                # say how far they have read (or the grace ends), nothing may pass.
+                heard = set(state.frontiers) | set(self.rt.partitions)
+                if any(p not in heard for p in range(self.partitions)):
+                    marks.append(NEVER)
+        for mark in marks:
             if mark is not None and (cap is None or mark < cap):
                 cap = mark
         return cap
+
+    def frontiers(self, mono: float) -> dict[int, datetime | None]:
+        """How far each partition of this worker has been read: copies it sends on from now will be no older
+        (its alignment watermark, which assumes each topic's records come in event-time order). None: no
+        bound (caught up)."""
+        for source in self._owned():
+            self.rt.partition(source)  # owned, nothing read yet: it holds back as far as it is behind
+        return {
+            source: other.aligner.watermark(self._lagging(source, measure=False), mono)
+            for source, other in list(self.rt.partitions.items())
+        }
+
+    def _owned(self) -> set[int]:
+        """The input partitions this worker is assigned (none outside a consumer group)."""
+        try:
+            actives = self.rt.app.assignor.assigned_actives()
+        except Exception:  # noqa: BLE001 - no assignment yet
+            return set()
+        topics = set(self.rt.settings.input_topics)
+        return {tp.partition for tp in actives if tp.topic in topics}
+
+    def _remote_frontiers(self, state: PartitionState, batch: Batch, mono: float) -> list[Frontier]:
+        """The other workers' frontiers this partition was told of, still fresh; stale ones (their worker
+        silent for `reroute_grace_seconds`) are let go."""
+        for source in [s for s, f in state.frontiers.items() if f.expires <= mono or s in self.rt.partitions]:
+            batch.acks.append(state.frontiers.pop(source).notice)
+        return list(state.frontiers.values())
 
     def _late(self, inbound: Inbound, clock: datetime) -> None:
         """An event older than its partition's clock: deadlines it might have settled may have fired already."""

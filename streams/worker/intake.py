@@ -22,10 +22,10 @@ from faust.types import EventT
 from pydantic import ValidationError
 
 from models.events import Event, parse_event, topic_of, validation_reason
-from streams.worker.alignment import PartitionAligner
+from streams.worker.alignment import NEVER, PartitionAligner
 from streams.worker.outbox import Outbox
 from streams.worker.routing import Route, Waiting
-from streams.worker.runtime import Runtime
+from streams.worker.runtime import Frontier, Runtime
 from streams.worker.settle import Batch
 
 
@@ -84,7 +84,15 @@ class Intake:
         notice is acknowledged only when the hold ends, so a worker that restarts holds again."""
         try:
             body = orjson.loads(record.value or b"{}")
-            if not isinstance(body, dict) or not isinstance(body.get("copy"), dict):
+            if not isinstance(body, dict):
+                return False
+            if isinstance(body.get("frontier"), dict):
+                source = int(body["frontier"]["from"])
+                raw = body["frontier"]["at"]
+                at = NEVER if raw == "never" else None if raw is None else datetime.fromisoformat(raw)
+                self._frontier(record, source, at, batch)
+                return True
+            if not isinstance(body.get("copy"), dict):
                 return False
             at = datetime.fromisoformat(body["copy"]["at"])
             cid = str(body["copy"]["id"])
@@ -100,6 +108,20 @@ class Intake:
         elif arrived is not None:
             batch.acks.append(record)
         return True
+
+    def _frontier(self, record: EventT[Any], source: int, at: datetime | None, batch: Batch) -> None:
+        """How far another worker has read `source` for misplaced records: copies from it will be no older.
+        The latest notice per source stays unacknowledged (a restarted worker reads it again); the one it
+        replaces is acknowledged."""
+        frontiers = self.rt.partition(record.message.partition).frontiers
+        if not self.rt.routing.reroutes or source in self.rt.partitions:
+            batch.acks.append(record)  # nothing waits for copies here, or this worker reads `source` itself
+            frontiers.pop(source, None)
+            return
+        old = frontiers.get(source)
+        if old is not None:
+            batch.acks.append(old.notice)
+        frontiers[source] = Frontier(at, time.monotonic() + self.grace, record)
 
     def _tick_request(self, record: EventT[Any], aligner: PartitionAligner[Any]) -> None:
         try:
@@ -151,8 +173,8 @@ class Intake:
         if route.action == "refuse":
             return LEFT
         if route.action == "wait":
+            await self._copies_begin(batch)
             self._expect_copy(msg.topic, event, route.home)
-            self.rt.partition(msg.partition).sends_copies = True
             routing.waiting.append(Waiting(msg.partition, (record, event), route.home))
             return LEFT
         for waited in routing.take_waiting():
@@ -176,11 +198,22 @@ class Intake:
             why = f"key does not hash to this partition ({partitioner})"
             await self.outbox.dead_letter(record, batch, "misrouted", why)
             return
-        self.rt.partition(msg.partition).sends_copies = True
+        await self._copies_begin(batch)
         cid = copy_id(msg.topic, event.event_id)
         self._expect_copy(msg.topic, event, home)
         await self.outbox.announce_copy(home, cid, event.occurred_at, batch)
         await self.outbox.reroute(record, batch, home)
+
+    async def _copies_begin(self, batch: Batch) -> None:
+        """The first misplaced record: from now on any partition of this worker may send copies on. Until the
+        timer says how far each has been read (`OrderLoop.announce_frontiers`), other workers hold every
+        partition's clock for them."""
+        if self.rt.routing.copies:
+            return
+        self.rt.routing.copies = True
+        self.rt.routing.copies_since = time.monotonic()
+        self.rt.log.warning("partitioner: misplaced records are being sent on; partition clocks now wait for copies")
+        await self.outbox.announce_frontiers({p: NEVER for p in self.rt.partitions}, batch)
 
     def _expect_copy(self, topic: str, event: Event, home: int) -> None:
         """Hold the destination's clock at once if this worker has it (the notice reaches it a batch later)."""

@@ -16,6 +16,7 @@ import orjson
 from faust.types import EventT
 
 from models.actions import Action, dump_action
+from streams.worker.alignment import NEVER
 from streams.worker.runtime import Runtime
 from streams.worker.settle import Batch
 
@@ -28,6 +29,7 @@ class Outbox:
         self.actions_topic = rt.settings.topic_actions
         self.dead_letter_topic = rt.settings.topic_dead_letter
         self.ticks_topic = rt.settings.topic_ticks
+        self.partitions = rt.settings.partitions
         self.dead_lettered: OrderedDict[tuple[str, int, int], None] = OrderedDict()
 
     async def action(self, partition: int, action: Action, batch: Batch) -> None:
@@ -42,6 +44,20 @@ class Outbox:
         body = orjson.dumps({"copy": {"id": copy_id, "at": at.isoformat()}})
         sent = await self._produce(self.ticks_topic, b"copy", body, home)
         batch.in_flight.append(sent)
+
+    async def announce_frontiers(self, frontiers: dict[int, datetime | None], batch: Batch | None = None) -> None:
+        """Tell every partition how far each of `frontiers`' partitions has been read for misplaced records
+        (None: caught up, no bound; NEVER: nothing may pass yet). One notice per source and destination."""
+        local = self.rt.partitions  # read by this worker: it knows the frontiers without a notice
+        for source, at in frontiers.items():
+            raw = None if at is None else "never" if at == NEVER else at.isoformat()
+            body = orjson.dumps({"frontier": {"from": source, "at": raw}})
+            for destination in range(self.partitions):
+                if destination in local:
+                    continue
+                sent = await self._produce(self.ticks_topic, b"frontier", body, destination)
+                if batch is not None:
+                    batch.in_flight.append(sent)
 
     async def reroute(self, record: EventT[Any], batch: Batch, home: int) -> None:
         """Send the original record on to the partition its key hashes to, then acknowledge the misplaced copy.

@@ -45,4 +45,3 @@ def run_worker(settings: Settings, policy: Policy) -> Runtime:
         if exc.code not in (0, None):
             raise
     return rt
-

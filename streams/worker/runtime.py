@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -26,6 +26,16 @@ from streams.worker.routing import Routing
 
 
 @dataclass
+class Frontier:
+    """No copy older than `at` will come from a partition another worker reads (None: no bound), as that
+    worker last said; trusted until `expires` (monotonic seconds)."""
+
+    at: datetime | None
+    expires: float
+    notice: Any
+
+
+@dataclass
 class PartitionState:
     """One owned partition: its aligner (held events, clock) and its books (deadline index, totals, stages)."""
 
@@ -33,7 +43,9 @@ class PartitionState:
     books: OpenOrders = field(default_factory=OpenOrders)
     books_loaded: bool = False  # the books were rebuilt from the orders table since the assignment
     holds: CopyHolds = field(default_factory=CopyHolds)  # copies of misplaced events on their way here
-    sends_copies: bool = False  # a misplaced record was read here: copies from here may be in flight
+    # source partition -> how far another worker has read it for misplaced records (the notice, kept unacknowledged
+    # until a newer one replaces it), while copies are being sent on anywhere
+    frontiers: dict[int, Frontier] = field(default_factory=dict)
     ticks_offset: int = -1  # the last clock tick or copy notice read since the assignment
     ticks_read: bool = False  # the ticks partition was read to its end once since the assignment
 

@@ -16,6 +16,8 @@ worker runs in event-time mode over it.
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -175,32 +177,55 @@ def test_a_contradicted_setting_is_refused_and_nothing_is_lost(broker: EmbeddedB
     assert code == 0 and code2 == 0, log2[-3000:]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_disagreeing_producers_in_one_backlog_are_decided_as_replay_does(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: EmbeddedBroker, tmp_path: Path, workers: int
 ) -> None:
     started = time.monotonic()
     events, until = simulated(seed=43, orders=ORDERS)
     expected = replay_actions(events, until)
-    wire = new_wire(broker, "disagree")
+    wire = new_wire(broker, f"disagree-{workers}")
     shipments = [e for e in events if topic_of(e["type"]) == "shipments"]
-    produce_events(wire, [e for e in events if topic_of(e["type"]) != "shipments"])  # aiokafka: murmur2
+    ports = [free_port() for _ in range(workers)]
+    tail = Tail(wire, "actions")
+    running = [
+        start_worker(wire, tmp_path, f"w{i}", POSTSALE_WEB_ENABLED="true", POSTSALE_WEB_PORT=str(port))
+        for i, port in enumerate(ports)
+    ]
     confluent = DefaultConfluent(wire)
-    confluent.send(wire, events, only="shipments")  # librdkafka: CRC32
+    try:
+        for port in ports:
+            wait_scrape(port)
+        if workers > 1:
+            wait_owned(ports)
+        produce_events(wire, [e for e in events if topic_of(e["type"]) != "shipments"])  # aiokafka: murmur2
+        confluent.send(wire, events, only="shipments")  # librdkafka: CRC32
+        send_clock(wire, until)
+        records = tail.wait(lambda rs: distinct_ids(rs) >= len(expected), timeout=120, quiet=3.0)
+        texts = [scrape(port) for port in ports]
+        for w in running:
+            assert w.alive(), w.log_text()[-3000:]
+    finally:
+        codes = [w.stop() for w in running]
+        tail.close()
     misplaced = sum(1 for k, p in confluent.landed if p != partition_for(k, wire.partitions))
     assert misplaced > len(shipments) // 2
 
-    records, metrics, code, log = _run(wire, tmp_path, "w", expected, until)
+    def total(name: str, **labels: str) -> float:
+        return sum(metric_sum(text, name, **labels) for text in texts)
 
     t = wire.topics
-    assert metric_sum(metrics, "postsale_misrouted_events_total", topic=t["shipments"]) == misplaced
-    assert metric_sum(metrics, "postsale_partitioner_detected", topic=t["shipments"], partitioner="crc32") == 1
-    assert metric_sum(metrics, "postsale_partitioner_detected", topic=t["orders"], partitioner="murmur2") == 1
-    assert metric_sum(metrics, "postsale_partitioner_refusing") == 0
-    late = metric_sum(metrics, "postsale_late_events_total")
-    expired = metric_sum(metrics, "postsale_reroute_grace_expired_total")
+    assert total("postsale_misrouted_events_total", topic=t["shipments"]) == misplaced
+    assert total("postsale_misrouted_events_total", topic=t["orders"]) == 0
+    for text in texts:
+        assert metric_sum(text, "postsale_partitioner_detected", topic=t["shipments"], partitioner="crc32") == 1
+        assert metric_sum(text, "postsale_partitioner_detected", topic=t["orders"], partitioner="murmur2") == 1
+        assert metric_sum(text, "postsale_partitioner_refusing") == 0
+    late = total("postsale_late_events_total")
+    expired = total("postsale_reroute_grace_expired_total")
     result = audit(records, expected)
     report(
-        "partitioners disagree",
+        f"partitioners disagree, {workers} worker(s)",
         events=len(events),
         shipments_by_default_confluent=len(shipments),
         misplaced_and_rerouted=misplaced,
@@ -214,4 +239,27 @@ def test_disagreeing_producers_in_one_backlog_are_decided_as_replay_does(
     )
     assert result.ok, result.explain()
     assert late == 0 and expired == 0
-    assert code == 0, log[-3000:]
+    assert codes == [0] * workers, running[0].log_text()[-3000:]
+
+
+def wait_owned(ports: list[int], timeout: float = 60) -> None:
+    """Until every worker is ready at once (assigned some partitions, not rebalancing): the group has settled
+    with all of them."""
+    deadline = time.monotonic() + timeout
+    answers: list[Any] = []
+    while time.monotonic() < deadline:
+        answers = [_ready(port) for port in ports]
+        if all(a.get("ready") for a in answers):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the workers did not all become ready in {timeout} s: {answers}")
+
+
+def _ready(port: int) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=5) as resp:  # noqa: S310
+            return dict(orjson.loads(resp.read()))
+    except urllib.error.HTTPError as exc:  # 503 while not ready, with the same body
+        return dict(orjson.loads(exc.read()))
+    except OSError:
+        return {}
