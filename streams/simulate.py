@@ -32,7 +32,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from models.events import topic_of
-from streams.partitioning import partition_for
+from streams.kafka.partitioning import partition_for
 from streams.settings import Settings
 
 TICK_EVERY_SECONDS = 0.5
