@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     )
     misrouted: Literal["reroute", "dead_letter"] = "reroute"
     partitioner_evidence_records: int = Field(
-        default=32,
+        default=64,
         ge=1,
         le=100_000,
         description="Records that tell murmur2 and crc32 apart needed before the worker refuses a partitioner "

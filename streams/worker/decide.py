@@ -141,8 +141,13 @@ class Decider:
         cap = state.holds.cap()
         marks = [f.at for f in self._remote_frontiers(state, batch, mono)]
         routing = self.rt.routing
+        local = self.frontiers(mono)
+        for source, mark in local.items():
+            # Once misplaced records were seen, any partition may send copies. Before, only one that has not yet
+            # caught up since its assignment may: it is what a restarted worker has not read again yet.
+            if source != partition and (routing.copies or not self.rt.partitions[source].caught_up):
+                marks.append(mark)
         if routing.copies:
-            marks += [m for source, m in self.frontiers(mono).items() if source != partition]
             if self.fence.grouped and mono < routing.copies_since + self.rt.settings.reroute_grace_seconds:
                 # Copies are being sent on here, so other workers' partitions may be sending them too: until they
                 # say how far they have read (or the grace ends), nothing may pass.
@@ -160,10 +165,12 @@ class Decider:
         bound (caught up)."""
         for source in self._owned():
             self.rt.partition(source)  # owned, nothing read yet: it holds back as far as it is behind
-        return {
-            source: other.aligner.watermark(self._lagging(source, measure=False), mono)
-            for source, other in list(self.rt.partitions.items())
-        }
+        out: dict[int, datetime | None] = {}
+        for source, other in list(self.rt.partitions.items()):
+            mark = out[source] = other.aligner.watermark(self._lagging(source, measure=False), mono)
+            if mark is None:
+                other.caught_up = True
+        return out
 
     def _owned(self) -> set[int]:
         """The input partitions this worker is assigned (none outside a consumer group)."""

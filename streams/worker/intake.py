@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import orjson
+from faust.streams import _current_event  # the context variable behind faust.streams.current_event()
 from faust.types import EventT
 from pydantic import ValidationError
 
@@ -169,6 +170,9 @@ class Intake:
             elif routing.reroutes and home is not None and home != msg.partition:
                 route = Route("reroute", home)
         else:
+            if not routing.confirmed and routing.reroutes and self._known(event.order_id):
+                # The order was decided here before, at the setting's home: the setting is the store's.
+                routing.confirm(msg.topic, "an order of a record was decided before")
             route = routing.route(msg.topic, key, msg.partition)
         if route.action == "refuse":
             return LEFT
@@ -203,6 +207,15 @@ class Intake:
         self._expect_copy(msg.topic, event, home)
         await self.outbox.announce_copy(home, cid, event.occurred_at, batch)
         await self.outbox.reroute(record, batch, home)
+
+    def _known(self, order_id: str) -> bool:
+        """Whether the orders table holds the order, in any partition of this worker (not only the current
+        record's, where a table read looks by default)."""
+        token = _current_event.set(None)
+        try:
+            return self.rt.orders.get(order_id) is not None
+        finally:
+            _current_event.reset(token)
 
     async def _copies_begin(self, batch: Batch) -> None:
         """The first misplaced record: from now on any partition of this worker may send copies on. Until the

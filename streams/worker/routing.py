@@ -104,9 +104,7 @@ class Routing:
         assert chosen is not None
         home = HOME[chosen](key, self.partitions)
         if where == chosen:
-            if not self.confirmed:
-                self.confirmed = True
-                self.log.warning("partitioner: %s confirmed by the records (topic %s)", chosen, topic)
+            self.confirm(topic, "a record is where it puts its key")
             return Route("here", partition)
         if self.confirmed or where == "neither" or self.dead_letters:
             # (A dead letter is no guess about the home: it keeps the record and says where it came from.)
@@ -150,6 +148,13 @@ class Routing:
                 self.evidence.total(mine),
             )
         return Route("here", partition)
+
+    def confirm(self, topic: str, why: str) -> None:
+        """The configured partitioner is the store's: misplaced records are sent on from now on."""
+        if self.confirmed or self.chosen is None or self.setting == "auto":
+            return
+        self.confirmed = True
+        self.log.warning("partitioner: %s confirmed on %s: %s", self.chosen, topic, why)
 
     def refuse(self, why: str) -> None:
         if self.refusal is not None:

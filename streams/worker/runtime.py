@@ -48,6 +48,7 @@ class PartitionState:
     frontiers: dict[int, Frontier] = field(default_factory=dict)
     ticks_offset: int = -1  # the last clock tick or copy notice read since the assignment
     ticks_read: bool = False  # the ticks partition was read to its end once since the assignment
+    caught_up: bool = False  # every input topic of it was read to its end once since the assignment
 
 
 @dataclass

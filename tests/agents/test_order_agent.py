@@ -49,10 +49,11 @@ from aiokafka.errors import KafkaTimeoutError
 from models.actions import dump_action
 from models.events import Event, dump_event, topic_of
 from models.policy_file import load_policy
-from streams.kafka.partitioning import partition_for
+from streams.kafka.partitioning import crc32_partition_for, partition_for
 from streams.offline.commands import replay_file
 from streams.simulator import generate
 from streams.worker.codec import decode_state
+from streams.worker.routing import Routing
 from tests.agents.harness import AgentHarness, running_agent
 from tests.factories import DAY, T0, US, placed, run_full, shipped
 
@@ -423,3 +424,35 @@ async def test_a_copy_that_does_not_come_holds_the_clock_only_for_the_grace() ->
         assert notice.acked
         assert h.actions == as_dicts(run_full([order], until=T0 + 6 * DAY).actions) != []
         assert h.metric("postsale_reroute_grace_expired_total") == 1
+
+
+async def test_a_record_where_crc32_puts_its_key_waits_until_the_setting_is_confirmed() -> None:
+    order = placed("A1", ship_by=T0 + 3 * DAY)
+    ship = shipped("A1", at=T0 + DAY)
+    async with running_agent() as h:
+        n = h.settings.partitions
+        home, crc32_home = partition_for(b"A1", n), crc32_partition_for(b"A1", n)
+        assert home != crc32_home
+        # A shipment where librdkafka puts it, before anything said the producers use murmur2: not guessed.
+        first = await h.put(h.topic("shipments"), dump_event(ship), b"A1", partition=crc32_home)
+        await asyncio.sleep(0.05)
+        assert not first.acked and h.sent_to("shipments") == []
+        # The order where murmur2 puts it confirms the setting: the shipment is sent on, then acknowledged.
+        await h.event(order)
+        await asyncio.sleep(0.05)
+        (copy,) = h.sent_to("shipments")
+        assert copy.partition == home and first.acked
+
+
+async def test_an_order_already_decided_confirms_the_setting_after_a_restart() -> None:
+    order = placed("A1", ship_by=T0 + 3 * DAY)
+    ship = shipped("A1", at=T0 + DAY)
+    async with running_agent() as h:
+        n = h.settings.partitions
+        await h.event(order)
+        await h.settle()
+        h.rt.routing = Routing(h.settings, h.rt.metrics, h.rt.log)  # what a restarted worker knows: the table
+        await h.put(h.topic("shipments"), dump_event(ship), b"A1", partition=crc32_partition_for(b"A1", n))
+        await asyncio.sleep(0.05)
+        (copy,) = h.sent_to("shipments")
+        assert copy.partition == partition_for(b"A1", n), "sent on at once: the order was decided at its home"

@@ -263,3 +263,46 @@ def _ready(port: int) -> dict[str, Any]:
         return dict(orjson.loads(exc.read()))
     except OSError:
         return {}
+
+
+def test_disagreeing_producers_survive_sigkills_with_copies_in_flight(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """Kills while copies are on their way: the restarted worker holds its clocks again (the notices were not
+    acknowledged), re-sends what it had not acknowledged, and decides as replay does."""
+    started = time.monotonic()
+    events, until = simulated(seed=44, orders=500)
+    expected = replay_actions(events, until)
+    wire = new_wire(broker, "disagree-kill")
+    produce_events(wire, [e for e in events if topic_of(e["type"]) != "shipments"])
+    confluent = DefaultConfluent(wire)
+    confluent.send(wire, events, only="shipments")
+    send_clock(wire, until)
+    tail = Tail(wire, "actions")
+    worker = start_worker(wire, tmp_path, "w0", data="state")
+    killed_at: list[int] = []
+    try:
+        for share in (0.2, 0.5):
+            seen = tail.wait(lambda rs, share=share: distinct_ids(rs) >= share * len(expected), timeout=120)
+            assert distinct_ids(seen) >= share * len(expected), f"stalled: {worker.log_text()[-3000:]}"
+            worker.kill()
+            killed_at.append(distinct_ids(tail.records()))
+            worker = start_worker(wire, tmp_path, f"w{len(killed_at)}", data="state")
+        records = tail.wait(lambda rs: distinct_ids(rs) >= len(expected), timeout=180, quiet=3.0)
+    finally:
+        code = worker.stop()
+        tail.close()
+    misplaced = sum(1 for k, p in confluent.landed if p != partition_for(k, wire.partitions))
+    result = audit(records, expected)
+    report(
+        "partitioners disagree, SIGKILLs",
+        events=len(events),
+        misplaced_and_rerouted=misplaced,
+        killed_after_decisions=killed_at,
+        decisions=len(expected),
+        actions_lost=len(result.missing),
+        extra_actions=len(result.extra),
+        distinct_duplicate_decisions=len(result.double_refunds) + len(result.repeats_not_identical),
+        repeats=result.repeats,
+        seconds=round(time.monotonic() - started, 1),
+    )
+    assert result.ok, result.explain()
+    assert code == 0, worker.log_text()[-3000:]
