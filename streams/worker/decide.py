@@ -84,7 +84,10 @@ class Decider:
         """Decide what the partition's aligner releases, then fire the deadlines its clock has passed."""
         state = self.rt.partition(partition)
         aligner = state.aligner
-        if not self.rt.routing.deciding:
+        routing = self.rt.routing
+        if routing.doubted and not routing.confirmed and routing.refusal is None:
+            routing.weigh(self._caught_up_topics())
+        if not routing.deciding:
             # Refusing (or auto not settled): nothing is decided or acknowledged; held events stay held.
             self.rt.metrics.held_events.labels(partition=str(partition)).set(len(aligner))
             return
@@ -171,6 +174,17 @@ class Decider:
             if mark is None:
                 other.caught_up = True
         return out
+
+    def _caught_up_topics(self) -> set[str]:
+        """Input topics read to their end on every partition of this worker."""
+        lagging = {p: self._lagging(p, measure=False) for p in self.rt.partitions}
+        return {
+            topic
+            for topic in self.rt.settings.input_topics
+            if not any(
+                lag(topic, self.rt.partitions[p].aligner.progress[topic].last_offset) for p, lag in lagging.items()
+            )
+        }
 
     def _owned(self) -> set[int]:
         """The input partitions this worker is assigned (none outside a consumer group)."""

@@ -19,6 +19,7 @@ from streams.settings import Settings
 from streams.worker.metrics import PARTITIONER_VERDICTS, Metrics
 
 LIBRDKAFKA = "crc32, librdkafka's default consistent_random"
+WAITING_MAX = 50  # times partitioner_evidence_records: records kept waiting at most (memory), then refused
 NAMES = {"murmur2": "murmur2, the Java client's and aiokafka's", "crc32": LIBRDKAFKA}
 
 
@@ -46,7 +47,8 @@ class Routing:
     - `murmur2`, `crc32`: the setting names the home partition. A misplaced record is sent on (or
       dead-lettered), except one where the other partitioner puts its key before any record has confirmed
       the setting: it waits, unacknowledged, until one does. When `partitioner_evidence_records` such records
-      came first, the setting is contradicted: the worker refuses. With `misrouted=dead_letter` nothing
+      came first and every input topic has had its say (`weigh`), the setting is contradicted: the worker
+      refuses. With `misrouted=dead_letter` nothing
       waits and nothing is refused: a dead letter keeps the record and says where it came from.
     - `auto`: the home is what `partitioner_evidence_records` records that tell the partitioners apart show,
       all alike; nothing is decided before. Producers that disagree (a record of each, or one placed by
@@ -58,6 +60,7 @@ class Routing:
         self.setting = settings.partitioner
         self.partitions = settings.partitions
         self.needed = settings.partitioner_evidence_records
+        self.topics = settings.input_topics
         self.metrics = metrics
         self.log = log
         self.evidence = Evidence()
@@ -110,17 +113,38 @@ class Routing:
             # (A dead letter is no guess about the home: it keeps the record and says where it came from.)
             return Route("reroute", home)
         # Where the other partitioner puts the key, and nothing has confirmed the setting yet: sending it on
-        # would be a guess.
+        # would be a guess. It waits; `weigh` decides when the setting is contradicted.
         self.doubted += 1
-        if self.doubted >= self.needed:
-            other = "crc32" if chosen == "murmur2" else "murmur2"
+        if len(self.waiting) >= WAITING_MAX * self.needed:
             self.refuse(
-                f"POSTSALE_PARTITIONER={chosen}, but the first {self.doubted} records that tell the "
-                f"partitioners apart are all where {NAMES[other]} puts their key, none where {chosen} does; "
-                f"set POSTSALE_PARTITIONER={other} (or auto)"
+                f"POSTSALE_PARTITIONER={chosen}, but {self.doubted} records where the other partitioner puts "
+                f"their key came before any that confirms it (still silent: {self._silent_topics()})"
             )
             return Route("refuse", partition)
         return Route("wait", home)
+
+    def weigh(self, caught_up: set[str]) -> None:
+        """Refuse the setting once `partitioner_evidence_records` records contradict it, none confirms it, and
+        every input topic has had its say: shown a record that tells the partitioners apart, or been read to
+        its end (`caught_up`). A topic still being read may yet confirm it: a restarted worker often reads a
+        backlog of one topic before the others."""
+        if self.confirmed or self.refusal is not None or self.doubted < self.needed or self.chosen is None:
+            return
+        if any(self._silent(t) and t not in caught_up for t in self.topics):
+            return
+        other = "crc32" if self.chosen == "murmur2" else "murmur2"
+        self.refuse(
+            f"POSTSALE_PARTITIONER={self.chosen}, but the first {self.doubted} records that tell the partitioners "
+            f"apart are all where {NAMES[other]} puts their key, none where {self.chosen} does; "
+            f"set POSTSALE_PARTITIONER={other} (or auto)"
+        )
+
+    def _silent(self, topic: str) -> bool:
+        c = self.evidence.tally.get(topic)
+        return c is None or not (c["murmur2"] or c["crc32"] or c["neither"])
+
+    def _silent_topics(self) -> str:
+        return ", ".join(t for t in self.topics if self._silent(t)) or "none"
 
     def _auto(self, topic: str, where: Placement, partition: int) -> Route:
         if where == "neither":

@@ -84,8 +84,15 @@ def test_a_record_placed_by_neither_is_sent_on_to_the_configured_home() -> None:
 def test_a_setting_no_record_agrees_with_is_refused(setting: str, caplog: pytest.LogCaptureFixture) -> None:
     other = "crc32" if setting == "murmur2" else "murmur2"
     r, reg = routing(partitioner=setting, partitioner_evidence_records=10)
-    actions = [r.route("orders", k, by(other, k)).action for k in APART[:12]]
-    assert actions == ["wait"] * 9 + ["refuse"] * 3
+    actions = [r.route("orders", k, by(other, k)).action for k in APART[:9]]
+    assert actions == ["wait"] * 9
+    r.weigh({"shipments", "disputes"})
+    assert r.deciding, "9 records are not enough"
+    k = APART[9]
+    assert r.route("shipments", k, by(other, k)).action == "wait"
+    r.weigh(set())
+    assert r.deciding, "the disputes may still confirm it: it is being read and has shown nothing"
+    r.weigh({"disputes"})
     assert not r.deciding and r.waiting == []
     assert reg.get_sample_value("postsale_partitioner_refusing") == 1
     assert f"refusing to decide: POSTSALE_PARTITIONER={setting}" in caplog.text
@@ -93,6 +100,27 @@ def test_a_setting_no_record_agrees_with_is_refused(setting: str, caplog: pytest
     # Refused for good: even a record that would have confirmed it is left unacknowledged.
     k = APART[20]
     assert r.route("orders", k, by(setting, k)).action == "refuse"
+
+
+def test_a_backlog_of_one_topic_read_first_does_not_refuse_the_setting() -> None:
+    """A restarted worker reads 64 crc32 shipments before the first murmur2 order: it waits, then confirms."""
+    r, _ = routing(partitioner_evidence_records=5)
+    for k in APART[:30]:
+        assert r.route("shipments", k, by("crc32", k)).action == "wait"
+        r.weigh({"disputes"})  # orders are still being read
+    k = APART[30]
+    assert r.route("orders", k, by("murmur2", k)).action == "here"
+    assert r.confirmed and r.deciding
+
+
+def test_records_kept_waiting_are_bounded() -> None:
+    r, _ = routing(partitioner_evidence_records=1)
+    for k in APART[:50]:
+        assert r.route("shipments", k, by("crc32", k)).action == "wait"
+        r.waiting.append(Waiting(0, k, 1))
+    k = APART[50]
+    assert r.route("shipments", k, by("crc32", k)).action == "refuse"
+    assert "still silent: orders, disputes" in (r.refusal or "")
 
 
 def test_dead_lettering_never_waits_nor_refuses() -> None:
