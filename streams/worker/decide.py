@@ -144,6 +144,7 @@ class Decider:
         cap = state.holds.cap()
         marks = [f.at for f in self._remote_frontiers(state, batch, mono)]
         routing = self.rt.routing
+        marks += [w.at for w in routing.waiting]  # copies not sent yet: their home is any partition
         local = self.frontiers(mono)
         for source, mark in local.items():
             # Once misplaced records were seen, any partition may send copies. Before, only one that has not yet

@@ -179,7 +179,7 @@ class Intake:
         if route.action == "wait":
             await self._copies_begin(batch)
             self._expect_copy(msg.topic, event, route.home)
-            routing.waiting.append(Waiting(msg.partition, (record, event), route.home))
+            routing.waiting.append(Waiting(msg.partition, (record, event), route.home, event.occurred_at))
             return LEFT
         for waited in routing.take_waiting():
             old_record, old_event = waited.record
@@ -231,6 +231,8 @@ class Intake:
     def _expect_copy(self, topic: str, event: Event, home: int) -> None:
         """Hold the destination's clock at once if this worker has it (the notice reaches it a batch later)."""
         state = self.rt.partitions.get(home)
+        if state is None and self.rt.owns(home):
+            state = self.rt.partition(home)  # owned, nothing read from it yet: it must wait all the same
         if state is not None:
             state.holds.expect(copy_id(topic, event.event_id), event.occurred_at, time.monotonic() + self.grace)
 

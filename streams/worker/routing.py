@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from streams.kafka.partitioning import HOME, Evidence, Partitioner, Placement, placement
@@ -39,6 +40,7 @@ class Waiting:
     source: int
     record: Any
     home: int
+    at: datetime | None = None  # its event time: no partition's clock passes it while it waits
 
 
 class Routing:

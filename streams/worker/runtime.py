@@ -78,6 +78,14 @@ class Runtime:
             state = self.partitions[partition] = PartitionState(aligner)
         return state
 
+    def owns(self, partition: int) -> bool:
+        """Whether this worker is assigned the input partition (False outside a consumer group)."""
+        try:
+            actives = self.app.assignor.assigned_actives()
+        except Exception:  # noqa: BLE001 - no assignment yet
+            return False
+        return any(tp.partition == partition and tp.topic in self.settings.input_topics for tp in actives)
+
     def forget(self, partition: int) -> None:
         """Drop what this worker derived for a partition; its next owner (maybe us again) rebuilds it."""
         state = self.partitions.pop(partition, None)
