@@ -121,8 +121,26 @@ class Settings(BaseSettings):
         "worker reads again, as repeats that change nothing.",
     )
     # Routing
-    partitioner: Literal["murmur2", "none"] = Field(default="murmur2", description="How producers partition order ids.")
+    partitioner: Literal["murmur2", "crc32", "auto", "none"] = Field(
+        default="murmur2",
+        description="How producers partition order ids: murmur2 (Java client, aiokafka), crc32 (librdkafka's "
+        "default consistent_random: confluent-kafka, Go, .NET, kcat), auto (whichever the records show; refuses "
+        "when producers disagree), none (no check).",
+    )
     misrouted: Literal["reroute", "dead_letter"] = "reroute"
+    partitioner_evidence_records: int = Field(
+        default=64,
+        ge=1,
+        le=100_000,
+        description="Records that tell murmur2 and crc32 apart needed before the worker refuses a partitioner "
+        "setting no record agrees with (auto: before it settles on one).",
+    )
+    reroute_grace_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="How long a partition's clock waits for a copy of a misplaced event sent on to it (seconds).",
+    )
     # Web
     web_enabled: bool = True
     web_host: str = Field(default="127.0.0.1", description="Bind address of /metrics, health and the order view.")

@@ -58,3 +58,5 @@ create "$APP_ID-__assignor-__leader" 1 cleanup.policy=delete
 create "${POSTSALE_EXECUTOR_TOPIC_FAILED:-actions.failed}" "$PARTITIONS" cleanup.policy=delete "retention.ms=$((30 * DAY_MS))"
 create "${POSTSALE_EXECUTOR_TOPIC_OUTCOMES:-postsale-executor-outcomes}" "$PARTITIONS" cleanup.policy=compact
 create "${POSTSALE_EXECUTOR_TOPIC_HELD:-postsale-executor-held}" "$PARTITIONS" cleanup.policy=compact
+# Who released or dropped a held refund, and why: the audit trail, kept a year.
+create "${POSTSALE_EXECUTOR_TOPIC_AUDIT:-postsale-audit}" "$PARTITIONS" cleanup.policy=delete "retention.ms=$((365 * DAY_MS))"

@@ -12,6 +12,7 @@ be written inside stream iteration); partitions assigned or revoked are forgotte
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from faust.types import TP, EventT
@@ -31,7 +32,7 @@ class OrderLoop:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.fence = Fence(rt.app, getattr(rt.app, "group_lease", None))
-        outbox = Outbox(rt)
+        outbox = self.outbox = Outbox(rt)
         self.intake = Intake(rt, outbox)
         self.decider = Decider(rt, outbox, self.fence)
         self.settler = Settler(rt.orders, rt.metrics, self.fence, outbox.remember_dead_letters, rt.known_stores)
@@ -112,6 +113,9 @@ def install(rt: Runtime) -> None:
         for tp in app.assignor.assigned_actives():
             if tp.topic == s.topic_ticks:
                 await ticks.send(key=b"tick", value=b"{}", partition=tp.partition)
+        if rt.routing.copies:
+            # Misplaced records are sent on: tell every partition how far ours have been read (streams.worker.decide).
+            await loop.outbox.announce_frontiers(loop.decider.frontiers(time.monotonic()))
         export_gauges(rt)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]

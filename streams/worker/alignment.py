@@ -25,6 +25,7 @@ idle topic stops holding time back, as idle sources do in Flink.
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -106,7 +107,11 @@ class PartitionAligner(Generic[T]):
         return mono - p.last_read < self.idle_after
 
     def release(
-        self, lagging: Callable[[str, int], bool], wall: datetime | None = None, mono: float | None = None
+        self,
+        lagging: Callable[[str, int], bool],
+        wall: datetime | None = None,
+        mono: float | None = None,
+        cap: datetime | None = None,
     ) -> tuple[list[T], datetime | None]:
         """Events now safe to apply, in event-time order, and the clock after them.
 
@@ -114,28 +119,42 @@ class PartitionAligner(Generic[T]):
         `last_offset` on that topic's partition. `wall` is the live clock's time,
         used only when nothing is behind. `mono` (monotonic seconds) is the time
         now, against which topics are idle; without it no caught-up topic bounds
-        the clock.
+        the clock. `cap`, if given, is a time events from elsewhere may still
+        come at (a copy of a misplaced event in flight): neither the clock nor
+        the events released pass it (late events excepted, as always).
         """
         mark = self.watermark(lagging, mono)
         ready: list[T] = []
         if mark is None:
-            ready = [h.item for h in sorted(self._held)]
-            self._held.clear()
             # Caught up: every event up to the latest one seen has been read, so time has reached it.
             latest = max((p.last_time for p in self.progress.values() if p.last_time is not None), default=None)
             times = [t - self.lateness for t in (wall, latest) if t is not None]
             times += [self.requested] if self.requested is not None else []
             candidate = max(times) if times else None
+            if cap is None:
+                ready = [h.item for h in sorted(self._held)]
+                self._held.clear()
+            else:
+                ready = self._pop_until(cap)
+                candidate = min(candidate, cap) if candidate is not None else None
         else:
-            # An event the clock has already passed (a late one) is applied at once: holding it would let the
-            # deadlines it settles fire first.
-            bound = mark if self.clock is None or mark > self.clock else self.clock
-            while self._held and self._held[0].at <= bound:
-                ready.append(heapq.heappop(self._held).item)
-            candidate = mark if mark is not NEVER else None
+            top = mark if cap is None or mark < cap else cap
+            ready = self._pop_until(top)
+            candidate = top
+        if candidate == NEVER:
+            candidate = None
         if candidate is not None and (self.clock is None or candidate > self.clock):
             self.clock = candidate
         return ready, self.clock
+
+    def _pop_until(self, top: datetime) -> list[T]:
+        """Held events up to `top`, and any the clock has already passed (a late one is applied at once:
+        holding it would let the deadlines it settles fire first)."""
+        bound = top if self.clock is None or top > self.clock else self.clock
+        ready: list[T] = []
+        while self._held and self._held[0].at <= bound:
+            ready.append(heapq.heappop(self._held).item)
+        return ready
 
     def drop(self) -> list[T]:
         """Forget everything held (the partition was revoked: the next owner re-reads it)."""
@@ -145,3 +164,60 @@ class PartitionAligner(Generic[T]):
 
 
 NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass
+class _Hold:
+    at: datetime
+    expires: float  # monotonic seconds
+    tokens: list[object] = field(default_factory=list)
+
+
+class CopyHolds:
+    """Copies of misplaced events sent on to one partition and not read there yet.
+
+    Each copy holds the partition's clock (and the events it releases) at the copy's event time until it
+    arrives or its grace ends: a copy is appended behind records its partition may already have read, and
+    deciding past it would fire deadlines it settles. A hold carries tokens (the notices that announced it),
+    handed back when it ends so that they are acknowledged then, not before.
+    """
+
+    def __init__(self, remember: int = 10_000) -> None:
+        self._holds: dict[str, _Hold] = {}
+        self._arrived: OrderedDict[str, object] = OrderedDict()  # copy id -> what arrived (recent ones)
+        self.remember = remember
+
+    def __len__(self) -> int:
+        return len(self._holds)
+
+    def expect(self, copy_id: str, at: datetime, expires: float, token: object | None = None) -> object | None:
+        """Hold for a copy announced in flight; if it has arrived already, nothing is held and what arrived is
+        returned (the caller acknowledges the notice with it)."""
+        if copy_id in self._arrived:
+            return self._arrived[copy_id]
+        hold = self._holds.get(copy_id)
+        if hold is None:
+            hold = self._holds[copy_id] = _Hold(at, expires)
+        if token is not None:
+            hold.tokens.append(token)
+        return None
+
+    def arrived(self, copy_id: str, item: object) -> list[object]:
+        """The copy is here (it is aligned with the partition's events from now on): its hold ends."""
+        self._arrived[copy_id] = item
+        if len(self._arrived) > self.remember:
+            self._arrived.popitem(last=False)
+        hold = self._holds.pop(copy_id, None)
+        return hold.tokens if hold is not None else []
+
+    def expire(self, mono: float) -> tuple[int, list[object]]:
+        """End the holds whose grace is over: how many, and their tokens."""
+        gone = [k for k, h in self._holds.items() if h.expires <= mono]
+        tokens: list[object] = []
+        for k in gone:
+            tokens.extend(self._holds.pop(k).tokens)
+        return len(gone), tokens
+
+    def cap(self) -> datetime | None:
+        """The earliest time a copy in flight has, if any."""
+        return min((h.at for h in self._holds.values()), default=None)

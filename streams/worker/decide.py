@@ -12,20 +12,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, cast
 
-from faust.types import TP
+from faust.types import TP, EventT
 
 from models.events import OrderPlaced
 from models.state import OrderState
 from rules.engine import Decision, advance, handle_event
 from rules.intake import UNPLACED, refusal, unplaced_deadline
 from streams.kafka.fencing import Fence
-from streams.kafka.partitioning import partition_for
 from streams.orders import OpenOrders, micros
+from streams.worker.alignment import NEVER
 from streams.worker.codec import decode_state
 from streams.worker.intake import Inbound
 from streams.worker.outbox import Outbox
-from streams.worker.runtime import Runtime
+from streams.worker.runtime import Frontier, PartitionState, Runtime
 from streams.worker.settle import Batch
 
 
@@ -41,16 +42,17 @@ class Decider:
         (re)assigned. Once per assignment, proportional to the open orders of the partition; firing afterwards
         costs what is due."""
         state = self.rt.partition(partition)
-        if state.books_loaded:
-            return
+        routing = self.rt.routing
+        if state.books_loaded or not routing.deciding:
+            return  # auto has not settled yet: the orders' partitions are not known
         books = state.books = OpenOrders()
         for key, raw in self.rt.orders.items():
-            if raw is None or partition_for(key.encode(), self.partitions) != partition:
+            if raw is None or routing.home(key.encode()) != partition:
                 continue
             books.load(key, decode_state(raw))
         state.books_loaded = True
 
-    def _lagging(self, partition: int) -> Callable[[str, int], bool]:
+    def _lagging(self, partition: int, measure: bool = True) -> Callable[[str, int], bool]:
         consumer = self.rt.app.consumer
 
         def lagging(topic: str, last_offset: int) -> bool:
@@ -74,17 +76,28 @@ class Decider:
                 if committed:
                     last_offset = committed - 1
             lag = highwater - (last_offset + 1)
-            self.rt.metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(max(lag, 0))
+            if measure:
+                self.rt.metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(max(lag, 0))
             return lag > 0
 
         return lagging
 
     async def release(self, partition: int, batch: Batch) -> None:
         """Decide what the partition's aligner releases, then fire the deadlines its clock has passed."""
-        aligner = self.rt.partition(partition).aligner
+        state = self.rt.partition(partition)
+        aligner = state.aligner
+        routing = self.rt.routing
+        if routing.doubted and not routing.confirmed and routing.refusal is None:
+            routing.weigh(self._caught_up_topics())
+        if not routing.deciding:
+            # Refusing (or auto not settled): nothing is decided or acknowledged; held events stay held.
+            self.rt.metrics.held_events.labels(partition=str(partition)).set(len(aligner))
+            return
+        self.load_books(partition)
         wall = self.rt.clock.now() if self.rt.clock is not None else None
         before = aligner.clock
-        ready, clock = aligner.release(self._lagging(partition), wall, time.monotonic())
+        mono = time.monotonic()
+        ready, clock = aligner.release(self._lagging(partition), wall, mono, self._cap(partition, batch, mono))
         if before is not None:
             for inbound in ready:
                 if inbound.event.occurred_at < before:
@@ -111,6 +124,94 @@ class Decider:
         for inbound in self.rt.partition(partition).unplaced.expire(micros(clock)):
             detail = f"{UNPLACED}: no order.placed within {hours:g} h of its time"
             await self.outbox.dead_letter(inbound.record, batch, "unknown_order", detail)
+
+    def _cap(self, partition: int, batch: Batch, mono: float) -> datetime | None:
+        """The earliest time an event of this partition may still come from elsewhere: copies announced in
+        flight (each for at most `reroute_grace_seconds`), and while a partition of this worker still has
+        misplaced records to read, how far it has read (copies from it will be no older). None: no bound.
+
+        Only when misplaced records are sent on; otherwise nothing comes from elsewhere."""
+        if not self.rt.routing.reroutes:
+            return None
+        state = self.rt.partition(partition)
+        expired, notices = state.holds.expire(mono)
+        if expired:
+            self.rt.metrics.reroute_grace_expired.inc(expired)
+            self.rt.log.warning(
+                "partition %d: %d cop(ies) of misplaced events not arrived within %.1f s: the clock goes on",
+                partition,
+                expired,
+                self.rt.settings.reroute_grace_seconds,
+            )
+        batch.acks.extend(cast(list[EventT[Any]], notices))
+        self.rt.metrics.reroute_holds.set(sum(len(p.holds) for p in self.rt.partitions.values()))
+        if not state.ticks_read:
+            # Notices of copies in flight wait on the ticks partition, unacknowledged, across a restart: the
+            # clock moves only once they have been read.
+            if self._lagging(partition, measure=False)(self.rt.settings.topic_ticks, state.ticks_offset):
+                return NEVER
+            state.ticks_read = True
+        cap = state.holds.cap()
+        marks = [f.at for f in self._remote_frontiers(state, batch, mono)]
+        routing = self.rt.routing
+        marks += [w.at for w in routing.waiting]  # copies not sent yet: their home is any partition
+        local = self.frontiers(mono)
+        for source, mark in local.items():
+            # Once misplaced records were seen, any partition may send copies. Before, only one that has not yet
+            # caught up since its assignment may: it is what a restarted worker has not read again yet.
+            if source != partition and (routing.copies or not self.rt.partitions[source].caught_up):
+                marks.append(mark)
+        if routing.copies:
+            if self.fence.grouped and mono < routing.copies_since + self.rt.settings.reroute_grace_seconds:
+                # Copies are being sent on here, so other workers' partitions may be sending them too: until they
+                # say how far they have read (or the grace ends), nothing may pass.
+                heard = set(state.frontiers) | set(self.rt.partitions)
+                if any(p not in heard for p in range(self.partitions)):
+                    marks.append(NEVER)
+        for mark in marks:
+            if mark is not None and (cap is None or mark < cap):
+                cap = mark
+        return cap
+
+    def frontiers(self, mono: float) -> dict[int, datetime | None]:
+        """How far each partition of this worker has been read: copies it sends on from now will be no older
+        (its alignment watermark, which assumes each topic's records come in event-time order). None: no
+        bound (caught up)."""
+        for source in self._owned():
+            self.rt.partition(source)  # owned, nothing read yet: it holds back as far as it is behind
+        out: dict[int, datetime | None] = {}
+        for source, other in list(self.rt.partitions.items()):
+            mark = out[source] = other.aligner.watermark(self._lagging(source, measure=False), mono)
+            if mark is None:
+                other.caught_up = True
+        return out
+
+    def _caught_up_topics(self) -> set[str]:
+        """Input topics read to their end on every partition of this worker."""
+        lagging = {p: self._lagging(p, measure=False) for p in self.rt.partitions}
+        return {
+            topic
+            for topic in self.rt.settings.input_topics
+            if not any(
+                lag(topic, self.rt.partitions[p].aligner.progress[topic].last_offset) for p, lag in lagging.items()
+            )
+        }
+
+    def _owned(self) -> set[int]:
+        """The input partitions this worker is assigned (none outside a consumer group)."""
+        try:
+            actives = self.rt.app.assignor.assigned_actives()
+        except Exception:  # noqa: BLE001 - no assignment yet
+            return set()
+        topics = set(self.rt.settings.input_topics)
+        return {tp.partition for tp in actives if tp.topic in topics}
+
+    def _remote_frontiers(self, state: PartitionState, batch: Batch, mono: float) -> list[Frontier]:
+        """The other workers' frontiers this partition was told of, still fresh; stale ones (their worker
+        silent for `reroute_grace_seconds`) are let go."""
+        for source in [s for s, f in state.frontiers.items() if f.expires <= mono or s in self.rt.partitions]:
+            batch.acks.append(state.frontiers.pop(source).notice)
+        return list(state.frontiers.values())
 
     def _late(self, inbound: Inbound, clock: datetime) -> None:
         """An event older than its partition's clock: deadlines it might have settled may have fired already."""
@@ -139,6 +240,9 @@ class Decider:
     async def _apply(self, partition: int, inbound: Inbound, batch: Batch) -> None:
         event = inbound.event
         await self.fence.hold(batch.ticket)
+        # The notices of a copy are acknowledged with it, however it ends (decided, repeated, dead-lettered).
+        inbound.settled = True
+        batch.acks.extend(inbound.also_ack)
         state = self._state(event.order_id, batch)
         intake = self.rt.policy.intake
         if refusal(event.occurred_at, state.placed_at if state is not None else None, None, intake) is not None:

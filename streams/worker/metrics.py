@@ -21,7 +21,10 @@ from models.common import ACTION_TYPES, RULE_IDS
 from models.events import EVENT_TYPES, topic_of
 from models.state import STAGES
 from streams.build import package_version
+from streams.kafka.partitioning import PLACEMENTS
 from streams.settings import Settings
+
+PARTITIONER_VERDICTS = ("murmur2", "crc32", "mixed", "neither", "unknown")
 
 INVALID_REASONS = (
     "invalid_json",
@@ -70,6 +73,11 @@ class Metrics:
     committed_lag: Gauge
     send_errors: Counter
     stores_max: int
+    partitioner_evidence: Counter
+    partitioner_detected: Gauge
+    partitioner_refusing: Gauge
+    reroute_holds: Gauge
+    reroute_grace_expired: Counter
     _committed_lag_series: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
@@ -277,6 +285,42 @@ class Metrics:
                 registry=registry,
             ),
             stores_max=settings.stores_max,
+            partitioner_evidence=Counter(
+                "partitioner_evidence",
+                "Keyed records by which partitioner could have placed them: murmur2 or crc32 alone, both (they "
+                "agree for the key) or neither.",
+                ["topic", "placement"],
+                namespace=ns,
+                registry=registry,
+            ),
+            partitioner_detected=Gauge(
+                "partitioner_detected",
+                "1 for what the records of a topic show its producers use (murmur2, crc32, mixed, neither, "
+                "unknown), 0 for the others.",
+                ["topic", "partitioner"],
+                namespace=ns,
+                registry=registry,
+            ),
+            partitioner_refusing=Gauge(
+                "partitioner_refusing",
+                "1 while the worker refuses to decide because the records contradict POSTSALE_PARTITIONER "
+                "(the reason is logged; records stay unacknowledged).",
+                namespace=ns,
+                registry=registry,
+            ),
+            reroute_holds=Gauge(
+                "reroute_holds",
+                "Copies of misplaced events sent on to this worker's partitions and not arrived yet: each holds "
+                "its partition's clock at its time, for at most reroute_grace_seconds.",
+                namespace=ns,
+                registry=registry,
+            ),
+            reroute_grace_expired=Counter(
+                "reroute_grace_expired",
+                "Holds for a copy in flight given up after reroute_grace_seconds (the copy may arrive late).",
+                namespace=ns,
+                registry=registry,
+            ),
         )
         m.build_info.labels(version=package_version(), policy_version=policy_version).set(1)
         logical = dict(zip(("orders", "shipments", "disputes"), settings.input_topics, strict=True))
@@ -287,6 +331,10 @@ class Metrics:
                 m.invalid_records.labels(topic=topic, reason=reason)
             m.duplicate_events.labels(topic=topic)
             m.misrouted_events.labels(topic=topic)
+            for where in PLACEMENTS:
+                m.partitioner_evidence.labels(topic=topic, placement=where)
+            for verdict in PARTITIONER_VERDICTS:
+                m.partitioner_detected.labels(topic=topic, partitioner=verdict).set(verdict == "unknown")
         for stage in STAGES:
             m.open_orders.labels(stage=stage)
         for rule in RULE_IDS:

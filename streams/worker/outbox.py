@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any
 
+import orjson
 from faust.types import EventT
 
 from models.actions import Action, dump_action
+from streams.worker.alignment import NEVER
 from streams.worker.runtime import Runtime
 from streams.worker.settle import Batch
 
@@ -25,6 +28,8 @@ class Outbox:
         self.rt = rt
         self.actions_topic = rt.settings.topic_actions
         self.dead_letter_topic = rt.settings.topic_dead_letter
+        self.ticks_topic = rt.settings.topic_ticks
+        self.partitions = rt.settings.partitions
         self.dead_lettered: OrderedDict[tuple[str, int, int], None] = OrderedDict()
 
     async def action(self, partition: int, action: Action, batch: Batch) -> None:
@@ -32,15 +37,37 @@ class Outbox:
         sent = await self._produce(self.actions_topic, action.order_id.encode(), dump_action(action), partition)
         batch.in_flight.append(sent)
 
+    async def announce_copy(self, home: int, copy_id: str, at: datetime, batch: Batch) -> None:
+        """Tell the destination, on its clock-tick partition, that a copy with event time `at` is on its way:
+        its clock holds there until the copy arrives or `reroute_grace_seconds` pass. Sent before the copy,
+        and the misplaced record is acknowledged only once the broker has both."""
+        body = orjson.dumps({"copy": {"id": copy_id, "at": at.isoformat()}})
+        sent = await self._produce(self.ticks_topic, b"copy", body, home)
+        batch.in_flight.append(sent)
+
+    async def announce_frontiers(self, frontiers: dict[int, datetime | None], batch: Batch | None = None) -> None:
+        """Tell every partition how far each of `frontiers`' partitions has been read for misplaced records
+        (None: caught up, no bound; NEVER: nothing may pass yet). One notice per source and destination."""
+        local = self.rt.partitions  # read by this worker: it knows the frontiers without a notice
+        for source, at in frontiers.items():
+            raw = None if at is None else "never" if at == NEVER else at.isoformat()
+            body = orjson.dumps({"frontier": {"from": source, "at": raw}})
+            for destination in range(self.partitions):
+                if destination in local:
+                    continue
+                sent = await self._produce(self.ticks_topic, b"frontier", body, destination)
+                if batch is not None:
+                    batch.in_flight.append(sent)
+
     async def reroute(self, record: EventT[Any], batch: Batch, home: int) -> None:
         """Send the original record on to the partition its key hashes to, then acknowledge the misplaced copy.
 
         The copy sent on is the record as it came (key, value, headers, timestamp), marked with
         `postsale.rerouted-from`; it is decided where it lands, among the order's other events, and never
         here. A crash between the send and the acknowledgement sends it on twice: the second is a repeated
-        event id, a no-op. It arrives later than its neighbours on that partition, so it may be older than
-        that partition's clock: it is still applied, but a deadline the clock passed meanwhile has fired
-        (docs/reliability.md, "Misrouted events")."""
+        event id, a no-op. It arrives later than its neighbours on that partition; the notice sent before it
+        (`announce_copy`) keeps that partition's clock from passing it meanwhile (docs/reliability.md,
+        "Misrouted events")."""
         msg = record.message
         headers = [(k, v) for k, v in _header_items(msg.headers) if k != "postsale.rerouted-from"]
         headers.append(("postsale.rerouted-from", str(msg.partition).encode()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -19,9 +19,20 @@ import faust
 from models.policy import Policy
 from streams.orders import OpenOrders, Unplaced
 from streams.settings import Settings
-from streams.worker.alignment import PartitionAligner
+from streams.worker.alignment import CopyHolds, PartitionAligner
 from streams.worker.clock import LiveClock
 from streams.worker.metrics import Metrics
+from streams.worker.routing import Routing
+
+
+@dataclass
+class Frontier:
+    """No copy older than `at` will come from a partition another worker reads (None: no bound), as that
+    worker last said; trusted until `expires` (monotonic seconds)."""
+
+    at: datetime | None
+    expires: float
+    notice: Any
 
 
 @dataclass
@@ -33,6 +44,13 @@ class PartitionState:
     # records of orders not placed yet, unacknowledged, waiting for their order.placed (rules.intake)
     unplaced: Unplaced[Any] = field(default_factory=Unplaced)
     books_loaded: bool = False  # the books were rebuilt from the orders table since the assignment
+    holds: CopyHolds = field(default_factory=CopyHolds)  # copies of misplaced events on their way here
+    # source partition -> how far another worker has read it for misplaced records (the notice, kept unacknowledged
+    # until a newer one replaces it), while copies are being sent on anywhere
+    frontiers: dict[int, Frontier] = field(default_factory=dict)
+    ticks_offset: int = -1  # the last clock tick or copy notice read since the assignment
+    ticks_read: bool = False  # the ticks partition was read to its end once since the assignment
+    caught_up: bool = False  # every input topic of it was read to its end once since the assignment
 
 
 @dataclass
@@ -47,6 +65,10 @@ class Runtime:
     partitions: dict[int, PartitionState] = field(default_factory=dict)
     known_stores: set[str] = field(default_factory=set)  # stores given a metrics label so far
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("postsale"))
+    routing: Routing = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.routing = Routing(self.settings, self.metrics, self.log)
 
     def partition(self, partition: int) -> PartitionState:
         state = self.partitions.get(partition)
@@ -58,9 +80,18 @@ class Runtime:
             state = self.partitions[partition] = PartitionState(aligner)
         return state
 
+    def owns(self, partition: int) -> bool:
+        """Whether this worker is assigned the input partition (False outside a consumer group)."""
+        try:
+            actives = self.app.assignor.assigned_actives()
+        except Exception:  # noqa: BLE001 - no assignment yet
+            return False
+        return any(tp.partition == partition and tp.topic in self.settings.input_topics for tp in actives)
+
     def forget(self, partition: int) -> None:
         """Drop what this worker derived for a partition; its next owner (maybe us again) rebuilds it."""
         state = self.partitions.pop(partition, None)
         if state is not None:
             state.aligner.drop()
+        self.routing.forget(partition)
         self.metrics.forget_partition(partition, self.settings.input_topics)

@@ -49,10 +49,11 @@ from aiokafka.errors import KafkaTimeoutError
 from models.actions import dump_action
 from models.events import Event, dump_event, topic_of
 from models.policy_file import load_policy
-from streams.kafka.partitioning import partition_for
+from streams.kafka.partitioning import crc32_partition_for, partition_for
 from streams.offline.commands import replay_file
 from streams.simulator import generate
 from streams.worker.codec import decode_state
+from streams.worker.routing import Routing
 from tests.agents.harness import AgentHarness, running_agent
 from tests.factories import DAY, HOUR, T0, US, placed, run_full, shipped
 
@@ -380,3 +381,95 @@ async def test_a_malformed_tick_only_nudges() -> None:
         assert h.actions == [] and h.dead_letters == []
         await h.clock(T0 + 5 * DAY + US)  # the clock still moves on a good tick
         assert [a["rule"] for a in h.actions] == ["penalty_points", "overdue_expedite"]
+
+
+# --- copies of misplaced events in flight ---------------------------------------------------------------------
+
+
+async def _announce_copy(h: AgentHarness, event: Event, partition: int) -> Any:
+    body = {"copy": {"id": f"{h.topic(topic_of(event.type))}/{event.event_id}", "at": event.occurred_at.isoformat()}}
+    return await h.put(h.topic("ticks"), orjson.dumps(body), b"copy", partition=partition)
+
+
+async def _ticks_until(h: AgentHarness, now: datetime) -> list[Any]:
+    """End-of-input ticks on every partition, waited for (not `settle`: a notice stays unacknowledged)."""
+    body = orjson.dumps({"now": now.isoformat()})
+    ticks = [await h.put(h.topic("ticks"), body, b"clock", partition=p) for p in range(h.settings.partitions)]
+    for _ in range(2000):
+        if all(t.acked for t in ticks):
+            break
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.05)
+    return ticks
+
+
+async def test_a_copy_announced_in_flight_holds_its_partitions_clock_until_it_arrives() -> None:
+    order = placed("A1", ship_by=T0 + 3 * DAY)
+    ship = shipped("A1", at=T0 + DAY)
+    async with running_agent(reroute_grace_seconds=60) as h:
+        home = partition_for(b"A1", h.settings.partitions)
+        await h.event(order)
+        await h.settle()
+        notice = await _announce_copy(h, ship, home)
+        await _ticks_until(h, T0 + 6 * DAY)
+        # Without the hold the clock would be at +6 days: "not shipped" expedites for an order shipped on day 1.
+        assert h.actions == []
+        assert not notice.acked, "a notice is acknowledged with its copy (a restarted worker holds again)"
+        assert h.metric("postsale_reroute_holds") == 1
+
+        copy = await h.put(
+            h.topic("shipments"), dump_event(ship), b"A1", partition=home, headers=[("postsale.rerouted-from", b"9")]
+        )
+        await h.settle()
+        assert copy.acked and notice.acked
+        assert h.actions == as_dicts(run_full([order, ship], until=T0 + 6 * DAY).actions)
+        assert h.metric("postsale_late_events_total", topic=h.topic("shipments")) == 0
+
+
+async def test_a_copy_that_does_not_come_holds_the_clock_only_for_the_grace() -> None:
+    order = placed("A1", ship_by=T0 + 3 * DAY)
+    ship = shipped("A1", at=T0 + DAY)
+    async with running_agent(reroute_grace_seconds=0.3) as h:
+        home = partition_for(b"A1", h.settings.partitions)
+        await h.event(order)
+        await h.settle()
+        notice = await _announce_copy(h, ship, home)
+        await _ticks_until(h, T0 + 6 * DAY)
+        assert h.actions == []
+        await asyncio.sleep(0.4)
+        await h.clock(T0 + 6 * DAY)  # the next ticks after the grace: the clock goes on, the notice is let go
+        assert notice.acked
+        assert h.actions == as_dicts(run_full([order], until=T0 + 6 * DAY).actions) != []
+        assert h.metric("postsale_reroute_grace_expired_total") == 1
+
+
+async def test_a_record_where_crc32_puts_its_key_waits_until_the_setting_is_confirmed() -> None:
+    order = placed("A1", ship_by=T0 + 3 * DAY)
+    ship = shipped("A1", at=T0 + DAY)
+    async with running_agent() as h:
+        n = h.settings.partitions
+        home, crc32_home = partition_for(b"A1", n), crc32_partition_for(b"A1", n)
+        assert home != crc32_home
+        # A shipment where librdkafka puts it, before anything said the producers use murmur2: not guessed.
+        first = await h.put(h.topic("shipments"), dump_event(ship), b"A1", partition=crc32_home)
+        await asyncio.sleep(0.05)
+        assert not first.acked and h.sent_to("shipments") == []
+        # The order where murmur2 puts it confirms the setting: the shipment is sent on, then acknowledged.
+        await h.event(order)
+        await asyncio.sleep(0.05)
+        (copy,) = h.sent_to("shipments")
+        assert copy.partition == home and first.acked
+
+
+async def test_an_order_already_decided_confirms_the_setting_after_a_restart() -> None:
+    order = placed("A1", ship_by=T0 + 3 * DAY)
+    ship = shipped("A1", at=T0 + DAY)
+    async with running_agent() as h:
+        n = h.settings.partitions
+        await h.event(order)
+        await h.settle()
+        h.rt.routing = Routing(h.settings, h.rt.metrics, h.rt.log)  # what a restarted worker knows: the table
+        await h.put(h.topic("shipments"), dump_event(ship), b"A1", partition=crc32_partition_for(b"A1", n))
+        await asyncio.sleep(0.05)
+        (copy,) = h.sent_to("shipments")
+        assert copy.partition == partition_for(b"A1", n), "sent on at once: the order was decided at its home"

@@ -547,13 +547,14 @@ def test_the_executor_topics_are_created_with_the_others(settings_defaults: dict
     defaults = executor_defaults()
     script = CREATE_TOPICS.read_text(encoding="utf-8")
     fallbacks = dict(re.findall(r"\$\{(POSTSALE_EXECUTOR_[A-Z_]+):-([^}]*)\}", script))
-    expected = {f"POSTSALE_EXECUTOR_{f.upper()}": defaults[f] for f in ("topic_failed", "topic_outcomes", "topic_held")}
+    expected = {f"POSTSALE_EXECUTOR_{f.upper()}": defaults[f] for f in ("topic_failed", "topic_outcomes", "topic_held", "topic_audit")}
     assert fallbacks == expected
     strimzi = {d["spec"]["topicName"]: d["spec"] for d in _by_kind("KafkaTopic")}
     for field in ("topic_outcomes", "topic_held"):
         assert strimzi[defaults[field]]["config"]["cleanup.policy"] == "compact", field
         assert strimzi[defaults[field]]["partitions"] == settings_defaults["partitions"]
     assert strimzi[defaults["topic_failed"]]["config"]["cleanup.policy"] == "delete"
+    assert strimzi[defaults["topic_audit"]]["config"]["cleanup.policy"] == "delete", "an audit trail is never compacted"
 
 
 def test_the_prometheusrule_holds_exactly_the_alert_rules() -> None:

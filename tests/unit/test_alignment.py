@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from streams.worker.alignment import PartitionAligner
+from streams.worker.alignment import CopyHolds, PartitionAligner
 
 CN = timezone(timedelta(hours=8))
 T0 = datetime(2026, 3, 2, 10, tzinfo=CN)
@@ -107,3 +107,49 @@ def test_an_event_the_clock_has_passed_is_applied_at_once() -> None:
     a.add("disputes", 0, T0 + 6 * H, "opened", read_at=103.0)
     ready, clock = a.release(behind({}), mono=103.1)
     assert ready == ["late-paid"] and clock == T0 + 5 * H  # the late event goes now; the newer one waits
+
+
+def test_a_cap_holds_the_clock_and_later_events_for_a_copy_in_flight() -> None:
+    a: PartitionAligner[str] = PartitionAligner(TOPICS)
+    a.add("orders", 0, T0, "placed")
+    a.add("disputes", 0, T0 + 5 * H, "dispute")
+    caught_up = behind({})
+    # A copy of a shipment at t0+2h is on its way here: nothing after it is decided, the clock waits there.
+    ready, clock = a.release(caught_up, wall=T0 + 100 * H, cap=T0 + 2 * H)
+    assert ready == ["placed"] and clock == T0 + 2 * H
+    a.add("shipments", 0, T0 + 2 * H, "shipped (the copy)")
+    ready, clock = a.release(caught_up, wall=T0 + 100 * H)
+    assert ready == ["shipped (the copy)", "dispute"] and clock == T0 + 100 * H
+
+
+def test_a_cap_bounds_a_lagging_partition_too_and_never_moves_the_clock_back() -> None:
+    a: PartitionAligner[str] = PartitionAligner(TOPICS)
+    hw = {"orders": 5}
+    a.add("orders", 0, T0 + 4 * H, "paid")
+    a.add("shipments", 0, T0 + 6 * H, "shipped")
+    a.add("disputes", 0, T0 + 6 * H, "dispute")
+    ready, clock = a.release(behind(hw), cap=T0 + H)
+    assert ready == [] and clock == T0 + H
+    ready, clock = a.release(behind(hw))
+    assert ready == ["paid"] and clock == T0 + 4 * H
+    ready, clock = a.release(behind(hw), cap=T0 + 2 * H)
+    assert ready == [] and clock == T0 + 4 * H, "a cap behind the clock does not move it back"
+    a.add("orders", 1, T0 + 3 * H, "late")
+    assert a.release(behind(hw), cap=T0 + 2 * H)[0] == ["late"], "a late event is applied at once, as always"
+
+
+def test_copy_holds_end_on_arrival_or_after_the_grace() -> None:
+    holds = CopyHolds()
+    assert holds.cap() is None
+    assert holds.expect("shipments/e1", T0 + 2 * H, expires=10.0, token="notice-1") is None
+    holds.expect("shipments/e2", T0 + H, expires=20.0)
+    holds.expect("shipments/e2", T0 + H, expires=99.0, token="notice-2")  # the notice after the local hold
+    assert holds.cap() == T0 + H and len(holds) == 2
+    assert holds.arrived("shipments/e2", "copy-2") == ["notice-2"]
+    assert holds.cap() == T0 + 2 * H
+    assert holds.expire(9.0) == (0, [])
+    assert holds.expire(10.0) == (1, ["notice-1"])
+    assert holds.cap() is None and len(holds) == 0
+    # A notice read after its copy: nothing is held, the copy is handed back (its notice is acknowledged with it).
+    assert holds.expect("shipments/e2", T0 + H, expires=30.0, token="late notice") == "copy-2"
+    assert len(holds) == 0

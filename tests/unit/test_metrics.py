@@ -12,8 +12,9 @@ from models.common import ACTION_TYPES, RULE_IDS
 from models.events import EVENT_TYPES, topic_of
 from models.state import STAGES
 from streams.build import package_version
+from streams.kafka.partitioning import PLACEMENTS
 from streams.settings import Settings
-from streams.worker.metrics import INVALID_REASONS, Metrics
+from streams.worker.metrics import INVALID_REASONS, PARTITIONER_VERDICTS, Metrics
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -50,6 +51,11 @@ LABELS: dict[str, set[str]] = {
     "postsale_offset_commit_duration_seconds": set(),
     "postsale_committed_lag_records": {"topic", "partition"},
     "postsale_send_errors": set(),
+    "postsale_partitioner_evidence": {"topic", "placement"},
+    "postsale_partitioner_detected": {"topic", "partitioner"},
+    "postsale_partitioner_refusing": set(),
+    "postsale_reroute_holds": set(),
+    "postsale_reroute_grace_expired": set(),
 }
 
 
@@ -107,6 +113,8 @@ def test_initial_label_values_come_from_the_bounded_sets(metrics: Metrics, regis
         "reason": set(INVALID_REASONS),
         "rule": set(RULE_IDS),
         "stage": set(STAGES),
+        "placement": set(PLACEMENTS),
+        "partitioner": set(PARTITIONER_VERDICTS),
         "le": None,  # histogram buckets
         "version": {package_version()},
         "policy_version": {"unknown"},
