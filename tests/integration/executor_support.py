@@ -100,12 +100,16 @@ def write_config(tmp: Path, port: int, *, timeout: float = 1.0, single: str = "5
         f"""\
 endpoints:
   default: {{kind: dry_run}}
-  refund: &hook
+  refund:
     kind: webhook
     url: http://127.0.0.1:{port}/refunds
     secret_env: TEST_WEBHOOK_SECRET
     timeout_seconds: {timeout}
-  reorder: *hook
+  reorder:
+    kind: webhook
+    url: http://127.0.0.1:{port}/refunds
+    secret_env: TEST_WEBHOOK_SECRET
+    timeout_seconds: {timeout}
 retry: {{max_attempts: 3, base_seconds: 0.05, cap_seconds: 0.2}}
 breaker:
   limits:

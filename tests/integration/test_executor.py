@@ -252,7 +252,7 @@ def test_an_endpoint_for_abandoned_returns_alone_is_refused_at_start(broker: Emb
     wire = new_wire(broker, "exec-abandon-route")
     config = write_config(tmp_path, free_port())
     config.write_text(
-        config.read_text().replace("  reorder: *hook\n", "  reorder: *hook\n  abandon_return: {kind: dry_run}\n")
+        config.read_text().replace("  reorder:\n", "  abandon_return: {kind: dry_run}\n  reorder:\n")
     )
     env = executor_env(wire, config)
     listed = cli(env, "list")
