@@ -26,7 +26,7 @@ from rules.calendar import add_working_days
 
 
 @dataclass(frozen=True, slots=True)
-class Ctx:
+class OrderContext:
     thresholds: Thresholds
     policy_version: str
     promotion: str | None = None
@@ -81,7 +81,7 @@ class Plan:
     """Decisions of one row about one trigger, accumulated then returned as an `Outcome`."""
 
     order: OrderState
-    ctx: Ctx
+    ctx: OrderContext
     rule: RuleId
     at: datetime
     caused_by: tuple[str, ...]
@@ -90,7 +90,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, order: OrderState, trigger: Trigger, ctx: Ctx, rule: RuleId) -> Plan:
+    def of(cls, order: OrderState, trigger: Trigger, ctx: OrderContext, rule: RuleId) -> Plan:
         if isinstance(trigger, Due):
             # A deadline set relative to an order's own ship-by may fall before its placement (a ship-by
             # given earlier than the order): it is decided as of the placement, never before.
@@ -99,7 +99,7 @@ class Plan:
         return cls(order, ctx, rule, trigger.occurred_at, (trigger.event_id,))
 
     @property
-    def th(self) -> Thresholds:
+    def thresholds(self) -> Thresholds:
         return self.ctx.thresholds
 
     def act(
@@ -174,7 +174,7 @@ class Plan:
         self.notes.append(f"{self.rule}: {text}")
 
     def working_days_after(self, start: datetime, days: int) -> datetime:
-        return add_working_days(start, days, self.th.calendar.country, self.th.calendar.timezone)
+        return add_working_days(start, days, self.thresholds.calendar.country, self.thresholds.calendar.timezone)
 
     def done(self) -> Outcome:
         return Outcome(self.order, tuple(self.actions), tuple(self.ledger), tuple(self.notes))

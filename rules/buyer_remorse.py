@@ -12,30 +12,30 @@ from decimal import Decimal
 
 from models.events import DisputeOpened
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger, money
+from rules.base import OrderContext, Outcome, Plan, Trigger, money
 from rules.non_quality_return_cap import capped_units, over_the_cap
 from rules.return_windows import start_return_window
 
 
-def buyer_remorse(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def buyer_remorse(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "buyer_remorse")
-    th = ctx.thresholds
+    thresholds = ctx.thresholds
     case = order.dispute
     if not isinstance(trigger, DisputeOpened) or case is None:
         return plan.done()
-    limit = order.amount * Decimal(str(th.remorse_coupon_above_return_cost_share))
+    limit = order.amount * Decimal(str(thresholds.remorse_coupon_above_return_cost_share))
     if trigger.return_cost is not None and trigger.return_cost > limit:
         plan.act(
             "offer_coupon",
             case.cause,
             f"a return for the buyer's own reason costs {trigger.return_cost} {order.currency}, more than "
-            f"{th.remorse_coupon_above_return_cost_share:.0%} of the order: offer a coupon to reorder instead",
+            f"{thresholds.remorse_coupon_above_return_cost_share:.0%} of the order: offer a coupon to reorder instead",
             party="customer",
-            amount=money(order.amount * Decimal(str(th.coupon_share_of_order))),
+            amount=money(order.amount * Decimal(str(thresholds.coupon_share_of_order))),
             currency=order.currency,
         )
         return plan.done()
-    share = th.non_quality_return_cap_share
+    share = thresholds.non_quality_return_cap_share
     units, capped = capped_units(order, share, trigger.quantity)
     asked = trigger.quantity if trigger.quantity is not None else order.units
     if capped and units == 0:

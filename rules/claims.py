@@ -28,7 +28,7 @@ def resolve(plan: Plan, case: DisputeCase, why: str) -> None:
     order = plan.order
     if order.dispute is not None and order.dispute.status != "verified":
         plan.update(dispute=order.dispute.model_copy(update={"status": "resolved"}))
-    if plan.th.claim_resolution == "reissue":
+    if plan.thresholds.claim_resolution == "reissue":
         if order.customer_refunded >= order.amount:
             plan.act(
                 "escalate",
@@ -48,12 +48,12 @@ def resolve(plan: Plan, case: DisputeCase, why: str) -> None:
         else:
             plan.act("reissue", case.cause, f"{why}: reissue the item (policy claim_resolution=reissue)")
         return
-    due = plan.working_days_after(plan.at, plan.th.refund_within_working_days)
+    due = plan.working_days_after(plan.at, plan.thresholds.refund_within_working_days)
     amount = case.amount_claimed if case.amount_claimed is not None else plan.order.amount
     plan.refund_customer(
         case.cause,
         amount,
-        f"{why}: refund the customer within {plan.th.refund_within_working_days} working days (by {fmt(due)})",
+        f"{why}: refund the customer within {plan.thresholds.refund_within_working_days} working days (by {fmt(due)})",
         due_by=due,
     )
     plan.schedule(f"{REFUND_DUE_KEY}-{case.cause}", due)
@@ -62,7 +62,7 @@ def resolve(plan: Plan, case: DisputeCase, why: str) -> None:
 def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
     """Advance the order's open dispute along the claim path; `what` names the problem in the reasons."""
     case = plan.order.dispute
-    th = plan.th
+    thresholds = plan.thresholds
     if case is None:
         return
     if isinstance(trigger, DisputeOpened):
@@ -70,20 +70,20 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
             "request_evidence",
             case.cause,
             f"buyer reports {what}: ask for photo or video evidence "
-            f"(escalate if none within {th.evidence_wait_days:g} days)",
+            f"(escalate if none within {thresholds.evidence_wait_days:g} days)",
         )
         plan.update(dispute=case.model_copy(update={"status": "evidence_requested"}))
-        plan.schedule(f"evidence-{case.cause}", plan.at + days(th.evidence_wait_days))
+        plan.schedule(f"evidence-{case.cause}", plan.at + days(thresholds.evidence_wait_days))
     elif isinstance(trigger, DisputeEvidenceSubmitted):
         if case.status not in ("open", "evidence_requested"):
             plan.note(f"evidence received while the claim is {case.status}: nothing new to do")
             return
-        due = plan.working_days_after(plan.at, th.verification_max_working_days)
+        due = plan.working_days_after(plan.at, thresholds.verification_max_working_days)
         plan.act(
             "open_claim",
             case.cause,
             f"evidence of {what} received: open a claim with the platform; verification takes "
-            f"{th.verification_min_working_days}-{th.verification_max_working_days} working days "
+            f"{thresholds.verification_min_working_days}-{thresholds.verification_max_working_days} working days "
             f"(escalate after {fmt(due)})",
         )
         plan.settle(plan.rule, key=f"evidence-{case.cause}")
@@ -112,14 +112,14 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
             plan.act(
                 "escalate",
                 key,
-                f"no evidence of {what} {th.evidence_wait_days:g} days after asking: a person decides",
+                f"no evidence of {what} {thresholds.evidence_wait_days:g} days after asking: a person decides",
                 notice="no_evidence",
             )
         elif key.startswith("verification-"):
             plan.act(
                 "escalate",
                 key,
-                f"claim of {what} not verified after {th.verification_max_working_days} working days: "
+                f"claim of {what} not verified after {thresholds.verification_max_working_days} working days: "
                 "chase the platform",
                 notice="verification_overdue",
             )
@@ -131,6 +131,6 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
             plan.act(
                 "escalate",
                 key,
-                f"customer refund not done {th.refund_within_working_days} working days after verification",
+                f"customer refund not done {thresholds.refund_within_working_days} working days after verification",
                 notice="refund_overdue",
             )

@@ -14,7 +14,7 @@ from typing import Literal
 
 from models.events import OrderCancelRequested, OrderRefunded, ShipmentInterceptResult
 from models.state import OrderState
-from rules.base import Ctx, Due, Outcome, Plan, Trigger, days
+from rules.base import Due, OrderContext, Outcome, Plan, Trigger, days
 from rules.lifecycle import PRE_SHIPMENT_RULES, retire_at
 
 CancelCause = Literal["customer_cancel", "wrong_address"]
@@ -44,7 +44,7 @@ def cancel_or_intercept(plan: Plan, why: str, cause: CancelCause) -> None:
             return
         plan.act("intercept", "intercept", f"{why} after shipment, domestic parcel: ask the carrier to intercept it")
         plan.update(interception="pending", interception_cause=cause)
-        plan.schedule("intercept", plan.at + days(plan.th.intercept_result_wait_days))
+        plan.schedule("intercept", plan.at + days(plan.thresholds.intercept_result_wait_days))
     else:
         plan.act(
             "notify_customer",
@@ -78,7 +78,7 @@ def interception_result(plan: Plan, trigger: Trigger) -> None:
         plan.act(
             "escalate",
             "intercept-overdue",
-            f"no interception result {plan.th.intercept_result_wait_days:g} days after asking the carrier",
+            f"no interception result {plan.thresholds.intercept_result_wait_days:g} days after asking the carrier",
             notice="interception_overdue",
         )
 
@@ -97,7 +97,7 @@ def refunded_before_shipment(plan: Plan) -> None:
     plan.order = retire_at(plan.order, plan.ctx, plan.at)
 
 
-def customer_cancel(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def customer_cancel(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "customer_cancel")
     if isinstance(trigger, OrderCancelRequested):
         cancel_or_intercept(plan, "the buyer cancelled", "customer_cancel")

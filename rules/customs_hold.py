@@ -10,28 +10,28 @@ from __future__ import annotations
 
 from models.events import DisputeOpened, ShipmentUpdate
 from models.state import OrderState
-from rules.base import Ctx, Due, Outcome, Plan, Trigger, days, fmt
+from rules.base import Due, OrderContext, Outcome, Plan, Trigger, days, fmt
 
 STILL_HELD = frozenset({"customs_hold", "exception", "info_received"})
 
 
 def _hold(plan: Plan, key: str, source: str) -> None:
-    th = plan.th
+    thresholds = plan.thresholds
     plan.act(
         "notify_customs",
         key,
         f"{source}: send the merchant a customs clearance reminder so they can inform the buyer "
-        f"(escalate if still held after {th.customs_hold_escalate_after_days:g} days)",
+        f"(escalate if still held after {thresholds.customs_hold_escalate_after_days:g} days)",
     )
     plan.update(customs_hold_since=plan.at, customs_hold_event=key)
-    plan.schedule("hold", plan.at + days(th.customs_hold_escalate_after_days))
+    plan.schedule("hold", plan.at + days(thresholds.customs_hold_escalate_after_days))
 
 
-def customs_hold(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def customs_hold(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     if isinstance(trigger, ShipmentUpdate) and trigger.status != "customs_hold" and order.customs_hold_since is None:
         return Outcome(order)  # most tracking updates: no hold, none reported
     plan = Plan.of(order, trigger, ctx, "customs_hold")
-    th = ctx.thresholds
+    thresholds = ctx.thresholds
     if isinstance(trigger, ShipmentUpdate):
         if trigger.status == "customs_hold":
             if order.customs_hold_since is None:
@@ -51,7 +51,7 @@ def customs_hold(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
         plan.act(
             "escalate",
             f"hold-escalate-{order.customs_hold_event}",
-            f"parcel still held by customs {th.customs_hold_escalate_after_days:g} days after "
+            f"parcel still held by customs {thresholds.customs_hold_escalate_after_days:g} days after "
             f"{fmt(order.customs_hold_since)}: a person takes over",
             notice="customs_hold_overdue",
         )

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from models.events import ShipmentUpdate
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger
+from rules.base import OrderContext, Outcome, Plan, Trigger
 from rules.claims import claim_path
 
 
-def damaged(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def damaged(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     if isinstance(trigger, ShipmentUpdate) and not (
         trigger.status == "delivery_refused" and trigger.refusal_reason == "damaged"
     ):

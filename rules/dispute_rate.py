@@ -11,10 +11,10 @@ from __future__ import annotations
 from models.events import DisputeOpened, OrderPlaced
 from models.ledger import LedgerEntry
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger
+from rules.base import OrderContext, Outcome, Plan, Trigger
 
 
-def dispute_rate(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def dispute_rate(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "dispute_rate")
     kind = (
         "order_placed"

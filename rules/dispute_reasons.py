@@ -21,7 +21,7 @@ import rules.penalty_points as penalty_points
 from models.common import RuleId
 from models.events import DisputeOpened
 from models.state import DisputeCase, OrderState
-from rules.base import Ctx, Due, Outcome, Plan, Trigger, days, fmt
+from rules.base import Due, OrderContext, Outcome, Plan, Trigger, days, fmt
 from rules.claims import claim_path, resolve
 
 ROUTE: dict[str, RuleId] = {
@@ -59,7 +59,7 @@ def open_case(order: OrderState, event: DisputeOpened) -> OrderState:
 
 
 def _in_transit(plan: Plan, case: DisputeCase) -> None:
-    order, th = plan.order, plan.th
+    order, thresholds = plan.order, plan.thresholds
     if order.shipped_at is None:
         plan.act(
             "notify_customer",
@@ -68,7 +68,11 @@ def _in_transit(plan: Plan, case: DisputeCase) -> None:
             notice="not_yet_shipped",
         )
         return
-    estimate = th.delivery_estimate_days_domestic if order.domestic else th.delivery_estimate_days_international
+    estimate = (
+        thresholds.delivery_estimate_days_domestic
+        if order.domestic
+        else thresholds.delivery_estimate_days_international
+    )
     if plan.at <= order.shipped_at + days(estimate):
         plan.act(
             "notify_customer",
@@ -81,7 +85,7 @@ def _in_transit(plan: Plan, case: DisputeCase) -> None:
         resolve(plan, case, f"parcel still not delivered {estimate:g} days after shipment")
 
 
-def dispute_reasons(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def dispute_reasons(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     """Open the case (the engine then hands it to the row in `ROUTE`), and decide the reasons kept here."""
     plan = Plan.of(order, trigger, ctx, "dispute_reasons")
     if not isinstance(trigger, DisputeOpened):

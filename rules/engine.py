@@ -40,7 +40,7 @@ from models.events import (
 from models.ledger import LedgerEntry
 from models.policy import Policy
 from models.state import CustomerRefund, Decided, OrderState
-from rules.base import Ctx, Due, Outcome, Trigger
+from rules.base import Due, OrderContext, Outcome, Trigger
 from rules.buyer_remorse import buyer_remorse
 from rules.customer_cancel import customer_cancel
 from rules.customs_hold import customs_hold
@@ -61,7 +61,7 @@ from rules.supplier_unresponsive import supplier_unresponsive
 from rules.wrong_address import wrong_address
 from rules.wrong_or_missing import wrong_or_missing
 
-Row = Callable[[OrderState, Trigger, Ctx], Outcome]
+Row = Callable[[OrderState, Trigger, OrderContext], Outcome]
 
 ROWS: dict[str, Row] = {
     "no_stock": no_stock,
@@ -152,20 +152,20 @@ def event_digest(event_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
 
 
-def ctx_for(order: OrderState, policy: Policy) -> Ctx:
+def ctx_for(order: OrderState, policy: Policy) -> OrderContext:
     return _ctx_at(policy, order.marketplace, order.destination_country, order.placed_at)
 
 
-def _ctx_at(policy: Policy, marketplace: str, destination_country: str, placed_at: datetime) -> Ctx:
+def _ctx_at(policy: Policy, marketplace: str, destination_country: str, placed_at: datetime) -> OrderContext:
     return _ctx(policy, marketplace, destination_country, policy.promotion_at(marketplace, placed_at))
 
 
 @lru_cache(maxsize=4096)
-def _ctx(policy: Policy, marketplace: str, destination_country: str, promotion: str | None) -> Ctx:
+def _ctx(policy: Policy, marketplace: str, destination_country: str, promotion: str | None) -> OrderContext:
     """The context of every order of a marketplace, destination and promotion, memoised (a few per policy:
     asked at every event and every fired deadline, resolving it was 5% of a replay)."""
     resolved = policy.resolved(marketplace, destination_country, promotion)
-    return Ctx(thresholds=resolved.thresholds, policy_version=policy.version, promotion=resolved.promotion)
+    return OrderContext(thresholds=resolved.thresholds, policy_version=policy.version, promotion=resolved.promotion)
 
 
 class _Run:

@@ -28,13 +28,13 @@ from typing import Literal
 from models.actions import action_id_for
 from models.events import ActionFailed, ActionHeld
 from models.state import CustomerRefund, OrderState
-from rules.base import Ctx, Outcome, Plan
+from rules.base import OrderContext, Outcome, Plan
 from rules.lifecycle import REFUND_DUE_KEY
 
 HELD_NOTICE = "refund_held"
 
 
-def held(order: OrderState, event: ActionHeld, ctx: Ctx) -> Outcome:
+def held(order: OrderState, event: ActionHeld, ctx: OrderContext) -> Outcome:
     """Escalate a held action to a person (once per held action: the id is keyed on it)."""
     decided = next((d for d in order.decided if d.action_id == event.action_id), None)
     if decided is None:
@@ -54,7 +54,7 @@ def held(order: OrderState, event: ActionHeld, ctx: Ctx) -> Outcome:
     return plan.done()
 
 
-def after_failure(order: OrderState, event: ActionFailed, ctx: Ctx) -> Outcome:
+def after_failure(order: OrderState, event: ActionFailed, ctx: OrderContext) -> Outcome:
     """A dropped customer refund stops counting and stops being awaited; other failures change nothing."""
     if event.outcome != "dropped":
         return Outcome(order)

@@ -20,7 +20,7 @@ from models.events import (
     ShipmentUpdate,
 )
 from models.state import CustomerRefund, Deadline, DeadlineRule, OrderState
-from rules.base import Ctx, days, hours
+from rules.base import OrderContext, days, hours
 
 PRE_SHIPMENT_RULES: frozenset[DeadlineRule] = frozenset(
     {"overdue_expedite", "overdue_switch", "supplier_unresponsive", "penalty_points"}
@@ -28,7 +28,7 @@ PRE_SHIPMENT_RULES: frozenset[DeadlineRule] = frozenset(
 REFUND_DUE_KEY = "refund-due"
 
 
-def ship_by_for(event: OrderPlaced, ctx: Ctx) -> tuple[datetime, str]:
+def ship_by_for(event: OrderPlaced, ctx: OrderContext) -> tuple[datetime, str]:
     """Ship-by from the event, or placed_at + handling time; a promotion's shorter handling time wins."""
     derived = event.occurred_at + hours(ctx.thresholds.handling_time_hours)
     if event.ship_by is None:
@@ -38,7 +38,7 @@ def ship_by_for(event: OrderPlaced, ctx: Ctx) -> tuple[datetime, str]:
     return event.ship_by, "from the order"
 
 
-def new_order(event: OrderPlaced, ctx: Ctx) -> OrderState:
+def new_order(event: OrderPlaced, ctx: OrderContext) -> OrderState:
     ship_by, _ = ship_by_for(event, ctx)
     return OrderState.of(
         order_id=event.order_id,
@@ -61,14 +61,14 @@ def _without(order: OrderState, rules: frozenset[DeadlineRule]) -> tuple[Deadlin
     return tuple(d for d in order.deadlines if d.rule not in rules)
 
 
-def retire_at(order: OrderState, ctx: Ctx, since: datetime) -> OrderState:
+def retire_at(order: OrderState, ctx: OrderContext, since: datetime) -> OrderState:
     """Schedule forgetting a finished order `retain_closed_days` after `since` (a late dispute may still come)."""
     due = since + days(ctx.thresholds.retain_closed_days)
     kept = tuple(d for d in order.deadlines if d.rule != "retire")
     return order.evolve(deadlines=(*kept, Deadline.of(due, "retire", "retire", ())))
 
 
-def apply(order: OrderState, event: Event, ctx: Ctx) -> OrderState:
+def apply(order: OrderState, event: Event, ctx: OrderContext) -> OrderState:
     """The order's facts after `event`; decisions are left to the rows."""
     if isinstance(event, ShipmentUpdate):  # half of all events: tested first
         changes: dict[str, object] = {"last_status": event.status}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from models.events import DisputeOpened
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger
+from rules.base import OrderContext, Outcome, Plan, Trigger
 
 
-def misuse(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def misuse(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "misuse")
     if isinstance(trigger, DisputeOpened) and order.dispute is not None:
         plan.act(

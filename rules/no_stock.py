@@ -25,7 +25,7 @@ from __future__ import annotations
 import rules.penalty_points as penalty_points
 from models.events import OrderOutOfStock
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger, days, hours
+from rules.base import OrderContext, Outcome, Plan, Trigger, days, hours
 from rules.lifecycle import PRE_SHIPMENT_RULES, retire_at
 
 
@@ -43,7 +43,7 @@ def from_another_supplier(order: OrderState, named: str | None) -> str | None:
 
 def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a similar item") -> None:
     """The no_stock path, decided under `plan.rule`."""
-    order, th = plan.order, plan.th
+    order, thresholds = plan.order, plan.thresholds
     if order.shipped:
         plan.note(f"{why}, but the order already shipped: nothing to switch")
         return
@@ -53,16 +53,16 @@ def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a simil
     attempt = order.supplier_attempt
     plan.refund_supplier(f"attempt-{attempt}", f"{why}: ask the supplier to refund the original purchase")
     plan.settle(*PRE_SHIPMENT_RULES - {"penalty_points"})
-    if attempt < th.max_reorder_attempts:
+    if attempt < thresholds.max_reorder_attempts:
         n = attempt + 1
         plan.act(
             "reorder",
             f"attempt-{n}",
-            f"{why}: reorder {product} from an alternative supplier (attempt {n} of {th.max_reorder_attempts})",
+            f"{why}: reorder {product} from an alternative supplier (attempt {n} of {thresholds.max_reorder_attempts})",
             party="supplier",
             attempt=n,
         )
-        ship_by = plan.at + hours(th.handling_time_hours)
+        ship_by = plan.at + hours(thresholds.handling_time_hours)
         plan.update(
             supplier_attempt=n,
             supplier_ordered=False,
@@ -72,13 +72,16 @@ def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a simil
         )
         # The new supplier gets its own overdue checks; expedite stays once per order.
         if not plan.order.expedited:
-            plan.schedule(f"attempt-{n}", ship_by + days(th.overdue_expedite_after_days), rule="overdue_expedite")
-        plan.schedule(f"attempt-{n}", ship_by + days(th.overdue_switch_after_days), rule="overdue_switch")
+            plan.schedule(
+                f"attempt-{n}", ship_by + days(thresholds.overdue_expedite_after_days), rule="overdue_expedite"
+            )
+        plan.schedule(f"attempt-{n}", ship_by + days(thresholds.overdue_switch_after_days), rule="overdue_switch")
         return
     plan.refund_customer(
         "order",
         order.amount,
-        f"{why}; no alternative supplier left after {th.max_reorder_attempts} reorder attempt(s): refund the customer",
+        f"{why}; no alternative supplier left after {thresholds.max_reorder_attempts} reorder attempt(s): "
+        "refund the customer",
     )
     plan.act(
         "notify_customer",
@@ -92,7 +95,7 @@ def switch_supplier(plan: Plan, why: str, *, product: str = "the same or a simil
     penalty_points.penalize(plan, "out_of_stock_refunded")
 
 
-def no_stock(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def no_stock(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "no_stock")
     if isinstance(trigger, OrderOutOfStock):
         stale = from_another_supplier(order, trigger.supplier_id)

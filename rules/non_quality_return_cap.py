@@ -29,7 +29,7 @@ import math
 
 from models.events import OrderPlaced
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger
+from rules.base import OrderContext, Outcome, Plan, Trigger
 
 
 def cap_of(order: OrderState, share: float) -> int:
@@ -70,7 +70,7 @@ def over_the_cap(plan: Plan, cause: str, asked: int, accepted: int, share: float
     )
 
 
-def non_quality_return_cap(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def non_quality_return_cap(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "non_quality_return_cap")
     share = ctx.thresholds.non_quality_return_cap_share
     if isinstance(trigger, OrderPlaced) and order.wholesale and share is not None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from models.events import OrderPlaced
 from models.state import OrderState
-from rules.base import Ctx, Due, Outcome, Plan, Trigger, days, fmt, hours
+from rules.base import Due, OrderContext, Outcome, Plan, Trigger, days, fmt, hours
 
 
-def overdue_expedite(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def overdue_expedite(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "overdue_expedite")
-    th = ctx.thresholds
+    thresholds = ctx.thresholds
     if isinstance(trigger, OrderPlaced):
-        plan.schedule("attempt-0", order.ship_by + days(th.overdue_expedite_after_days))
+        plan.schedule("attempt-0", order.ship_by + days(thresholds.overdue_expedite_after_days))
     elif isinstance(trigger, Due):
         if order.shipped or order.cancelled_at is not None:
             plan.note("already shipped or cancelled: no expedite")
@@ -26,10 +26,12 @@ def overdue_expedite(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             plan.act(
                 "expedite",
                 "once",
-                f"not shipped {th.overdue_expedite_after_days:g} days after ship-by {fmt(order.ship_by)}: "
+                f"not shipped {thresholds.overdue_expedite_after_days:g} days after ship-by {fmt(order.ship_by)}: "
                 "contact the supplier to expedite",
                 party="supplier",
             )
             plan.update(expedited=True, awaiting_supplier_since=plan.at)
-            plan.schedule("reply", plan.at + hours(th.supplier_reply_window_hours), rule="supplier_unresponsive")
+            plan.schedule(
+                "reply", plan.at + hours(thresholds.supplier_reply_window_hours), rule="supplier_unresponsive"
+            )
     return plan.done()

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from models.events import OrderPlaced
 from models.state import OrderState
-from rules.base import Ctx, Due, Outcome, Plan, Trigger, days, fmt
+from rules.base import Due, OrderContext, Outcome, Plan, Trigger, days, fmt
 from rules.no_stock import switch_supplier
 
 
-def overdue_switch(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def overdue_switch(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "overdue_switch")
-    th = ctx.thresholds
+    thresholds = ctx.thresholds
     if isinstance(trigger, OrderPlaced):
-        plan.schedule("attempt-0", order.ship_by + days(th.overdue_switch_after_days))
+        plan.schedule("attempt-0", order.ship_by + days(thresholds.overdue_switch_after_days))
     elif isinstance(trigger, Due):
-        switch_supplier(plan, f"not shipped {th.overdue_switch_after_days:g} days after ship-by {fmt(order.ship_by)}")
+        switch_supplier(
+            plan, f"not shipped {thresholds.overdue_switch_after_days:g} days after ship-by {fmt(order.ship_by)}"
+        )
     return plan.done()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from models.events import OrderOversize, OrderPlaced
 from models.policy import CarrierLimits
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger
+from rules.base import OrderContext, Outcome, Plan, Trigger
 from rules.no_stock import from_another_supplier, reorder_pending, switch_supplier
 
 
@@ -36,7 +36,7 @@ def limits_exceeded(event: OrderPlaced, limits: CarrierLimits) -> list[str]:
 ADJUSTED = "an adjusted or alternative product within the carrier limits"
 
 
-def oversize(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def oversize(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "oversize")
     if isinstance(trigger, OrderPlaced):
         problems = limits_exceeded(trigger, ctx.thresholds.carrier_limits)

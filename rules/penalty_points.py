@@ -15,23 +15,23 @@ from __future__ import annotations
 from models.events import DisputeClosed, OrderPlaced
 from models.ledger import LedgerEntry, PenaltyCase
 from models.state import OrderState
-from rules.base import Ctx, Due, Outcome, Plan, Trigger, fmt, hours
+from rules.base import Due, OrderContext, Outcome, Plan, Trigger, fmt, hours
 
 NON_RECEIPT_REASONS = frozenset({"invalid_tracking", "wrong_address", "in_transit", "customs_held", "returned"})
 
 
 def case_points(plan: Plan, case: PenaltyCase) -> int:
-    th = plan.th
+    thresholds = plan.thresholds
     return {
-        "no_ship_no_cooperation": th.penalty_no_ship_no_cooperation,
-        "no_ship_cooperated": th.penalty_no_ship_cooperated,
-        "out_of_stock_refunded": th.penalty_out_of_stock_refunded,
+        "no_ship_no_cooperation": thresholds.penalty_no_ship_no_cooperation,
+        "no_ship_cooperated": thresholds.penalty_no_ship_cooperated,
+        "out_of_stock_refunded": thresholds.penalty_out_of_stock_refunded,
     }[case]
 
 
 def penalize(plan: Plan, case: PenaltyCase) -> None:
     """Book this order's penalty case on its store, if the marketplace deducts points; only the worst case counts."""
-    if not plan.th.penalty_points_apply:
+    if not plan.thresholds.penalty_points_apply:
         return
     points = case_points(plan, case)
     extra = points - plan.order.penalty_points
@@ -46,7 +46,7 @@ def penalize(plan: Plan, case: PenaltyCase) -> None:
             at=plan.at,
             points=extra,
             case=case,
-            alert_at_points=plan.th.penalty_points_alert_at,
+            alert_at_points=plan.thresholds.penalty_points_alert_at,
         )
     )
     plan.note(f"refusal-to-ship case {case}: {points} points for store {plan.order.store_id}")
@@ -56,14 +56,14 @@ def unshipped_past_ship_by(order: OrderState, plan: Plan) -> bool:
     return order.shipped_at is None and plan.at > order.ship_by
 
 
-def penalty_points(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def penalty_points(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "penalty_points")
-    th = ctx.thresholds
+    thresholds = ctx.thresholds
     if isinstance(trigger, OrderPlaced):
         # A big sale's 12 h handling time would put a 12 h warning at placement: warn halfway instead.
         window = order.ship_by - order.placed_at
-        warn_at = order.ship_by - min(hours(th.penalty_warning_hours_before_ship_by), window / 2)
-        if th.penalty_points_apply and warn_at > order.placed_at:
+        warn_at = order.ship_by - min(hours(thresholds.penalty_warning_hours_before_ship_by), window / 2)
+        if thresholds.penalty_points_apply and warn_at > order.placed_at:
             plan.schedule("ship-by-warning", warn_at)
     elif isinstance(trigger, Due):
         if order.shipped or order.cancelled_at is not None:
@@ -74,8 +74,8 @@ def penalty_points(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
                 "ship-by-warning",
                 f"ship-by {fmt(order.ship_by)} is {(order.ship_by - plan.at).total_seconds() / 3600:g} h away "
                 "and the order has "
-                f"not shipped: ship now to avoid refusal-to-ship points ({th.penalty_out_of_stock_refunded}-"
-                f"{th.penalty_no_ship_no_cooperation} a case)",
+                f"not shipped: ship now to avoid refusal-to-ship points ({thresholds.penalty_out_of_stock_refunded}-"
+                f"{thresholds.penalty_no_ship_no_cooperation} a case)",
                 party="supplier",
             )
     elif isinstance(trigger, DisputeClosed):

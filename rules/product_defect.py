@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from models.events import DisputeOpened
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger
+from rules.base import OrderContext, Outcome, Plan, Trigger
 from rules.return_windows import start_return_window
 
 
-def product_defect(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def product_defect(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "product_defect")
     case = order.dispute
     if isinstance(trigger, DisputeOpened) and case is not None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from models.events import SHIPPED_STATUSES, OrderPlaced, ShipmentUpdate
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger, fmt
+from rules.base import OrderContext, Outcome, Plan, Trigger, fmt
 
 TROUBLE = frozenset(
     {"failed_attempt", "exception", "customs_hold", "returned_to_sender", "expired", "available_for_pickup"}
 )
 
 
-def promotion(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def promotion(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     if not ctx.thresholds.proactive_notices:
         return Outcome(order)
     plan = Plan.of(order, trigger, ctx, "promotion")

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from models.events import DisputeReturnAccepted, DisputeReturnReceived, DisputeReturnShipped
 from models.state import DisputeCase, OrderState
-from rules.base import Ctx, Due, Outcome, Plan, Trigger, days
+from rules.base import Due, OrderContext, Outcome, Plan, Trigger, days
 
 RETURNING = frozenset({"return_accepted", "return_shipped", "return_received", "closed"})
 """Case statuses in which return events are the return's: closed stays, so that goods arriving after an
@@ -40,12 +40,14 @@ def start_return_window(plan: Plan) -> None:
     if case is None:
         return
     plan.update(dispute=case.model_copy(update={"status": "return_accepted"}))
-    plan.schedule(f"return-tracking-{case.cause}", plan.at + days(plan.th.return_tracking_days), rule="return_windows")
+    plan.schedule(
+        f"return-tracking-{case.cause}", plan.at + days(plan.thresholds.return_tracking_days), rule="return_windows"
+    )
 
 
-def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def return_windows(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "return_windows")
-    th = ctx.thresholds
+    thresholds = ctx.thresholds
     case = order.dispute
     if case is None:
         plan.note("return event with no open dispute")
@@ -69,13 +71,13 @@ def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
         cost = trigger.return_cost if trigger.return_cost is not None else case.return_cost
         case = case.model_copy(update={"status": "return_shipped", "return_cost": cost})
         plan.update(dispute=case)
-        limit = order.amount * Decimal(str(th.abandon_above_return_cost_share))
+        limit = order.amount * Decimal(str(thresholds.abandon_above_return_cost_share))
         if cost is not None and cost > limit:
             plan.act(
                 "abandon_return",
                 case.cause,
                 f"return shipping {cost} {order.currency} costs more than the goods are worth "
-                f"({th.abandon_above_return_cost_share:g} × {order.amount}): abandon the return, "
+                f"({thresholds.abandon_above_return_cost_share:g} × {order.amount}): abandon the return, "
                 "the buyer is refunded at once",
                 party="customer",
                 amount=refund_for_return(order, case).quantize(Decimal("0.01")),
@@ -84,7 +86,7 @@ def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             )
             plan.update(dispute=case.model_copy(update={"status": "closed"}))
         else:
-            plan.schedule(f"return-receipt-{case.cause}", plan.at + days(th.return_abandon_window_days))
+            plan.schedule(f"return-receipt-{case.cause}", plan.at + days(thresholds.return_abandon_window_days))
     elif isinstance(trigger, DisputeReturnReceived):
         plan.settle("return_windows", key=f"return-receipt-{case.cause}")
         if case.status == "closed":
@@ -98,7 +100,7 @@ def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             plan.act(
                 "close_dispute",
                 case.cause,
-                f"the buyer entered no return tracking number within {th.return_tracking_days} days: "
+                f"the buyer entered no return tracking number within {thresholds.return_tracking_days} days: "
                 "the case closes in the seller's favour",
             )
             plan.update(dispute=case.model_copy(update={"status": "closed"}))
@@ -106,7 +108,8 @@ def return_windows(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
             plan.act(
                 "escalate",
                 case.cause + "-receipt",
-                f"returned goods not received {th.return_abandon_window_days} days after the buyer shipped them: "
+                f"returned goods not received {thresholds.return_abandon_window_days} days after the buyer shipped "
+                "them: "
                 "abandon (refund) or chase the parcel",
                 notice="return_not_received",
             )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from models.events import OrderSupplierReplied, OrderSupplierUnresponsive
 from models.state import OrderState
-from rules.base import Ctx, Due, Outcome, Plan, Trigger, fmt
+from rules.base import Due, OrderContext, Outcome, Plan, Trigger, fmt
 from rules.no_stock import from_another_supplier, reorder_pending, switch_supplier
 
 
-def supplier_unresponsive(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def supplier_unresponsive(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "supplier_unresponsive")
-    th = ctx.thresholds
+    thresholds = ctx.thresholds
     if isinstance(trigger, OrderSupplierReplied | OrderSupplierUnresponsive):
         stale = from_another_supplier(order, trigger.supplier_id)
         if stale is not None:
@@ -34,7 +34,7 @@ def supplier_unresponsive(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outc
     elif isinstance(trigger, Due) and order.awaiting_supplier_since is not None:
         switch_supplier(
             plan,
-            f"no supplier answer {th.supplier_reply_window_hours:g} h after the expedite of "
+            f"no supplier answer {thresholds.supplier_reply_window_hours:g} h after the expedite of "
             f"{fmt(order.awaiting_supplier_since)}",
         )
     return plan.done()

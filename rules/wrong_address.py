@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from models.events import DisputeOpened, OrderAddressInvalid
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger
+from rules.base import OrderContext, Outcome, Plan, Trigger
 from rules.customer_cancel import cancel_or_intercept, interception_result
 
 
-def wrong_address(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def wrong_address(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "wrong_address")
     if isinstance(trigger, OrderAddressInvalid | DisputeOpened):
         cancel_or_intercept(plan, "the buyer gave a wrong address", "wrong_address")

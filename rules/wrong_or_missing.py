@@ -10,13 +10,13 @@ done after 15 working days → escalate; rejected → tell the buyer.
 from __future__ import annotations
 
 from models.state import OrderState
-from rules.base import Ctx, Outcome, Plan, Trigger
+from rules.base import OrderContext, Outcome, Plan, Trigger
 from rules.claims import claim_path
 
 WHAT = {"wrong_item": "a wrong item", "missing_item": "a missing item", "short_shipment": "a short shipment"}
 
 
-def wrong_or_missing(order: OrderState, trigger: Trigger, ctx: Ctx) -> Outcome:
+def wrong_or_missing(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     plan = Plan.of(order, trigger, ctx, "wrong_or_missing")
     reason = order.dispute.reason if order.dispute is not None else "wrong_item"
     claim_path(plan, trigger, WHAT.get(reason, "a wrong or missing item"))

@@ -103,7 +103,7 @@ def oversize_carrier_rejects(tl: Timeline) -> None:
     tl.wait(0.2, 4)
     supplier_order(tl)
     tl.wait(6, 36)
-    limit = int(tl.th.carrier_limits.max_weight_kg)
+    limit = int(tl.thresholds.carrier_limits.max_weight_kg)
     weight = tl.rng.randint(limit + 1, limit + 18)
     tl.emit("order.oversize", detail=f"volumetric weight {weight} kg over the {limit} kg limit")
     tl.wait(1, 8)
@@ -115,7 +115,7 @@ def oversize_carrier_rejects(tl: Timeline) -> None:
 def overdue_expedite(tl: Timeline) -> None:
     """The supplier ships halfway between the expedite and the switch (after ship-by)."""
     open_order(tl)
-    midway = days((tl.th.overdue_expedite_after_days + tl.th.overdue_switch_after_days) / 2)
+    midway = days((tl.thresholds.overdue_expedite_after_days + tl.thresholds.overdue_switch_after_days) / 2)
     ship_at(tl, tl.ship_by + midway + secs(tl.rng, -6, 6))
     deliver(tl)
 
@@ -123,8 +123,8 @@ def overdue_expedite(tl: Timeline) -> None:
 def supplier_replies_in_time(tl: Timeline) -> None:
     """Expedited, the supplier answers within the reply window and ships as promised."""
     open_order(tl)
-    expedited = tl.ship_by + days(tl.th.overdue_expedite_after_days)
-    tl.until(expedited, 2, tl.th.supplier_reply_window_hours - 18)  # the reply and the shipment: inside it
+    expedited = tl.ship_by + days(tl.thresholds.overdue_expedite_after_days)
+    tl.until(expedited, 2, tl.thresholds.supplier_reply_window_hours - 18)  # the reply and the shipment: inside it
     promised = tl.now + secs(tl.rng, 4, 14)
     tl.emit("order.supplier_replied", promised_ship_at=tl.iso(promised))
     ship_at(tl, promised)
@@ -134,8 +134,8 @@ def supplier_replies_in_time(tl: Timeline) -> None:
 def supplier_unresponsive(tl: Timeline) -> None:
     """Expedited, the supplier stays silent and the store says so; the alternative supplier ships."""
     open_order(tl)
-    expedited = tl.ship_by + days(tl.th.overdue_expedite_after_days)
-    tl.until(expedited, 12, tl.th.supplier_reply_window_hours - 8)
+    expedited = tl.ship_by + days(tl.thresholds.overdue_expedite_after_days)
+    tl.until(expedited, 12, tl.thresholds.supplier_reply_window_hours - 8)
     tl.emit("order.supplier_unresponsive")
     tl.wait(1, 6)
     supplier_order(tl, reorder=True)
@@ -146,7 +146,7 @@ def supplier_unresponsive(tl: Timeline) -> None:
 def overdue_switch_reorder_ships(tl: Timeline) -> None:
     """Never shipped by the first supplier: the switch reorders, and the reorder ships."""
     open_order(tl)
-    switched = tl.until(tl.ship_by + days(tl.th.overdue_switch_after_days), 1, 8)
+    switched = tl.until(tl.ship_by + days(tl.thresholds.overdue_switch_after_days), 1, 8)
     supplier_order(tl, reorder=True)
     ship_at(tl, switched + secs(tl.rng, 12, 48))
     deliver(tl)
@@ -155,7 +155,7 @@ def overdue_switch_reorder_ships(tl: Timeline) -> None:
 def overdue_switch_never_ships(tl: Timeline) -> None:
     """Neither the first nor the alternative supplier ever ships: the second switch refunds the customer."""
     open_order(tl)
-    switch_after = days(tl.th.overdue_switch_after_days)
+    switch_after = days(tl.thresholds.overdue_switch_after_days)
     switched = tl.until(tl.ship_by + switch_after, 1, 8)
     supplier_order(tl, reorder=True)
     # The alternative supplier gets a fresh ship-by (the switch time + handling), checked again at its switch.
@@ -216,7 +216,7 @@ def cancel_intercept_failed(tl: Timeline) -> None:
 def cancel_intercept_no_result(tl: Timeline) -> None:
     """The buyer cancels after shipment; the carrier never reports on the intercept, and delivers."""
     _asked_to_stop(tl, CANCEL)
-    wait = hours(days(tl.th.intercept_result_wait_days))
+    wait = hours(days(tl.thresholds.intercept_result_wait_days))
     tl.wait(wait + 12, wait + 48)
     _delivered_anyway(tl)
 
@@ -266,7 +266,7 @@ def customs_hold_cleared(tl: Timeline) -> None:
 def customs_hold_escalated(tl: Timeline) -> None:
     """Customs holds the parcel past the escalation window: escalated, then it clears and is delivered."""
     shipped_order(tl)
-    escalate = hours(days(tl.th.customs_hold_escalate_after_days))
+    escalate = hours(days(tl.thresholds.customs_hold_escalate_after_days))
     customs_hold(tl, escalate + 24 * 2.5, escalate + 24 * 3.5)
 
 
@@ -318,7 +318,7 @@ def claim_no_evidence(tl: Timeline) -> None:
     """The buyer reports a wrong item or damage and never sends the evidence: escalated when the wait ends."""
     delivered_order(tl)
     dispute(tl, tl.rng.choice(("wrong_item", "damaged")), 6, 24 * 5)
-    wait = hours(days(tl.th.evidence_wait_days))
+    wait = hours(days(tl.thresholds.evidence_wait_days))
     close(tl, "withdrawn", lo=wait + 24 * 2, hi=wait + 24 * 7)
 
 
@@ -422,11 +422,11 @@ def penalty_uncooperative(tl: Timeline) -> None:
 
 
 def _coupon_line(tl: Timeline) -> Decimal:
-    return Decimal(str(tl.th.remorse_coupon_above_return_cost_share))
+    return Decimal(str(tl.thresholds.remorse_coupon_above_return_cost_share))
 
 
 def _abandon_line(tl: Timeline) -> Decimal:
-    return Decimal(str(tl.th.abandon_above_return_cost_share))
+    return Decimal(str(tl.thresholds.abandon_above_return_cost_share))
 
 
 def dispute_quality_return(tl: Timeline) -> None:
@@ -487,6 +487,6 @@ def wholesale_remorse_capped(tl: Timeline) -> None:
     wanted = tl.rng.randint(8, 30)
     cost = money(tl.amount * _coupon_line(tl) / 15)
     dispute(tl, "buyer_remorse", 24, 24 * 6, quantity=wanted, return_cost=str(cost))
-    share = tl.th.non_quality_return_cap_share
+    share = tl.thresholds.non_quality_return_cap_share
     returned = min(wanted, max(1, int(tl.units * Decimal(str(share))))) if share is not None else wanted
     return_flow(tl, money(tl.amount * returned / tl.units))

@@ -87,8 +87,12 @@ class OrderContext:
     @property
     def estimate(self) -> timedelta:
         """The policy's delivery estimate for this order (the in-transit dispute boundary)."""
-        th = self.thresholds
-        return days(th.delivery_estimate_days_domestic if self.domestic else th.delivery_estimate_days_international)
+        thresholds = self.thresholds
+        return days(
+            thresholds.delivery_estimate_days_domestic
+            if self.domestic
+            else thresholds.delivery_estimate_days_international
+        )
 
     @property
     def claims_refund(self) -> bool:
@@ -105,7 +109,7 @@ class Timeline:
     def __init__(self, rng: random.Random, order: OrderContext) -> None:
         self.rng = rng
         self.order = order
-        self.th = order.thresholds
+        self.thresholds = order.thresholds
         self.now = order.placed_at
         self.tz = EVENT_TZ.get(order.marketplace, CN_TZ)
         self.events: list[dict[str, Any]] = []
@@ -388,8 +392,8 @@ def return_flow(
 ) -> None:
     """The return after the seller accepted it: the buyer ships it inside the return tracking window (or never),
     the goods arrive inside the abandon window (or never) and the buyer is refunded."""
-    tracking_window = hours(days(tl.th.return_tracking_days))
-    abandon_window = hours(days(tl.th.return_abandon_window_days))
+    tracking_window = hours(days(tl.thresholds.return_tracking_days))
+    abandon_window = hours(days(tl.thresholds.return_abandon_window_days))
     if accepted_event:
         tl.wait(1, 24)
         tl.emit("dispute.return_accepted")
@@ -400,7 +404,9 @@ def return_flow(
     tracking = f"RT{tl.rng.randrange(10**9, 10**10)}"
     cost = tl.amount_str(return_cost) if return_cost is not None else None
     tl.emit("dispute.return_shipped", tracking_number=tracking, return_cost=cost)
-    if return_cost is not None and return_cost > tl.amount * Decimal(str(tl.th.abandon_above_return_cost_share)):
+    if return_cost is not None and return_cost > tl.amount * Decimal(
+        str(tl.thresholds.abandon_above_return_cost_share)
+    ):
         # The engine abandons the return: the executor refunds at once and the platform closes the case.
         tl.wait(1, 12)
         refunded(tl, refund)

@@ -547,7 +547,8 @@ def test_the_executor_topics_are_created_with_the_others(settings_defaults: dict
     defaults = executor_defaults()
     script = CREATE_TOPICS.read_text(encoding="utf-8")
     fallbacks = dict(re.findall(r"\$\{(POSTSALE_EXECUTOR_[A-Z_]+):-([^}]*)\}", script))
-    expected = {f"POSTSALE_EXECUTOR_{f.upper()}": defaults[f] for f in ("topic_failed", "topic_outcomes", "topic_held", "topic_audit")}
+    fields = ("topic_failed", "topic_outcomes", "topic_held", "topic_audit")
+    expected = {f"POSTSALE_EXECUTOR_{f.upper()}": defaults[f] for f in fields}
     assert fallbacks == expected
     strimzi = {d["spec"]["topicName"]: d["spec"] for d in _by_kind("KafkaTopic")}
     for field in ("topic_outcomes", "topic_held"):

@@ -495,16 +495,18 @@ def _at_bounds(model: type[BaseModel]) -> dict[str, object]:
 def test_every_number_at_its_bound_replays_the_shipped_sample(tmp_path):
     """The largest thresholds a file may hold: every deadline they give is a date the engine can compute, and the
     clock run ten years past the sample fires them all without an overflow."""
-    th = _at_bounds(Thresholds)
-    th["overdue_expedite_after_days"] = float(th["overdue_switch_after_days"]) - 1  # expedite comes first
-    th["carrier_limits"] = _at_bounds(CarrierLimits)
+    thresholds = _at_bounds(Thresholds)
+    thresholds["overdue_expedite_after_days"] = (
+        float(thresholds["overdue_switch_after_days"]) - 1
+    )  # expedite comes first
+    thresholds["carrier_limits"] = _at_bounds(CarrierLimits)
     document = {
         "version": "max",
-        "defaults": th,
-        "marketplaces": {m: th for m in ("tmall", "taobao", "1688", "aliexpress", "shopify")},
+        "defaults": thresholds,
+        "marketplaces": {m: thresholds for m in ("tmall", "taobao", "1688", "aliexpress", "shopify")},
         "promotions": [
             {"name": "always", "starts_at": "1970-01-02T00:00:00Z", "ends_at": "2999-12-31T00:00:00Z",
-             "overrides": th},
+             "overrides": thresholds},
         ],
     }  # fmt: skip
     path = tmp_path / "max.yaml"
