@@ -302,8 +302,9 @@ def demo(
     _number("--orders", orders, 1, MAX_ORDERS)
     _number("--orders-per-hour", orders_per_hour, 0, MAX_ORDERS_PER_HOUR, above_low=True)
     _number("--seed", seed, 0, MAX_SEED)
-    _number("--web-port", web_port, 1, 65535)
-    _number("--prometheus-port", prometheus_port, 1, 65535)
+    _number("--web-port", web_port, 0, 65535)  # 0: a free port
+    _number("--prometheus-port", prometheus_port, 0, 65535)
+    _number("--console-port", console_port, 0, 65535)
     from streams.demo.run import DemoOptions, run_demo
 
     opts = DemoOptions(

@@ -20,7 +20,7 @@ from typing import Any
 
 from streams.demo.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALERT_RULES = ROOT / "deploy" / "prometheus" / "alerts.yaml"
 DEBIAN_BINARY = "/usr/bin/prometheus"
 

@@ -44,7 +44,7 @@ from streams.settings import Settings
 from streams.simulator import generate, keep_ticking, produce
 from streams.terminal import cell
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass

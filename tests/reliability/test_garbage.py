@@ -152,7 +152,7 @@ def hand_made(first: dict[str, Any]) -> list[tuple[str, bytes | None, bytes, str
     ship = dict(SHIPMENT, order_id="HYP-HAND", event_id="hand-1")
     return [
         ("orders", b"HYP-HUGE-1", orjson.dumps(dict(ship, order_id="HYP-HUGE-1", note="x" * HUGE)), "invalid_event"),
-        ("shipments", b"HYP-HUGE-2", b"{" + b"7" * HUGE, "invalid_json"),
+        ("shipments", b"HYP-HUGE-2", b"{" + b"7" * HUGE, "invalid_event"),  # over the size limit: not even parsed
         ("disputes", b"HYP-HUGE-3", orjson.dumps({"blob": ["y" * 1000] * (HUGE // 1004)}), "invalid_event"),
         ("orders", oid.encode(), b"", "invalid_json"),
         ("orders", oid.encode(), b"null", "invalid_event"),

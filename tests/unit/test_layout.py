@@ -170,3 +170,11 @@ def test_every_module_imports() -> None:
     for name in sorted(_modules()):
         if not name.endswith("__main__"):
             importlib.import_module(name)
+
+
+def test_paths_from_the_source_tree_point_at_files_that_exist() -> None:
+    """A module that finds a file of the repository from its own place must still find it after a move."""
+    from streams.demo import prometheus, run
+
+    assert prometheus.ALERT_RULES.is_file()
+    assert (run.ROOT / "pyproject.toml").is_file()
