@@ -100,6 +100,9 @@ def test_a_worker_joins_mid_stream_and_leaves(broker: EmbeddedBroker, tmp_path: 
         b = start_worker(wire, tmp_path, "b", POSTSALE_WEB_ENABLED="true", POSTSALE_WEB_PORT=str(port))
         produce_events(wire, events[third : 2 * third])  # while b joins and a works through the first third
         assert wait_ready(port, b, timeout=120), b.log_text()[-2000:]
+        # b works alongside a before it leaves. (Leaving within a second of joining, while a still recovers the
+        # partitions of that join, is a separate case: docs/reliability.md, "Open".)
+        time.sleep(10)
         # Most decisions are deadlines that need later event time: wait for half of what two thirds can decide.
         reachable = len(replay_actions(events[: 2 * third], None))
         tail.wait(lambda rs: distinct_ids(rs) >= reachable // 2, timeout=120)
