@@ -1,14 +1,16 @@
 """Fixes to Faust, kept small and in one place so they can go upstream (faust-streaming 0.15.x).
 
 1. Recovery and the broker's ListOffsets answer (below).
-2. Commits past a held message (`HeldHeadConsumer._new_offset`).
+2. Commits past a held message, or past the one record at the committed offset (`HeldHeadConsumer._new_offset`).
 3. Records lost at a rebalance when nothing was committed yet (`HeldHeadConsumer.seek_to_committed`).
 4. Input records processed before the seek that ends recovery (`HeldHeadConsumer.on_partitions_assigned`).
 5. No fencing of a worker that lost its session (`LeaseKeepingListener`, `PostsaleApp.on_rebalance_start`;
-   the gate itself is `streams/kafka/fencing.py`).
+   the gate itself is `streams/kafka/fencing.py`), nor of its late changelog writes (`OwnedChangelogTable`).
 6. Four tasks and an `asyncio.wait` per consumed message (`HeldHeadConsumer._drain_messages`,
    `deliver_eagerly`).
 7. A fetch wait hard-coded to 1.5 s (`PromptFetchThread`).
+8. Records counted as processed because they were fetched and never delivered (`HeldHeadConsumer._drain_messages`,
+   `_jumped`).
 
 Table recovery trusts the broker's ListOffsets(LATEST) answer as the end of a
 changelog. Some Kafka-protocol brokers answer "base offset of the last record
@@ -25,6 +27,7 @@ partition at recovery.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
@@ -32,7 +35,7 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.tables import TableManager
+from faust.tables import Table, TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import (
@@ -47,6 +50,7 @@ from faust.types import TP, Message
 from streams.kafka.fencing import GroupLease
 
 PINNED_FAUST = "0.15."
+log = logging.getLogger("postsale.faust_fixes")
 
 
 def bootstrap_of(app: Any) -> list[str]:
@@ -97,6 +101,115 @@ class FetchCheckedRecovery(Recovery):
             if end - 1 > destination[tp]:
                 self.log.info("changelog %s ends at %d, not %d as ListOffsets said", tp, end, reported[tp])
                 destination[tp] = end - 1
+
+
+GENERATION_HEADER = "postsale.generation"
+
+
+class OwnedChangelogTable(Table[Any, Any]):
+    """A table whose changelog says which owner wrote each record, and whose readers ignore a former owner's
+    writes that land after the partition's next owner wrote.
+
+    Kafka does not fence a producer that lost its group membership. A worker cut off from the network keeps
+    the records it had handed to its producer (its last state writes, decided while it still owned the
+    partition) and delivers them when the network comes back, possibly minutes later, after the partition's
+    next owner has recovered the changelog and written to it. Two things then went wrong (measured with the
+    partition test, tests/reliability/test_partition.py):
+
+    - those late writes sit in the changelog after the new owner's, so whoever recovers the partition next
+      takes the former owner's older state of those orders as the latest (decisions lost and added);
+    - Faust records the offset of each of its own changelog writes as "everything up to here is in my local
+      RocksDB" (`Collection._on_changelog_sent`). The late write's offset lies past the new owner's writes, so
+      when the former owner gets the partition back it recovers from there and never sees them (measured:
+      events of orders placed meanwhile dead-lettered as `unknown_order`, their decisions lost).
+
+    (Seen in the partition test: the changelog of a partition held 2 records when the second worker took it
+    over, the first worker's writes landed after the second's, and when the first got the partition back it
+    recovered from offset 670, its own late write, skipping the second worker's 600-odd records before it.)
+
+    Here every changelog record carries the consumer group generation its writer held the partition in
+    (`postsale.generation`). Generations only grow, and one generation has one owner per partition, so in
+    a partition's changelog a record from an older generation than one already read is a former owner's late
+    write: recovery (and standby replicas) skip it. And a write's offset becomes the persisted offset only
+    when it directly follows the persisted one (an unbroken run of this worker's own writes after what it
+    read); otherwise another writer's records lie in between and the next recovery must read them.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.newest_generation: dict[TP, int] = {}  # changelog partition -> highest generation read or written
+        self.late_writes_skipped = 0
+
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> Any:
+        generation = int(getattr(self.app, "consumer_generation_id", 0) or 0)
+        return self.changelog_topic.send_soon(
+            key=key,
+            value=value,
+            partition=partition,
+            headers=[(GENERATION_HEADER, str(generation).encode())],
+            key_serializer=self.key_serializer if key_serializer is None else key_serializer,
+            value_serializer=self.value_serializer if value_serializer is None else value_serializer,
+            callback=self._on_changelog_sent,
+            eager_partitioning=True,
+        )
+
+    def _on_changelog_sent(self, fut: Any) -> None:
+        res = fut.result()
+        tp, offset = res.topic_partition, res.offset
+        if self.app.in_transaction:
+            super()._on_changelog_sent(fut)
+            return
+        persisted = self.data.persisted_offset(tp)
+        if offset == (0 if persisted is None else persisted + 1):
+            self.data.set_persisted_offset(tp, offset)
+
+    def apply_changelog_batch(self, batch: Any) -> None:
+        events = list(batch)
+        kept = []
+        ends: dict[TP, int] = {}
+        for event in events:
+            msg = event.message
+            ends[msg.tp] = max(ends.get(msg.tp, -1), msg.offset)
+            generation = _generation_of(msg.headers)
+            if generation is not None:
+                newest = self.newest_generation.get(msg.tp, -1)
+                if generation < newest:
+                    self.late_writes_skipped += 1
+                    self.log.warning(
+                        "changelog %s@%d: skipped a write of generation %d landed after generation %d's",
+                        msg.tp,
+                        msg.offset,
+                        generation,
+                        newest,
+                    )
+                    continue
+                self.newest_generation[msg.tp] = generation
+            kept.append(event)
+        super().apply_changelog_batch(kept)
+        for tp, end in ends.items():  # read, kept or not: the next recovery starts after them
+            persisted = self.data.persisted_offset(tp)
+            if persisted is None or persisted < end:
+                self.data.set_persisted_offset(tp, end)
+
+
+def _generation_of(headers: Any) -> int | None:
+    if not headers:
+        return None
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    for key, value in items:
+        if key == GENERATION_HEADER and value is not None:
+            try:
+                return int(bytes(value))
+            except ValueError:
+                return None
+    return None
 
 
 class PostsaleTableManager(TableManager):
@@ -169,8 +282,21 @@ class HeldHeadConsumer(AiokafkaConsumer):
         tpset = set(tps)
         super().resume_partitions(tpset - self._held_back)
 
+    @property
+    def _seek_targets(self) -> dict[TP, int]:
+        """Partition -> the offset it was last sought to, until a record of it is delivered (`_drain_messages`).
+
+        Faust keeps the offset of the last record read per partition, and after a seek the offset sought to:
+        the next one due, not the last one read. So a record that does not follow is a jump from the last read
+        record, but from the offset sought to after a seek: that record itself is due (the committed offset)."""
+        targets: dict[TP, int] = self.__dict__.setdefault("_sought", {})
+        return targets
+
     async def perform_seek(self) -> None:
         await super().perform_seek()
+        targets = self._seek_targets
+        targets.clear()
+        targets.update({tp: offset for tp, offset in self._read_offset.items() if offset is not None})
         if self.seeking_streams and self._held_back:
             held, self._held_back = self._held_back, frozenset()
             super().resume_partitions(held & self.assignment())
@@ -178,6 +304,12 @@ class HeldHeadConsumer(AiokafkaConsumer):
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]
         if acked:
+            # The committed offset is the next one due. Faust refuses a run of acknowledgements that starts more
+            # than one past it (`min(acked) - committed > 1`), so one unacknowledged record right at it was
+            # committed past (measured: single records at the committed offset lost after a rebalance).
+            committed = self._committed_offset.get(tp)
+            if committed is not None and min(acked) > committed:
+                return None
             pending = [m.offset for m in self._unacked_messages if m.tp == tp and not m.acked]
             if pending and min(pending) < min(acked):
                 return None
@@ -185,8 +317,9 @@ class HeldHeadConsumer(AiokafkaConsumer):
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - the consumer's own loop
         """Faust 0.15.3's `Consumer._drain_messages`, with each message delivered by `deliver_eagerly` instead of
-        `wait_first(callback(message), suspend_flow.wait())`; everything else as it is there (gaps, commits
-        every `broker_commit_every`, a yield to the loop every 100 messages, read offsets)."""
+        `wait_first(callback(message), suspend_flow.wait())`, and two guards (`_jumped`, and a record fetched
+        before a rebalance is not delivered after it); everything else as it is there (commits every
+        `broker_commit_every`, a yield to the loop every 100 messages, read offsets)."""
         callback = self.callback
         getmany = self.getmany
         consumer_should_stop = self._stopped.is_set
@@ -201,6 +334,8 @@ class HeldHeadConsumer(AiokafkaConsumer):
         wait_first = self.wait_first
         yield_every = 100
         num_since_yield = 0
+        app = self.app
+        targets = self._seek_targets
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
@@ -209,17 +344,27 @@ class HeldHeadConsumer(AiokafkaConsumer):
                 if not self.should_stop:
                     tp: TP
                     message: Message
+                    reread: set[TP] = set()  # partitions sought back: the rest of this fetch of them is dropped
                     async for tp, message in ait:
                         num_since_yield += 1
                         if num_since_yield > yield_every:
                             await asyncio.sleep(0)
                             num_since_yield = 0
+                        if message.generation_id != app.consumer_generation_id:
+                            break  # fetched before a rebalance (awaits below let one in): its seek reads it again
+                        if tp in reread:
+                            continue
                         offset = message.offset
                         r_offset = get_read_offset(tp)
                         if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                                await self._add_gap(tp, r_offset + 1, offset)
+                            # The offset due next: where the partition was sought to, else after the last read.
+                            sought = targets.pop(tp, None) if targets else None
+                            due = sought if sought is not None else (r_offset + 1 if r_offset else None)
+                            if due is not None and offset > due and acks_enabled_for(message.topic):
+                                if await self._jumped(tp, due, offset):
+                                    reread.add(tp)
+                                    continue
+                                await self._add_gap(tp, due, offset - 1)
                             if commit_every is not None and self._n_acked >= commit_every:
                                 self._n_acked = 0
                                 await self.commit()
@@ -241,6 +386,35 @@ class HeldHeadConsumer(AiokafkaConsumer):
             raise
         finally:
             unset_flag(CONSUMER_FETCHING)
+
+    async def _jumped(self, tp: TP, expected: int, offset: int) -> bool:
+        """The next record of `tp` is at `offset`, not at `expected`: read again from `expected` (True), unless
+        the broker showed this same gap on the last read from there (False: a real gap, which is then counted
+        as processed, as Faust does for compacted topics and transaction markers).
+
+        Faust counts every offset between two delivered records as processed (`Consumer._add_gap`) and commits
+        past them. Records fetched and then dropped before delivery also leave such a gap: Faust's `getmany`
+        drops the rest of a fetch when the flow stops or the generation changes, and the records of a
+        partition that is not active; after the seek that ends a rebalance, the records of a fetch made in
+        between arrived out of line (measured with the partition test, tests/reliability/test_partition.py:
+        a worker that kept its partitions through a rebalance delivered offset 453 right after the seek to
+        446, and 446-452, events of orders never seen again, were committed unprocessed; their orders' later
+        events were dead-lettered as `unknown_order` and their decisions lost). Faust also takes the offset
+        sought to for the last one read, so even its gap started one record late. A record is never taken as
+        processed because it was not delivered."""
+        reread: dict[TP, tuple[int, int]] = self.__dict__.setdefault("_gap_reread", {})
+        if reread.get(tp) == (expected, offset):
+            del reread[tp]
+            return False
+        reread[tp] = (expected, offset)
+        log.info("%s: record %d arrived where %d was due; reading again from %d", tp, offset, expected, expected)
+        # In the consumer's own thread: aiokafka's seek wakes its fetcher through a future of that thread's loop
+        # (measured: sought from the event loop's thread, the fetcher never woke and the worker stopped reading).
+        consumer = self._thread._ensure_consumer()  # noqa: SLF001 - the aiokafka consumer Faust drives
+        await self._thread.call_thread(consumer.seek, tp, expected)  # noqa: SLF001
+        self._read_offset[tp] = expected  # as Faust's `seek` leaves it: the offset due
+        self._seek_targets[tp] = expected
+        return True
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Seek every partition to its committed offset, and those with none to the beginning.

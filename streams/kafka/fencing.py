@@ -37,8 +37,11 @@ from typing import Any
 
 # Kafka API keys whose error-free answer proves group membership; REBALANCE_IN_PROGRESS on a heartbeat also
 # does (the member stays in the group until it rejoins).
-HEARTBEAT, SYNC_GROUP = 12, 14
+JOIN_GROUP, HEARTBEAT, SYNC_GROUP = 11, 12, 14
 NO_ERROR, REBALANCE_IN_PROGRESS = 0, 27
+# Answers that say this worker is no longer (or cannot now be shown to be) a member of the group.
+COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID_ERROR = 15, 16, 22, 25
+LOSING = frozenset((COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID_ERROR))
 UNKNOWN_MEMBER_ID = ""
 log = logging.getLogger("postsale.fencing")
 
@@ -49,6 +52,8 @@ class GroupLease:
     def __init__(self, session_timeout: float) -> None:
         self.session_timeout = session_timeout
         self.proven_at: float | None = None
+        self.failed_at: float | None = None  # the last request to the coordinator that failed or was refused
+        self.joining_since: float | None = None  # a JoinGroup in flight: the coordinator holds it during a rebalance
         self._coordinator: Any = None
 
     def attach(self, coordinator: Any) -> None:
@@ -60,9 +65,21 @@ class GroupLease:
 
         async def send_and_note(request: Any) -> Any:
             sent = time.monotonic()
-            response = await send(request)
+            joining = getattr(request, "API_KEY", None) == JOIN_GROUP
+            if joining:
+                self.joining_since = sent
+            try:
+                response = await send(request)
+            except Exception:
+                self.failed_at = time.monotonic()  # the coordinator cannot be reached (aiokafka retries)
+                raise
+            finally:
+                if joining:
+                    self.joining_since = None
             if _proves_membership(request, response):
                 self.proven_at = sent if self.proven_at is None else max(self.proven_at, sent)
+            elif getattr(response, "error_code", None) in LOSING:
+                self.failed_at = time.monotonic()
             return response
 
         coordinator._send_req = send_and_note  # noqa: SLF001
@@ -72,6 +89,22 @@ class GroupLease:
         """False until the first join: a worker outside any consumer group (Faust's test context) has no
         partitions to lose."""
         return self._coordinator is not None
+
+    def silent_for(self, now: float) -> float | None:
+        """Seconds since membership was last proven (None: never proven, the worker has not joined yet)."""
+        return None if self.proven_at is None else now - self.proven_at
+
+    def lost(self, now: float) -> bool:
+        """The coordinator is out of reach: a request to it failed or was refused since the last proof, or no
+        heartbeat was answered for a third of the session (three heartbeats at the most common settings). A
+        JoinGroup the coordinator holds while the group rebalances counts as contact for a session timeout."""
+        if self.proven_at is None:
+            return False
+        if self.failed_at is not None and self.failed_at > self.proven_at:
+            return True
+        if self.joining_since is not None and now - self.joining_since <= self.session_timeout:
+            return False
+        return now - self.proven_at > self.session_timeout / 3
 
     def holds(self, now: float | None = None) -> bool:
         coordinator = self._coordinator
@@ -105,14 +138,21 @@ class Fence:
     is overtaken. A record that reaches the agent while the flow is suspended
     was fetched before the rebalance: it is left unacknowledged, and the seek to
     the committed offsets that ends every rebalance reads it again.
+
+    The fence also says what happens to the worker (`watch`, called by a timer and by every wait): a log line
+    and a counter when it loses the group coordinator, when it stops deciding (the lease lapsed) and when it
+    resumes (membership proven again) (`postsale_group_coordinator_lost_total`,
+    `postsale_deciding_paused_total`, `postsale_deciding_resumed_total`, `postsale_deciding_stopped`).
     """
 
     POLL_SECONDS = 0.05
-    WARN_AFTER_SECONDS = 2.0
 
-    def __init__(self, app: Any, lease: GroupLease | None) -> None:
+    def __init__(self, app: Any, lease: GroupLease | None, metrics: Any = None) -> None:
         self.app = app
         self.lease = lease  # None: no consumer group (the agents run without a broker)
+        self.metrics = metrics
+        self.coordinator_lost = False
+        self.stopped_at: float | None = None  # monotonic time deciding stopped; None while deciding
 
     def ticket(self) -> int:
         return int(getattr(self.app, "rebalance_generation", 0))
@@ -128,22 +168,54 @@ class Fence:
         if self.ticket() != ticket:
             raise Overtaken
 
+    def watch(self, now: float | None = None) -> bool:
+        """Note and report a lost coordinator, a stop and a resumption of deciding; True while deciding."""
+        lease = self.lease
+        if lease is None or not lease.attached:
+            return True
+        now = time.monotonic() if now is None else now
+        silent = lease.silent_for(now)
+        ago = "never" if silent is None else f"{silent:.1f} s ago"
+        if lease.lost(now) != self.coordinator_lost:
+            self.coordinator_lost = not self.coordinator_lost
+            if self.coordinator_lost:
+                log.warning(
+                    "group coordinator lost: membership last proven %s (session timeout %.1f s)",
+                    ago,
+                    lease.session_timeout,
+                )
+                self._count("group_coordinator_lost")
+            else:
+                log.warning("group coordinator answering again")
+        holds = lease.holds(now)
+        if holds and self.stopped_at is not None:
+            log.warning("deciding resumed: group membership proven again after %.1f s", now - self.stopped_at)
+            self.stopped_at = None
+            self._count("deciding_resumed")
+            self._set_stopped(0)
+        elif not holds and self.stopped_at is None and lease.proven_at is not None:
+            self.stopped_at = now
+            log.warning(
+                "deciding stopped: group membership last proven %s; this worker's partitions may be another's "
+                "now: nothing is decided or acknowledged until a heartbeat answers or a rebalance says what is ours",
+                ago,
+            )
+            self._count("deciding_paused")
+            self._set_stopped(1)
+        return holds
+
+    def _count(self, name: str) -> None:
+        if self.metrics is not None:
+            getattr(self.metrics, name).inc()
+
+    def _set_stopped(self, value: int) -> None:
+        if self.metrics is not None:
+            self.metrics.deciding_stopped.set(value)
+
     async def hold(self, ticket: int) -> None:
         """Return once this worker may decide under `ticket`; raise `Overtaken` if a rebalance came first."""
-        started = time.monotonic()
-        warned = False
         while True:
             self.check(ticket)
-            if not self.grouped or self.lease.holds():  # type: ignore[union-attr]
-                if warned:
-                    log.warning("deciding again: group membership proven after %.1f s", time.monotonic() - started)
+            if self.watch():
                 return
-            now = time.monotonic()
-            if not warned and now - started > self.WARN_AFTER_SECONDS:
-                warned = True
-                proven = self.lease.proven_at  # type: ignore[union-attr]
-                log.warning(
-                    "deciding paused: group membership last proven %s ago; waiting for a heartbeat or a rebalance",
-                    "never" if proven is None else f"{now - proven:.1f} s",
-                )
             await asyncio.sleep(self.POLL_SECONDS)

@@ -25,13 +25,15 @@ from streams.worker.outbox import Outbox
 from streams.worker.runtime import Runtime
 from streams.worker.settle import Batch, Settler, as_current
 
+FENCE_WATCH_SECONDS = 0.25
+
 
 class OrderLoop:
     """The agent's body: owns the current batch and hands it from stage to stage."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.fence = Fence(rt.app, getattr(rt.app, "group_lease", None))
+        self.fence = Fence(rt.app, getattr(rt.app, "group_lease", None), rt.metrics)
         outbox = self.outbox = Outbox(rt)
         self.intake = Intake(rt, outbox)
         self.decider = Decider(rt, outbox, self.fence)
@@ -48,6 +50,7 @@ class OrderLoop:
             msg = record.message
             where = (msg.topic, msg.partition, msg.offset)
             self.rt.log.info("record %s[%d]@%d left for the next owner: flow suspended", *where)
+            self.rt.left_unacked.append(record)
             return
         batch = self.batch
         if batch is not None and batch.ticket != ticket:
@@ -86,6 +89,7 @@ class OrderLoop:
         worker derived from the batch's decisions (books, held events) is rebuilt from the table."""
         if self.batch is batch:
             self.batch = None
+        self.rt.left_unacked.append(batch)
         self.rt.metrics.fenced_records.inc(batch.records)
         self.rt.log.info("%d record(s) left for the next owner: %s", batch.records, why)
         for partition in batch.writer:
@@ -118,6 +122,11 @@ def install(rt: Runtime) -> None:
             await loop.outbox.announce_frontiers(loop.decider.frontiers(time.monotonic()))
         export_gauges(rt)
 
+    @app.timer(interval=FENCE_WATCH_SECONDS)  # type: ignore[untyped-decorator]
+    async def watch_fence() -> None:
+        """Say when the group coordinator is lost and deciding stops or resumes, even with nothing to decide."""
+        loop.fence.watch()
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(_app: Any, revoked: set[TP], **_: Any) -> None:
         for tp in revoked:
@@ -126,6 +135,7 @@ def install(rt: Runtime) -> None:
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(_app: Any, assigned: set[TP], **_: Any) -> None:
+        rt.left_unacked.clear()  # the seek that ends this rebalance reads them again, as new records
         for tp in assigned:
             if tp.topic in s.input_topics:
                 rt.forget(tp.partition)

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from models.policy import Policy
 from streams.kafka.auth import credentials
-from streams.kafka.faust_fixes import PostsaleApp, PostsaleTableManager
+from streams.kafka.faust_fixes import OwnedChangelogTable, PostsaleApp, PostsaleTableManager
 from streams.kafka.partitioning import crc32_partitioner
 from streams.settings import Settings
 from streams.worker import agents, web
@@ -75,6 +75,7 @@ def make_faust_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         logging_config=None,
         TableManager=PostsaleTableManager,
+        Table=OwnedChangelogTable,
         # Where the app itself routes a key (the order view's forwarding): as the producers partition.
         producer_partitioner=crc32_partitioner if settings.partitioner == "crc32" else None,
     )

@@ -117,6 +117,10 @@ class Decider:
         if clock is not None:
             await self._unplaced_expired(partition, clock, batch)
             await self._fire(partition, clock, batch)
+            if state.pending_ticks:
+                # A tick is acknowledged with the batch that stores what the deadlines up to its time decided.
+                batch.acks.extend(record for at, record in state.pending_ticks if at <= clock)
+                state.pending_ticks[:] = [(at, record) for at, record in state.pending_ticks if at > clock]
 
     async def _unplaced_expired(self, partition: int, clock: datetime, batch: Batch) -> None:
         """Records whose order was not placed within the policy's grace: dead-lettered (and acknowledged)."""

@@ -68,8 +68,11 @@ class Intake:
         if topic == self.ticks_topic:
             state.ticks_offset = max(state.ticks_offset, msg.offset)
             if not self._notice(record, batch):
-                self._tick_request(record, aligner)
-                batch.acks.append(record)
+                at = self._tick_request(record, aligner)
+                if at is None:
+                    batch.acks.append(record)  # a nudge: no time to hand over
+                else:
+                    state.pending_ticks.append((at, record))  # acknowledged once the clock reaches it
             return
         inbound = await self._decode(record, batch)
         if inbound is LEFT:
@@ -124,7 +127,9 @@ class Intake:
             batch.acks.append(old.notice)
         frontiers[source] = Frontier(at, time.monotonic() + self.grace, record)
 
-    def _tick_request(self, record: EventT[Any], aligner: PartitionAligner[Any]) -> None:
+    def _tick_request(self, record: EventT[Any], aligner: PartitionAligner[Any]) -> datetime | None:
+        """Take a clock tick's time (an end-of-input tick, a simulated store's clock) as the partition's requested
+        time and return it; None for a tick without a time (a nudge)."""
         try:
             body = orjson.loads(record.value or b"{}")
             if isinstance(body, dict) and body.get("now"):
@@ -132,8 +137,10 @@ class Intake:
                 aligner.request(at)
                 if at.tzinfo is not None and at > self.announced:
                     self.announced = at
+                return at if at.tzinfo is not None else None
         except (orjson.JSONDecodeError, ValueError, TypeError):
             pass  # a tick is only a nudge; a bad one nudges without a time
+        return None
 
     async def _decode(self, record: EventT[Any], batch: Batch) -> Inbound | object | None:
         msg = record.message

@@ -49,6 +49,10 @@ class Metrics:
     rule_errors: Counter
     fenced_records: Counter
     late_events: Counter
+    group_coordinator_lost: Counter
+    deciding_paused: Counter
+    deciding_resumed: Counter
+    deciding_stopped: Gauge
     actions_emitted: Counter
     refunds: Counter
     refund_amount: Counter
@@ -132,6 +136,32 @@ class Metrics:
                 "late_events",
                 "Events applied after their partition's clock had passed them (a deadline may have fired first).",
                 ["topic"],
+                namespace=ns,
+                registry=registry,
+            ),
+            group_coordinator_lost=Counter(
+                "group_coordinator_lost",
+                "Times this worker lost its group coordinator: a request failed, or no heartbeat was answered for a "
+                "third of the session timeout (streams/kafka/fencing.py).",
+                namespace=ns,
+                registry=registry,
+            ),
+            deciding_paused=Counter(
+                "deciding_paused",
+                "Times this worker stopped deciding because it could no longer prove its group membership (its "
+                "partitions may be another worker's).",
+                namespace=ns,
+                registry=registry,
+            ),
+            deciding_resumed=Counter(
+                "deciding_resumed",
+                "Times this worker resumed deciding after its group membership was proven again.",
+                namespace=ns,
+                registry=registry,
+            ),
+            deciding_stopped=Gauge(
+                "deciding_stopped",
+                "1 while this worker decides nothing because it cannot prove its group membership, else 0.",
                 namespace=ns,
                 registry=registry,
             ),

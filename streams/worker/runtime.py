@@ -50,6 +50,9 @@ class PartitionState:
     frontiers: dict[int, Frontier] = field(default_factory=dict)
     ticks_offset: int = -1  # the last clock tick or copy notice read since the assignment
     ticks_read: bool = False  # the ticks partition was read to its end once since the assignment
+    # clock ticks with a time, unacknowledged until the partition's clock has reached that time: until then the
+    # tick's record is what hands the time over to the partition's next owner (decide.Decider.release)
+    pending_ticks: list[tuple[datetime, Any]] = field(default_factory=list)
     caught_up: bool = False  # every input topic of it was read to its end once since the assignment
 
 
@@ -66,6 +69,11 @@ class Runtime:
     known_stores: set[str] = field(default_factory=set)  # stores given a metrics label so far
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("postsale"))
     routing: Routing = field(init=False)
+    # What this worker dropped unacknowledged since the last assignment (forgotten partitions, overtaken batches,
+    # records fetched before a rebalance), kept referenced until the next assignment: Faust's set of
+    # unacknowledged messages holds weak references, and only a record that still exists keeps a commit from
+    # passing it (streams.kafka.faust_fixes, `HeldHeadConsumer._new_offset`).
+    left_unacked: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.routing = Routing(self.settings, self.metrics, self.log)
@@ -92,6 +100,6 @@ class Runtime:
         """Drop what this worker derived for a partition; its next owner (maybe us again) rebuilds it."""
         state = self.partitions.pop(partition, None)
         if state is not None:
-            state.aligner.drop()
+            self.left_unacked.append((state, state.aligner.drop()))
         self.routing.forget(partition)
         self.metrics.forget_partition(partition, self.settings.input_topics)

@@ -140,3 +140,95 @@ def test_records_reaching_the_agent_while_the_flow_is_suspended_are_left_for_the
     assert fence.flowing()  # outside any consumer group nothing is fenced
     lease.attach(Coordinator())
     assert not fence.flowing()
+
+
+def test_the_worker_says_when_it_loses_the_coordinator_stops_deciding_and_resumes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from streams.settings import Settings
+    from streams.worker.metrics import Metrics
+
+    registry = CollectorRegistry()
+    metrics = Metrics.create(registry, Settings())
+    lease = GroupLease(session_timeout=6.0)
+    coordinator = Coordinator(answers=[0, 0])
+    lease.attach(coordinator)
+    fence = Fence(App(), lease, metrics)
+    get = registry.get_sample_value
+    assert fence.watch() is False  # attached, never proven: not deciding yet, and nothing to report
+    assert get("postsale_deciding_paused_total") == 0.0
+
+    asyncio.run(coordinator._send_req(heartbeat()))
+    proven = lease.proven_at
+    assert proven is not None
+    caplog.set_level("WARNING", logger="postsale.fencing")
+    assert fence.watch(now=proven + 1.0) is True
+    assert fence.watch(now=proven + 2.5) is True  # a third of the session without an answer: coordinator lost
+    assert get("postsale_group_coordinator_lost_total") == 1.0
+    assert fence.watch(now=proven + 4.5) is False  # two thirds: deciding stops
+    assert fence.watch(now=proven + 9.0) is False  # reported once per stop
+    assert get("postsale_deciding_paused_total") == 1.0 and get("postsale_deciding_stopped") == 1.0
+
+    asyncio.run(coordinator._send_req(heartbeat()))  # the network is back: a heartbeat answers
+    assert fence.watch() is True
+    assert get("postsale_deciding_resumed_total") == 1.0 and get("postsale_deciding_stopped") == 0.0
+    assert get("postsale_group_coordinator_lost_total") == 1.0
+    said = [r.getMessage().split(":")[0] for r in caplog.records]
+    assert said == [
+        "group coordinator lost",
+        "deciding stopped",
+        "group coordinator answering again",
+        "deciding resumed",
+    ]
+
+
+def test_a_refused_or_failed_request_means_the_coordinator_is_lost_at_once() -> None:
+    lease = GroupLease(session_timeout=6.0)
+    coordinator = Coordinator(answers=[0, 25])  # then UNKNOWN_MEMBER_ID: the group went on without us
+    lease.attach(coordinator)
+    asyncio.run(coordinator._send_req(heartbeat()))
+    assert lease.proven_at is not None and not lease.lost(lease.proven_at + 0.1)
+    asyncio.run(coordinator._send_req(heartbeat()))
+    assert lease.lost(time.monotonic())
+
+    class Unreachable(Coordinator):
+        async def _send_req(self, request: Any) -> Answer:
+            raise ConnectionError("network is unreachable")
+
+    lease = GroupLease(session_timeout=6.0)
+    lease.proven_at = time.monotonic()
+    lease.attach(Unreachable())
+    with pytest.raises(ConnectionError):
+        asyncio.run(lease._coordinator._send_req(heartbeat()))
+    assert lease.lost(time.monotonic())
+
+
+def test_a_rebalance_the_coordinator_holds_is_not_a_lost_coordinator() -> None:
+    lease = GroupLease(session_timeout=6.0)
+    release = asyncio.Event()
+
+    class Holding(Coordinator):
+        async def _send_req(self, request: Any) -> Answer:
+            if getattr(request, "API_KEY", None) == 11:
+                await release.wait()  # the coordinator answers a JoinGroup once the group has rebalanced
+            return Answer(0)
+
+    class Join:
+        API_KEY = 11
+
+    coordinator = Holding()
+    lease.attach(coordinator)
+
+    async def scenario() -> None:
+        await coordinator._send_req(heartbeat())
+        join = asyncio.create_task(coordinator._send_req(Join()))
+        await asyncio.sleep(0.01)
+        assert lease.proven_at is not None
+        assert not lease.lost(lease.proven_at + 3.0)  # silent for half the session, but in a rebalance
+        release.set()
+        await join
+        assert lease.lost(lease.proven_at + 3.0)  # no join in flight: silence is a lost coordinator
+
+    asyncio.run(scenario())
