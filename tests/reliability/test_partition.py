@@ -47,6 +47,7 @@ def _env(host: Host) -> dict[str, str]:
         "POSTSALE_WEB_ENABLED": "true",
         "POSTSALE_WEB_HOST": host.address,
         "POSTSALE_WEB_PORT": str(WEB_PORT),
+        "POSTSALE_ORDER_VIEW": "false",  # /metrics off loopback; the order view would need a token there
     }
 
 
