@@ -100,6 +100,8 @@ class Runtime:
         """Drop what this worker derived for a partition; its next owner (maybe us again) rebuilds it."""
         state = self.partitions.pop(partition, None)
         if state is not None:
-            self.left_unacked.append((state, state.aligner.drop()))
+            # the records it held unacknowledged (not its books: those can be large, and hold no record)
+            held = (state.aligner.drop(), state.unplaced, state.pending_ticks, state.frontiers, state.holds)
+            self.left_unacked.append(held)
         self.routing.forget(partition)
         self.metrics.forget_partition(partition, self.settings.input_topics)
