@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from streams.commandline import PlainGroup
 from streams.executor.config import ConfigError, ExecutorConfig, all_dry_run, load_config, resolve_secrets
 from streams.executor.routing import misrouted_entries
 from streams.executor.settings import ExecutorSettings, load_executor_settings
@@ -31,6 +32,7 @@ from streams.terminal import cell, line
 execute_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 actions_app = typer.Typer(
     help="Refunds held by the executor's circuit breaker: list, release or drop them.",
+    cls=PlainGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -46,7 +48,8 @@ ConfigOpt = Annotated[
     typer.Option("--config", "-c", help="executor.yaml (POSTSALE_EXECUTOR_CONFIG_FILE).", show_default=False),
 ]
 BrokerOpt = Annotated[
-    list[str] | None, typer.Option("--broker", "-b", help="Broker URL (repeat for several); POSTSALE_BROKERS.")
+    list[str] | None,
+    typer.Option("--broker", "-b", metavar="URL", help="Broker URL (repeat for several); POSTSALE_BROKERS."),
 ]
 
 
