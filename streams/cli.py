@@ -125,11 +125,9 @@ def _start(
     ] = False,
 ) -> None:
     """Before any command: a `POSTSALE_` variable that no setting reads is refused, one line each, exit 2."""
-    import os
-
     from streams.settings import unknown_variables
 
-    problems = unknown_variables(os.environ, _known_variables())
+    problems = unknown_variables(_known_variables())
     for problem in problems:
         err.print(line(problem, "red"))
     if problems:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 import ssl
 from collections.abc import Iterable, Mapping
@@ -389,10 +390,11 @@ configuration file names (executor.yaml's `secret_env`), never a setting: the wo
 file, lets it be."""
 
 
-def unknown_variables(environ: Mapping[str, str], known: Iterable[str]) -> list[str]:
+def unknown_variables(known: Iterable[str], environ: Mapping[str, str] | None = None) -> list[str]:
     """One line per `POSTSALE_` variable that is neither a setting (`known`), nor one of `TOOLING_VARIABLES`, nor
     a secret (`SECRET_MARK`), with the closest known name: a misspelt setting would otherwise be ignored in
     silence and its default used."""
+    environ = os.environ if environ is None else environ
     names = set(known) | set(TOOLING_VARIABLES)
     lines = []
     for var in sorted(environ):

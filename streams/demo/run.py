@@ -256,7 +256,7 @@ def _prometheus(opts: DemoOptions, ports: list[int], workdir: Path, console: Con
     with server:
         console.print(
             f"prometheus {server.url} scrapes the worker{' and the executor' if len(ports) > 1 else ''} every "
-            f"second, with deploy/prometheus/alerts.yaml · "
+            f"second, with the shipped alert rules (deploy/prometheus/alerts.yaml) · "
             f"Grafana: add it as a data source and import deploy/grafana/dashboard.json"
         )
         yield server.url
