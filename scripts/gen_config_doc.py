@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from streams.settings import Settings  # noqa: E402
+from streams.settings import SECRET_MARK, TOOLING_VARIABLES, Settings  # noqa: E402
 
 ENV_PREFIX = str(Settings.model_config.get("env_prefix", ""))
 
@@ -142,6 +142,24 @@ def render() -> str:
             kind = f"{kind} ({limits})"
         kind = kind.replace("|", "\\|")
         lines.append(f"| `{env_name(name)}` | {kind} | {default_text(info)} | {meaning(name, info)} |")
+    lines += [
+        "",
+        "## Names that are not settings",
+        "",
+        "Every `postsale` command refuses, before it starts, a `POSTSALE_` variable no setting reads, one line each",
+        "with the closest name (`POSTSALE_BROKER: no postsale setting has this name; did you mean",
+        "POSTSALE_BROKERS?`), exit 2: a misspelt setting would otherwise leave its default in force in silence.",
+        "The names it knows are the settings above, the executor's `POSTSALE_EXECUTOR_*`",
+        "([executor.md](executor.md)), the console's `POSTSALE_CONSOLE_*` ([console.md](console.md)), and:",
+        "",
+        f"* a name holding `{SECRET_MARK}` (`POSTSALE_WEBHOOK_SECRET`): a secret that executor.yaml names",
+        "  (`secret_env`); never a setting;",
+        "* the variables of the tests and the benchmark, which postsale itself never reads:",
+        "",
+        "| Environment variable | Read by |",
+        "| --- | --- |",
+    ]
+    lines += [f"| `{var}` | {reader} |" for var, reader in TOOLING_VARIABLES.items()]
     return "\n".join(lines) + "\n"
 
 

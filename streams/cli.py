@@ -16,6 +16,7 @@ from rich.table import Table
 
 from models.policy import Policy
 from models.policy_file import PolicyError, load_policy
+from streams.commandline import PlainGroup, plain_help
 from streams.terminal import cell, line
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=PlainGroup,
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line, whatever the width
 _TIME = TypeAdapter(datetime)
@@ -44,7 +46,9 @@ PolicyOpt = Annotated[
 UntilOpt = Annotated[
     str | None,
     typer.Option(
-        "--until", help="After the last event, advance the clock to this RFC 3339 time (deadlines before it fire)."
+        "--until",
+        metavar="TIME",
+        help="After the last event, advance the clock to this RFC 3339 time (deadlines before it fire).",
     ),
 ]
 
@@ -87,6 +91,47 @@ def _events_file(path: Path) -> Path:
     if not path.is_file():
         raise _fail(f"no such events file: {path}")
     return path
+
+
+def _known_variables() -> set[str]:
+    """Every `POSTSALE_` variable a setting reads: the worker's, the executor's and the console's (one environment
+    may configure all three)."""
+    from streams.console.settings import PREFIX as CONSOLE_PREFIX
+    from streams.console.settings import ConsoleSettings
+    from streams.executor.settings import PREFIX as EXECUTOR_PREFIX
+    from streams.executor.settings import ExecutorSettings
+    from streams.settings import Settings
+
+    return (
+        {f"POSTSALE_{name}".upper() for name in Settings.model_fields}
+        | {f"{EXECUTOR_PREFIX}{name}".upper() for name in ExecutorSettings.model_fields if name != "kafka"}
+        | {f"{CONSOLE_PREFIX}{name}".upper() for name in ConsoleSettings.model_fields if name != "executor"}
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from streams.build import package_version
+
+        typer.echo(f"postsale {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _start(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Before any command: a `POSTSALE_` variable that no setting reads is refused, one line each, exit 2."""
+    from streams.settings import unknown_variables
+
+    problems = unknown_variables(_known_variables())
+    for problem in problems:
+        err.print(line(problem, "red"))
+    if problems:
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -143,7 +188,9 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable timeline.")] = False,
     url: Annotated[
         str | None,
-        typer.Option("--url", help="Ask a live worker instead (http://HOST:6066); it routes to the order's owner."),
+        typer.Option(
+            "--url", metavar="URL", help="Ask a live worker instead (http://HOST:6066); it routes to the order's owner."
+        ),
     ] = None,
     token: Annotated[
         str | None, typer.Option("--token", envvar="POSTSALE_ORDER_VIEW_TOKEN", help="Order-view bearer token.")
@@ -196,8 +243,13 @@ def _fetch_order_view(url: str, order_id: str, token: str | None) -> dict[str, o
 @app.command()
 def diff(
     events: Annotated[Path, typer.Argument(help="Events file (JSON lines).")],
-    policy: Annotated[Path, typer.Option("--policy", help="The policy in force (A).")],
-    against: Annotated[Path, typer.Option("--against", help="The policy to compare with (B).")],
+    against: Annotated[Path, typer.Option("--against", metavar="FILE", help="The policy to compare with (B).")],
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="The policy in force (A); default: the shipped playbook policy.", show_default=False
+        ),
+    ] = None,
     until: UntilOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report.")] = False,
 ) -> None:
@@ -227,7 +279,8 @@ def policy_check(path: Annotated[Path, typer.Argument(help="Policy YAML file.")]
 @app.command()
 def worker(
     broker: Annotated[
-        list[str] | None, typer.Option("--broker", "-b", help="Broker URL (repeat for several); POSTSALE_BROKERS.")
+        list[str] | None,
+        typer.Option("--broker", "-b", metavar="URL", help="Broker URL (repeat for several); POSTSALE_BROKERS."),
     ] = None,
     policy: PolicyOpt = None,
     store: Annotated[str | None, typer.Option("--store", help="memory:// or rocksdb://")] = None,
@@ -270,10 +323,13 @@ def demo(
     speed: Annotated[float, typer.Option("--speed", help="Simulated seconds per wall second.")] = 14400.0,
     orders: Annotated[int, typer.Option("--orders", help="Orders the simulated store receives.")] = 3000,
     orders_per_hour: Annotated[float, typer.Option("--orders-per-hour", help="In simulated time.")] = 10.0,
-    seed: Annotated[int, typer.Option("--seed")] = 11,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Which simulated store: the same seed, the same orders and what goes wrong.")
+    ] = 11,
     web_port: Annotated[int, typer.Option("--web-port", help="Worker's web port (a free one if taken).")] = 6066,
     broker: Annotated[
-        list[str] | None, typer.Option("--broker", "-b", help="Use this broker instead of the embedded one.")
+        list[str] | None,
+        typer.Option("--broker", "-b", metavar="URL", help="Use this broker instead of the embedded one."),
     ] = None,
     prometheus: Annotated[
         bool,
@@ -327,7 +383,8 @@ def demo(
 @app.command()
 def simulate(
     broker: Annotated[
-        list[str] | None, typer.Option("--broker", "-b", help="Broker URL (repeat for several); POSTSALE_BROKERS.")
+        list[str] | None,
+        typer.Option("--broker", "-b", metavar="URL", help="Broker URL (repeat for several); POSTSALE_BROKERS."),
     ] = None,
     orders: Annotated[int, typer.Option("--orders", help="How many orders.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Same seed (and options), same events, byte for byte.")] = 1,
@@ -335,6 +392,7 @@ def simulate(
         str,
         typer.Option(
             "--start",
+            metavar="TIME",
             help="Simulated start (RFC 3339). A fixed default, so that a seed always gives the same events:"
             " Singles' Day, inside the double11 sale.",
         ),
@@ -354,7 +412,11 @@ def simulate(
     ] = False,
     until: Annotated[
         str | None,
-        typer.Option("--until", help="With --ticks: after the last event, send a last tick at this RFC 3339 time."),
+        typer.Option(
+            "--until",
+            metavar="TIME",
+            help="With --ticks: after the last event, send a last tick at this RFC 3339 time.",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -432,10 +494,11 @@ def console_cmd(
     port: Annotated[int | None, typer.Option("--port", help="Port (POSTSALE_CONSOLE_PORT, 6070).")] = None,
     workers: Annotated[
         list[str] | None,
-        typer.Option("--worker", "-w", help="A worker's web URL (repeat); POSTSALE_CONSOLE_WORKERS."),
+        typer.Option("--worker", "-w", metavar="URL", help="A worker's web URL (repeat); POSTSALE_CONSOLE_WORKERS."),
     ] = None,
     broker: Annotated[
-        list[str] | None, typer.Option("--broker", "-b", help="Broker URL (repeat for several); POSTSALE_BROKERS.")
+        list[str] | None,
+        typer.Option("--broker", "-b", metavar="URL", help="Broker URL (repeat for several); POSTSALE_BROKERS."),
     ] = None,
     executor_config: Annotated[
         Path | None,
@@ -481,11 +544,12 @@ def console_cmd(
 def _add_executor_commands() -> None:
     from streams.executor.cli import actions_app, execute_app
 
-    app.add_typer(execute_app)
-    app.add_typer(actions_app, name="actions")
+    app.add_typer(plain_help(execute_app))
+    app.add_typer(plain_help(actions_app), name="actions")
 
 
 _add_executor_commands()
+plain_help(app)
 
 
 def main() -> None:

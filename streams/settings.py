@@ -7,9 +7,12 @@ at start-up with the variable's name and what is wrong with it; secrets are
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import os
 import re
 import ssl
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlparse
@@ -370,3 +373,36 @@ def build_settings(cls: type[S], prefix: str, **values: Any) -> S:
 def load_settings(**overrides: Any) -> Settings:
     """Settings from POSTSALE_* variables with flag overrides; a `SettingsError` naming each bad variable."""
     return build_settings(Settings, "POSTSALE_", **overrides)
+
+
+TOOLING_VARIABLES: dict[str, str] = {
+    "POSTSALE_TEST_WORKER_LOG_LEVEL": "the test suite: log level of the workers it starts (`warning`)",
+    "POSTSALE_FUZZ_EXAMPLES": "the test suite: examples per fuzz test (`120`)",
+    "POSTSALE_SCREENSHOTS": "the console's browser tests: where their screenshots go",
+    "POSTSALE_CHROMIUM": "the console's browser tests: the browser they drive (`/usr/bin/chromium`)",
+    "POSTSALE_BENCH_QUIX_PYTHON": "the benchmark: a Python that has Quix Streams",
+}
+"""`POSTSALE_` variables read by the tests and the benchmark, not by postsale: never refused."""
+
+SECRET_MARK = "_SECRET"  # noqa: S105 - a part of a variable's name, not a secret
+"""A `POSTSALE_` variable whose name holds this (`POSTSALE_WEBHOOK_SECRET`, `POSTSALE_SECRET_HZ01`) is a secret a
+configuration file names (executor.yaml's `secret_env`), never a setting: the worker, which does not read that
+file, lets it be."""
+
+
+def unknown_variables(known: Iterable[str], environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line per `POSTSALE_` variable that is neither a setting (`known`), nor one of `TOOLING_VARIABLES`, nor
+    a secret (`SECRET_MARK`), with the closest known name: a misspelt setting would otherwise be ignored in
+    silence and its default used."""
+    environ = os.environ if environ is None else environ
+    names = set(known) | set(TOOLING_VARIABLES)
+    lines = []
+    for var in sorted(environ):
+        if not var.startswith("POSTSALE_") or var in names or SECRET_MARK in var:
+            continue
+        # Compared without the prefix every name shares, which would make any two names look alike.
+        rests = {name.removeprefix("POSTSALE_"): name for name in names}
+        close = difflib.get_close_matches(var.removeprefix("POSTSALE_"), sorted(rests), n=1, cutoff=0.6)
+        hint = f"; did you mean {rests[close[0]]}?" if close else ""
+        lines.append(f"{var}: no postsale setting has this name{hint} (every setting: docs/configuration.md)")
+    return lines

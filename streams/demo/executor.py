@@ -29,6 +29,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
+from rich import box
 from rich.table import Table
 
 from models.actions import CUSTOMER_MONEY
@@ -199,9 +200,16 @@ class DemoExecutor:
 
     def table(self) -> Table:
         url = f"http://127.0.0.1:{self.receiver_port}/refunds"
-        table = Table(title=f"refunds the executor sent to the built-in receiver ({url})", expand=True)
-        for col in ("at (UTC)", "order", "refund", "call", "receiver answered"):
+        table = Table(
+            title=f"refunds the executor sent to the built-in receiver ({url})",
+            expand=True,
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+        )
+        for col in ("at (UTC)", "order", "refund", "call"):
             table.add_column(col, no_wrap=True)
+        table.add_column("receiver answered", no_wrap=True, overflow="ellipsis", ratio=1)
         for d in reversed(self.receiver.recent):
             table.add_row(d.at.strftime("%H:%M:%S"), cell(d.order_id), cell(d.what), f"#{d.attempt}", cell(d.answer))
         table.caption = self.summary()

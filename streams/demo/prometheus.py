@@ -20,8 +20,8 @@ from typing import Any
 
 from streams.demo.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-ALERT_RULES = ROOT / "deploy" / "prometheus" / "alerts.yaml"
+# A link to deploy/prometheus/alerts.yaml in the source tree; the wheel carries a copy (package data).
+ALERT_RULES = Path(__file__).with_name("alerts.yaml")
 DEBIAN_BINARY = "/usr/bin/prometheus"
 
 

@@ -21,9 +21,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import Counter, deque
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,13 +32,13 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 
 from models.policy_file import load_policy
 from streams.demo.broker import EmbeddedBroker
 from streams.demo.executor import DemoExecutor, SimClock
 from streams.demo.ports import free_port
 from streams.demo.prometheus import LocalPrometheus, PrometheusMissing
+from streams.demo.view import ActionFeed, fit, render
 from streams.kafka.admin import create_topics
 from streams.settings import Settings
 from streams.simulator import generate, keep_ticking, produce
@@ -64,15 +64,6 @@ class DemoOptions:
     executor: bool = True  # refunds to a built-in receiver, outcomes back to the engine
     console: bool = True  # the after-sales console on console_port (a free one if taken)
     console_port: int = 6070
-
-
-@dataclass
-class ActionFeed:
-    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=18))
-    by_rule: Counter[str] = field(default_factory=Counter)
-    total: int = 0
-    events: int = 0
-    sim_time: datetime | None = None
 
 
 def _worker_env(settings_env: dict[str, str]) -> dict[str, str]:
@@ -104,35 +95,21 @@ def _render(
     prometheus: str | None = None,
     executor: DemoExecutor | None = None,
     console_url: str | None = None,
+    console: Console | None = None,
 ) -> Group:
-    table = Table(title="postsale demo: actions as they are decided", expand=True)
-    table.add_column("decided at (sim)", no_wrap=True)
-    table.add_column("order", no_wrap=True)
-    table.add_column("rule", no_wrap=True)
-    table.add_column("action", no_wrap=True)
-    table.add_column("why", overflow="ellipsis", no_wrap=True)
-    for a in reversed(feed.recent):
-        what = a["type"]
-        if a.get("amount") is not None:
-            what += f" {a.get('party', '')} {a['amount']} {a.get('currency', '')}"
-        table.add_row(*(cell(v) for v in (a["decided_at"][:16], a["order_id"], a["rule"], what, a["reason"])))
-    rules = Table(title="actions by rule", expand=True)
-    rules.add_column("rule")
-    rules.add_column("n", justify="right")
-    for rule, n in feed.by_rule.most_common(10):
-        rules.add_row(cell(rule), str(n))
+    """The live view; on a terminal, as many action rows as fit in its height (the rest always shows)."""
     sim = feed.sim_time.isoformat(timespec="minutes") if feed.sim_time else "-"
     head = (
-        f"simulated time {sim} (×{opts.speed:g}) · events {feed.events} · actions {feed.total} · "
-        f"metrics http://127.0.0.1:{port}/metrics · why? curl http://127.0.0.1:{port}/orders/ORDER_ID · Ctrl-C stops"
+        f"simulated time {sim} (×{opts.speed:g}) · {feed.events:,} events · {feed.total:,} actions · Ctrl-C stops\n"
+        f"metrics http://127.0.0.1:{port}/metrics · why an order got its actions: "
+        f"curl http://127.0.0.1:{port}/orders/ORDER_ID"
     )
     if console_url is not None:
         head += f"\nconsole {console_url} (live actions, held refunds, order timelines, stores, what-if)"
     if prometheus is not None:
         head += f"\nPrometheus {prometheus} (alerts: {prometheus}/alerts)"
-    if executor is not None:
-        return Group(head, table, executor.table(), rules)
-    return Group(head, table, rules)
+    exec_table = executor.table() if executor is not None else None
+    return fit(console, lambda rows: render(feed, head, rows=rows, executor=exec_table), len(feed.recent))
 
 
 async def _follow_actions(
@@ -154,9 +131,7 @@ async def _follow_actions(
                     action = orjson.loads(r.value)
                     if executor is not None:
                         executor.saw_action(action)
-                    feed.recent.append(action)
-                    feed.by_rule[action["rule"]] += 1
-                    feed.total += 1
+                    feed.add(action)
     finally:
         await consumer.stop()
 
@@ -213,7 +188,7 @@ async def _run(
             console.print(f"console: {console_url}")
 
         def render() -> Group:
-            return _render(feed, opts, port, prometheus, executor, console_url)
+            return _render(feed, opts, port, prometheus, executor, console_url, console)
 
         with Live(render(), console=console, refresh_per_second=4, transient=not console.is_terminal) as live:
             while not stop.is_set():
@@ -281,7 +256,7 @@ def _prometheus(opts: DemoOptions, ports: list[int], workdir: Path, console: Con
     with server:
         console.print(
             f"prometheus {server.url} scrapes the worker{' and the executor' if len(ports) > 1 else ''} every "
-            f"second, with deploy/prometheus/alerts.yaml · "
+            f"second, with the shipped alert rules (deploy/prometheus/alerts.yaml) · "
             f"Grafana: add it as a data source and import deploy/grafana/dashboard.json"
         )
         yield server.url

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -20,6 +21,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from streams.commandline import PlainGroup
 from streams.executor.config import ConfigError, ExecutorConfig, all_dry_run, load_config, resolve_secrets
 from streams.executor.routing import misrouted_entries
 from streams.executor.settings import ExecutorSettings, load_executor_settings
@@ -31,6 +33,7 @@ from streams.terminal import cell, line
 execute_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 actions_app = typer.Typer(
     help="Refunds held by the executor's circuit breaker: list, release or drop them.",
+    cls=PlainGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -39,14 +42,15 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one 
 T = TypeVar("T")
 
 if TYPE_CHECKING:
-    from streams.executor.commands import Who
+    from streams.executor.commands import Done, Who
 
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="executor.yaml (POSTSALE_EXECUTOR_CONFIG_FILE).", show_default=False),
 ]
 BrokerOpt = Annotated[
-    list[str] | None, typer.Option("--broker", "-b", help="Broker URL (repeat for several); POSTSALE_BROKERS.")
+    list[str] | None,
+    typer.Option("--broker", "-b", metavar="URL", help="Broker URL (repeat for several); POSTSALE_BROKERS."),
 ]
 
 
@@ -176,13 +180,26 @@ def _who(operator: str | None, reason: str) -> Who:
         raise typer.Exit(2) from exc
 
 
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on standard output, for scripts.")]
+
+
+def _print_json(value: object) -> None:
+    import orjson
+
+    sys.stdout.buffer.write(orjson.dumps(value) + b"\n")
+    sys.stdout.flush()
+
+
 @actions_app.command("list")
-def list_cmd(config: ConfigOpt = None, broker: BrokerOpt = None) -> None:
-    """Refunds held by the breaker, oldest first."""
+def list_cmd(config: ConfigOpt = None, broker: BrokerOpt = None, as_json: JsonOpt = False) -> None:
+    """Refunds held by the breaker, oldest first (reads only: no topic is created, nothing is written)."""
     from streams.executor.commands import list_held
 
     settings = _settings(broker, config_file=config, dry_run=True if config is None else None)
-    held = asyncio.run(list_held(settings, _config(settings)))
+    held = asyncio.run(list_held(settings))
+    if as_json:
+        _print_json({"held": [h.model_dump(mode="json", exclude_none=True) for h in held]})
+        return
     table = Table(title=f"{len(held)} held refund{'s' if len(held) != 1 else ''}")
     for col in ("action_id", "type", "store", "order", "amount", "held at", "why"):
         table.add_column(col)
@@ -196,6 +213,21 @@ def list_cmd(config: ConfigOpt = None, broker: BrokerOpt = None) -> None:
     Console(width=200).print(table)
 
 
+def _decided(done: Done, who: Who, decision: str, as_json: bool) -> None:
+    if as_json:
+        _print_json(
+            {
+                "action_id": done.action_id,
+                "decision": decision,
+                "status": done.status,
+                "operator": who.operator,
+                "reason": who.reason,
+            }
+        )
+    else:
+        Console().print(line(f"{done.action_id}: {done.status}"))
+
+
 @actions_app.command()
 def release(
     action_id: ActionIdArg,
@@ -203,20 +235,22 @@ def release(
     operator: OperatorOpt = None,
     config: ConfigOpt = None,
     broker: BrokerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Deliver a held refund now (a person's decision: the breaker is not asked again)."""
     from streams.executor.commands import NotHeld
     from streams.executor.commands import release as do_release
 
+    who = _who(operator, reason)
     settings = _settings(broker, config_file=config)
     _logging(settings)
     cfg = _config(settings)
     try:
-        done = asyncio.run(do_release(settings, cfg, _secrets(cfg), action_id, _who(operator, reason)))
+        done = asyncio.run(do_release(settings, cfg, _secrets(cfg), action_id, who))
     except NotHeld as exc:
         err.print(line(f"{action_id} is not held (unknown, or already released or dropped)"))
         raise typer.Exit(1) from exc
-    Console().print(line(f"{done.action_id}: {done.status}"))
+    _decided(done, who, "release", as_json)
     if done.status not in ("done", "dry_run"):
         raise typer.Exit(1)
 
@@ -228,19 +262,21 @@ def drop(
     operator: OperatorOpt = None,
     config: ConfigOpt = None,
     broker: BrokerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Never send a held refund; the engine gets `action.failed` ("dropped by a person")."""
     from streams.executor.commands import NotHeld
     from streams.executor.commands import drop as do_drop
 
+    who = _who(operator, reason)
     settings = _settings(broker, config_file=config, dry_run=True if config is None else None)
     _logging(settings)
     try:
-        done = asyncio.run(do_drop(settings, _config(settings), action_id, _who(operator, reason)))
+        done = asyncio.run(do_drop(settings, _config(settings), action_id, who))
     except NotHeld as exc:
         err.print(line(f"{action_id} is not held (unknown, or already released or dropped)"))
         raise typer.Exit(1) from exc
-    Console().print(line(f"{done.action_id}: {done.status}"))
+    _decided(done, who, "drop", as_json)
 
 
 def main() -> None:

@@ -23,15 +23,16 @@ from typing import Literal
 
 import aiohttp
 from prometheus_client import CollectorRegistry
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 
 from streams.executor.config import ExecutorConfig
 from streams.executor.consumer import Executor, utcnow
 from streams.executor.delivery import Deliverer
-from streams.executor.journal import Journal
-from streams.executor.logs import ensure_topics, new_producer
+from streams.executor.journal import Journal, JournalError
+from streams.executor.logs import CompactedLog, ensure_topics, new_producer
 from streams.executor.metrics import ExecutorMetrics
-from streams.executor.outcomes import FINAL, HeldRecord, record_for
+from streams.executor.outcomes import FINAL, HELD_ADAPTER, HeldRecord, record_for
+from streams.executor.redact import validation_reason
 from streams.executor.settings import ExecutorSettings
 
 log = logging.getLogger("postsale.executor")
@@ -124,12 +125,27 @@ async def _close(journal: Journal) -> None:
     await journal.producer.stop()
 
 
-async def list_held(settings: ExecutorSettings, config: ExecutorConfig) -> list[HeldRecord]:
-    journal, _ = await _with_journal(settings, config)
+async def list_held(settings: ExecutorSettings) -> list[HeldRecord]:
+    """The refunds held now, oldest first. A listing only reads the held topic: it creates no topic and starts no
+    producer, and a held topic that does not exist yet holds nothing."""
+    held: dict[str, HeldRecord] = {}
+
+    def on_record(key: bytes, value: bytes | None) -> None:
+        action_id = key.decode(errors="replace")
+        if value is None:
+            held.pop(action_id, None)
+            return
+        try:
+            held[action_id] = HELD_ADAPTER.validate_json(value)
+        except ValidationError as exc:
+            raise JournalError(settings.topic_held, key, validation_reason(exc)) from None
+
+    reader = CompactedLog(settings.kafka, settings.topic_held, on_record)
     try:
-        return sorted(journal.held.values(), key=lambda h: h.held_at)
+        await reader.start(missing_ok=True)
     finally:
-        await _close(journal)
+        await reader.stop()
+    return sorted(held.values(), key=lambda h: h.held_at)
 
 
 async def release(

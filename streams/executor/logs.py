@@ -54,7 +54,9 @@ class CompactedLog:
         self._tps: list[TopicPartition] = []
         self._lock = asyncio.Lock()
 
-    async def start(self, timeout: float = 60.0) -> None:
+    async def start(self, timeout: float = 60.0, *, missing_ok: bool = False) -> bool:
+        """Read the topic to its end; False (and nothing started) when `missing_ok` and the broker does not have
+        it. Only metadata of every topic is asked for, which creates none (a request naming one may)."""
         consumer = AIOKafkaConsumer(
             **kafka_options(self.settings), group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
         )
@@ -65,6 +67,9 @@ class CompactedLog:
             parts = consumer.partitions_for_topic(self.topic)
             if parts:
                 break
+            if missing_ok and self.topic not in await consumer.topics():
+                await self.stop()
+                return False
             if time.monotonic() > deadline:
                 raise RuntimeError(f"topic {self.topic} not found")
             await consumer.topics()  # refreshes metadata
@@ -73,6 +78,7 @@ class CompactedLog:
         consumer.assign(self._tps)
         await consumer.seek_to_beginning(*self._tps)
         await self.catch_up(timeout)
+        return True
 
     async def stop(self) -> None:
         if self._consumer is not None:

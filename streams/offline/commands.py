@@ -260,7 +260,7 @@ class PolicyDiff:
     def money_moved(self) -> dict[str, Decimal]:
         return {
             c: self.refunds_b.get(c, Decimal(0)) - self.refunds_a.get(c, Decimal(0))
-            for c in self.refunds_a.keys() | self.refunds_b.keys()
+            for c in sorted(self.refunds_a.keys() | self.refunds_b.keys())  # sorted: the same report every run
         }
 
     def penalty_moved(self) -> dict[str, int]:
@@ -288,8 +288,8 @@ class PolicyDiff:
                 {"rule": r, "type": t, "added": a, "removed": rm, "changed": c}
                 for r, t, a, rm, c in self.by_rule_and_type()
             ],
-            "customer_refunds_a": {k: str(v) for k, v in self.refunds_a.items()},
-            "customer_refunds_b": {k: str(v) for k, v in self.refunds_b.items()},
+            "customer_refunds_a": {k: str(v) for k, v in sorted(self.refunds_a.items())},
+            "customer_refunds_b": {k: str(v) for k, v in sorted(self.refunds_b.items())},
             "money_moved": {k: str(v) for k, v in self.money_moved().items()},
             "penalty_points_moved": self.penalty_moved(),
             "example_orders": self.example_orders(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from models.ledger import StoreLedger
 from models.policy import Policy
 from streams.offline.commands import PolicyDiff, ReplayResult, Timeline, counter_table
 from streams.terminal import cell
@@ -70,35 +71,62 @@ def replay_summary(console: Console, result: ReplayResult, policy: Policy) -> No
     for name, n in counter_table(s.actions_by_rule):
         by_rule.add_row(cell(name), str(n))
     console.print(by_rule)
-    stores = Table(title="stores")
+    console.print(stores_table(r.stores))
+
+
+def stores_table(ledgers: Mapping[str, StoreLedger]) -> Table:
+    """Each store's penalty points and dispute rate as of the replay's clock, saying which days the rate covers.
+
+    A store with disputes but no order placed in the window (the disputes are about older orders) has no rate:
+    it shows `n/a`, never 0.0%."""
+    first = next(iter(ledgers.values()), None)
+    window = first.window_days if first is not None else 0
+    end = first.latest_day.isoformat() if first is not None and first.latest_day is not None else "-"
+    stores = Table(title=f"stores: dispute rate = disputes opened / orders placed in the {window} days to {end} (UTC)")
     for col in (
         "store",
         "penalty points",
         "alert at",
-        "orders (window)",
-        "disputes (window)",
+        f"orders placed ({window} d)",
+        f"disputes opened ({window} d)",
         "dispute rate",
         "alert at",
     ):
-        stores.add_column(col, justify="right" if col != "store" else "left")
-    for store_id, ledger in sorted(r.stores.items()):
+        stores.add_column(col, justify="right" if col != "store" else "left", no_wrap=col == "store")
+    undefined = False
+    for store_id, ledger in sorted(ledgers.items()):
         pts = cell(ledger.penalty_points, "red" if ledger.penalty_alert else "")
-        rate = cell(f"{ledger.dispute_rate():.1%}", "red" if ledger.dispute_rate_alert else "")
+        orders, disputes = ledger.orders_in_window(), ledger.disputes_in_window()
+        if orders:
+            rate = cell(f"{ledger.dispute_rate():.1%}", "red" if ledger.dispute_rate_alert else "")
+        else:
+            rate, undefined = cell("n/a", "yellow" if disputes else ""), undefined or bool(disputes)
         stores.add_row(
             cell(store_id),
             pts,
             str(ledger.alert_at_points),
-            str(ledger.orders_in_window()),
-            str(ledger.disputes_in_window()),
+            str(orders),
+            str(disputes),
             rate,
             f"{ledger.alert_at_rate:.0%}",
         )
-    console.print(stores)
+    if undefined:
+        stores.caption = "n/a: no order placed in the window; its disputes are about orders placed before it"
+    return stores
+
+
+HOUSEKEEPING = "retire"
+"""The deadline that forgets a finished order's state: the engine's housekeeping, not a step of the playbook, so
+the timelines people read leave it out (`--json` keeps it)."""
+
+
+def _stage(tl: Timeline) -> str:
+    return tl.state.stage if tl.state is not None else "finished (its state forgotten)"
 
 
 def timeline_table(tl: Timeline, policy: Policy) -> Table:
-    table = Table(title=cell(f"order {tl.order_id} (policy {policy.version})"))
-    table.add_column("time")
+    table = Table(title=cell(f"order {tl.order_id} · stage: {_stage(tl)} · policy {policy.version}"))
+    table.add_column("time", no_wrap=True)
     table.add_column("what")
     table.add_column("rule")
     table.add_column("detail", overflow="fold")
@@ -111,12 +139,16 @@ def timeline_table(tl: Timeline, policy: Policy) -> Table:
         "duplicate": "dim",
     }
     for e in tl.entries:
+        if e.rule == HOUSEKEEPING:
+            continue
         kind = e.action.type if e.action is not None else e.kind
         table.add_row(
             e.at.isoformat(timespec="minutes"), cell(kind, style[e.kind]), cell(e.rule), cell(e.text), end_section=False
         )
     if tl.state is not None:
         for d in sorted(tl.state.deadlines, key=lambda d: d.due):
+            if d.rule == HOUSEKEEPING:
+                continue
             table.add_row(
                 d.due.isoformat(timespec="minutes"), cell("pending", "yellow"), cell(d.rule), cell(f"deadline {d.key}")
             )
@@ -175,8 +207,8 @@ def diff_tables(console: Console, d: PolicyDiff, a: Policy, b: Policy) -> None:
 def live_order_table(view: dict[str, Any]) -> Table:
     """A live worker's order view (GET /orders/{id}): its decisions and pending deadlines. Everything in it is
     shown literally: the answer comes over the network."""
-    table = Table(title=cell(f"order {view.get('order_id')} — {view.get('stage')} (live)"))
-    table.add_column("time")
+    table = Table(title=cell(f"order {view.get('order_id')} · stage: {view.get('stage')} (live)"))
+    table.add_column("time", no_wrap=True)
     table.add_column("what")
     table.add_column("rule")
     table.add_column("detail", overflow="fold")
@@ -188,6 +220,8 @@ def live_order_table(view: dict[str, Any]) -> Table:
             cell(f"{d.get('reason')} (policy {d.get('policy_version')})"),
         )
     for d in _dicts(view.get("pending_deadlines")):
+        if d.get("rule") == HOUSEKEEPING:
+            continue
         table.add_row(
             cell(str(d.get("due"))[:16]),
             cell("pending", "yellow"),

@@ -157,7 +157,7 @@ def test_the_executors_list_of_held_refunds_is_literal(
 
     held = HeldRecord(action=refund(action_id=text, reason=text), held_at=T0, reason=text)
 
-    async def list_held(settings: object, config: object) -> list[HeldRecord]:
+    async def list_held(settings: object) -> list[HeldRecord]:
         return [held]
 
     monkeypatch.setattr(commands, "list_held", list_held)

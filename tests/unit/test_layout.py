@@ -177,4 +177,5 @@ def test_paths_from_the_source_tree_point_at_files_that_exist() -> None:
     from streams.demo import prometheus, run
 
     assert prometheus.ALERT_RULES.is_file()
+    assert prometheus.ALERT_RULES.resolve() == (run.ROOT / "deploy" / "prometheus" / "alerts.yaml").resolve()
     assert (run.ROOT / "pyproject.toml").is_file()
