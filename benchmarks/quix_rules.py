@@ -98,4 +98,3 @@ class OrderRules:
 
     def __call__(self, raw: bytes, state: KeyState) -> list[bytes]:
         return [dump_action(a) for a in self.decide(raw, state)]
-

@@ -7,8 +7,10 @@ the same simulated events (fixed seed), it measures: the ceiling (raw aiokafka +
 Faust (one table write per event), Quix Streams (the peer: the same work as naive Faust, and postsale's own
 rules in a stateful `apply`), postsale's worker (one and two processes),
 `postsale replay`, event → action latency, deadline firing with 10k and 1M open orders and the state size
-per open order. Each figure is the median of `--runs` runs, with the runs, in the JSON report. `--quick` is
-CI's smoke mode: a few thousand events, one run, every figure, under three minutes.
+per open order. Each figure is the median of `--runs` runs, with the runs, in the JSON report. Then one more
+worker run with py-spy attached gives the worker's CPU per event by stage (`benchmarks/stages.py`; skipped
+without py-spy, or with `--no-stages`). `--quick` is CI's smoke mode: a few thousand events, one run, every
+figure, under three minutes.
 """
 
 from __future__ import annotations
@@ -160,6 +162,36 @@ def one_run(
     return out
 
 
+def worker_stages(stream: Stream, expected: dict[str, Any], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """The worker's CPU per event by stage: one more worker run, not one of the measured ones, with py-spy
+    attached (`benchmarks.profile_worker.profile_run`, `benchmarks.stages`). Skipped, with the reason in the
+    report, where py-spy is not installed (postsale's `bench` extra) or cannot attach."""
+    from benchmarks.profile_worker import profile_run, pyspy_path
+
+    if pyspy_path() is None:
+        console.log("worker stages skipped: py-spy is not installed (pip install -e '.[bench]')")
+        return {"skipped": "py-spy not installed (pip install -e '.[bench]')"}
+    try:
+        with EmbeddedBroker() as broker:
+            prof = profile_run(broker, stream, expected, tmp, args.partitions, tmp / "profile")
+    except (OSError, subprocess.SubprocessError, KeyError) as exc:
+        console.log(f"worker stages skipped: {exc!r}")
+        return {"skipped": f"py-spy failed: {exc!r}"}
+    table = prof["stages"]
+    worker = prof["worker"]
+    table["profiled_run"] = {
+        "events_per_s": worker["events_per_s"],
+        "cpu_ms_per_event": worker["cpu_ms_per_event"],
+        "missing_actions": worker["missing_actions"],
+    }
+    console.log(
+        f"worker stages: {table['us_per_event']:.0f} µs CPU/event in the profiled run ("
+        + ", ".join(f"{row['stage']} {row['us_per_event']:.0f}" for row in table["stages"])
+        + ")"
+    )
+    return table
+
+
 def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str, Any]) -> dict[str, Any]:
     def col(*path: str) -> list[float]:
         vals = []
@@ -279,6 +311,17 @@ def render(report: dict[str, Any]) -> None:
         verdict = "[green]met[/]" if tg["met"] else f"[red]missed ({tg['off_by_factor']:.2f}× off)[/]"
         t.add_row(tg["target"], f"{tg['value']:,.2f} {tg['unit']}", f"{tg['goal']:,} {tg['unit']}", verdict)
     out.print(t)
+    stages = report.get("worker_stages", {})
+    if "stages" in stages:
+        t = Table(title=stage_title(stages))
+        t.add_column("stage")
+        t.add_column("µs CPU/event", justify="right")
+        t.add_column("share", justify="right")
+        for row in stages["stages"]:
+            t.add_row(row["stage"], f"{row['us_per_event']:,.1f}", f"{100 * row['share']:.1f}%")
+        out.print(t)
+    elif stages:
+        out.print(f"Worker CPU by stage: skipped ({stages.get('skipped')})")
     t = Table(title="Figures (median; runs)")
     t.add_column("figure")
     t.add_column("median", justify="right")
@@ -288,6 +331,14 @@ def render(report: dict[str, Any]) -> None:
         runs = ", ".join(f"{x:,.1f}" for x in fig["runs"]) if len(fig["runs"]) > 1 else ""
         t.add_row(name, f"{fig['median']:,.1f}", fig["unit"], runs)
     out.print(t)
+
+
+def stage_title(stages: dict[str, Any]) -> str:
+    run = stages["profiled_run"]
+    return (
+        f"Worker CPU per event by stage (one extra run, py-spy at {stages['rate']}/s: {run['events_per_s']:,.0f} "
+        f"events/s, {stages['us_per_event']:,.0f} µs CPU/event)"
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -312,6 +363,10 @@ def markdown(report: dict[str, Any]) -> str:
     for name, fig in report["figures"].items():
         runs = ", ".join(f"{x:,.1f}" for x in fig["runs"])
         lines.append(f"| {name} | {fig['median']:,.1f} | {fig['unit']} | {runs} |")
+    stages = report.get("worker_stages", {})
+    if "stages" in stages:
+        lines += ["", stage_title(stages) + ":", "", "| stage | µs CPU/event | share |", "|---|---:|---:|"]
+        lines += [f"| {r['stage']} | {r['us_per_event']:,.1f} | {100 * r['share']:.1f}% |" for r in stages["stages"]]
     return "\n".join(lines) + "\n"
 
 
@@ -324,6 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("benchmark-report.json"))
     ap.add_argument("--seed", type=int, default=20261111)
     ap.add_argument("--keep-tmp", action="store_true", help="keep the workers' logs and state directories")
+    ap.add_argument(
+        "--no-stages",
+        dest="stages",
+        action="store_false",
+        help="leave out the extra worker run profiled with py-spy (the worker's CPU per event by stage)",
+    )
     ap.add_argument("--markdown", type=Path, metavar="REPORT", help="print a written report as Markdown and exit")
     args = ap.parse_args(argv)
     if args.markdown is not None:
@@ -347,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         for e in stream.events:
             fh.write(orjson.dumps(e) + b"\n")
     runs = []
+    stages: dict[str, Any]
     try:
         for r in range(1, args.runs + 1):
             run = one_run(r, stream, expected, (lat_stream, fixed_rate), args, tmp)
@@ -354,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
             partial = {"partial": True, "machine": mach, "runs": runs}
             args.out.write_bytes(orjson.dumps(partial, option=orjson.OPT_INDENT_2))
+        stages = worker_stages(stream, expected, args, tmp) if args.stages else {"skipped": "--no-stages"}
     finally:
         if args.keep_tmp:
             console.log(f"logs and state kept in {tmp}")
@@ -373,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             "actions_expected": len(expected),
         },
         **summarize(runs, state, mach),
+        "worker_stages": stages,
         "state_size": state,
         "runs": runs,
         "elapsed_s": time.monotonic() - started,
