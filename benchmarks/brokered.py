@@ -95,6 +95,8 @@ def _marker_run(
         stop(proc)
     seconds = body["last"] - body["first"]
     out = {"events_per_s": (n - 1) / seconds, "seconds": seconds, "cpu_s": body["cpu"], "peak_rss_mb": rss}
+    if "cpu_first" in body:  # the CPU from the first to the N-th event, start-up left out
+        out["cpu_ms_per_event"] = (body["cpu"] - body["cpu_first"]) / (n - 1) * 1000
     if body.get("counts"):
         out["counts"] = body["counts"]
     return out

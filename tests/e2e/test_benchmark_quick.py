@@ -16,6 +16,7 @@ FIGURES = [
     "naive_faust_events_per_s",
     "quix_events_per_s",
     "quix_rules_events_per_s",
+    "quix_cpu_ms_per_event",
     "quix_rules_cpu_ms_per_event",
     "quix_rules_actions",
     "worker_events_per_s",
