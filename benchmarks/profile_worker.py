@@ -126,7 +126,6 @@ def profile_run(
             flame = ["--format", "flamegraph", "-o", str(out_dir / "worker.svg")]
             spies.append(subprocess.Popen([pyspy, *common, *flame], stdout=subprocess.DEVNULL))
         window["start"] = thread_cpu(procs[0].pid)
-        window["pid"] = {procs[0].pid: 0.0}
 
     def done(procs: list[subprocess.Popen[bytes]]) -> None:
         for spy in spies:
@@ -137,11 +136,8 @@ def profile_run(
 
     timeout = max(120.0, stream.n / 200)
     result = brokered.worker(broker, stream, expected, tmp, 1, partitions, timeout, ready, done)
-    (pid,) = window["pid"]
     used = {tid: cpu - window["start"].get(tid, 0.0) for tid, cpu in window["stop"].items()}
-    main_cpu = used.pop(pid)
-    other_cpu = sum(used.values())
-    table = stage_table(raw.read_text(), stream.n, main_cpu, other_cpu)
+    table = stage_table(raw.read_text(), stream.n, used)
     table["rate"] = rate
     table["sampled_s"] = table["samples"] / rate
     return {"worker": result, "stages": table, "collapsed": str(raw)}
@@ -150,9 +146,10 @@ def profile_run(
 def print_stages(table: dict[str, Any]) -> None:
     print(
         f"\n-- CPU per event by stage: {table['us_per_event']:.0f} µs CPU/event over {table['events']:,} events "
-        f"(the sampler's window); {table['samples']} samples at {table['rate']}/s ({table['sampled_s']:.1f} s) for "
-        f"{table['cpu_s_main_thread']:.1f} s CPU of the main thread and {table['cpu_s_other_threads']:.1f} s of the "
-        "others"
+        f"(the sampler's window); {table['samples']} samples at {table['rate']}/s ({table['sampled_s']:.1f} s); "
+        + ", ".join(
+            f"{t['name'] or t['tid']}: {t['samples']} samples, {t['cpu_s']:.1f} s CPU" for t in table["threads"]
+        )
     )
     for row in table["stages"]:
         print(f"{row['stage']:>16}  {row['us_per_event']:7.1f} µs  {100 * row['share']:5.1f}%")

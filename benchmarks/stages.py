@@ -111,50 +111,65 @@ def classify(frames: list[str]) -> str:
     return "framework/other"
 
 
-def samples_by_stage(collapsed: str) -> tuple[dict[str, Counter[str]], Counter[str]]:
-    """Samples per stage for the main thread ("main") and the others ("other": the consumer's thread), and per
-    leaf frame of the samples left to framework/other, from py-spy's raw output. Without py-spy's `--threads`
-    (no `thread (...)` entries) every sample counts as the main thread's."""
-    entries: list[tuple[str, list[str], int]] = []
-    main_threads: set[str] = set()
+_THREAD = re.compile(r"^thread \((?P<tid>\d+)\)(?::\s*(?P<name>.*))?$")
+
+
+def samples_by_stage(collapsed: str) -> tuple[dict[int | None, Counter[str]], dict[int | None, str], Counter[str]]:
+    """Samples per stage for each thread (by its OS thread id, from py-spy's `--threads` entries
+    `thread (<tid>): <name>`; None for samples without one), the threads' names, and the samples left to
+    framework/other by leaf frame, from py-spy's raw output."""
+    groups: dict[int | None, Counter[str]] = {}
+    names: dict[int | None, str] = {}
+    other: Counter[str] = Counter()
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         parts = [f for f in stack.split(";") if f]
-        thread = next((f for f in parts if f.startswith("thread ")), "")
+        label = next((f for f in parts if f.startswith("thread ")), "")
+        m = _THREAD.match(label)
+        tid = int(m["tid"]) if m else None
         frames = [f for f in parts if not f.startswith(("process ", "thread "))]
         if not frames:
             continue
-        if frames[0].startswith("_run_module_as_main") or not thread:
-            main_threads.add(thread)
-        entries.append((thread, frames, int(count)))
-    groups: dict[str, Counter[str]] = {"main": Counter(), "other": Counter()}
-    other: Counter[str] = Counter()
-    for thread, frames, n in entries:
+        n = int(count)
         stage = classify(frames)
-        groups["main" if thread in main_threads else "other"][stage] += n
+        groups.setdefault(tid, Counter())[stage] += n
+        names.setdefault(tid, (m["name"] or "") if m else "")
         if stage == "framework/other":
             func, file = parse_frame(frames[-1])
             other[f"{func} ({_site_relative(file).rsplit('/', 1)[-1] if file else ''})"] += n
-    return groups, other
+    return groups, names, other
 
 
-def stage_table(collapsed: str, events: int, main_cpu_s: float, other_cpu_s: float = 0.0) -> dict[str, Any]:
-    """CPU per event by stage, in `STAGES` order: in each thread group, a stage's share of the group's samples ×
-    the group's CPU seconds (`/proc/<pid>/task/<tid>/stat` over the sampler's window: the main thread is the
-    process's own id), summed, / `events`. Weighting by each thread's CPU corrects for samples of a thread that
-    was runnable but not running (the sampler counts it: on a busy machine, up to twice its CPU). Without
-    thread entries the whole CPU is weighted by the one group."""
-    groups, other = samples_by_stage(collapsed)
-    if not sum(groups["other"].values()):
-        main_cpu_s, other_cpu_s = main_cpu_s + other_cpu_s, 0.0
-    cpu = {"main": main_cpu_s, "other": other_cpu_s}
+def stage_table(collapsed: str, events: int, cpu_by_thread: dict[int, float]) -> dict[str, Any]:
+    """CPU per event by stage, in `STAGES` order: for each thread, a stage's share of that thread's samples ×
+    the thread's CPU seconds (`cpu_by_thread`: by OS thread id, `/proc/<pid>/task/<tid>/stat` over the
+    sampler's window), summed over the threads, / `events`. Weighting by each thread's own CPU corrects for the
+    samples of a thread that was runnable but not running (py-spy counts them: on a busy machine, several times
+    the thread's CPU). Samples without a known thread share the CPU of the threads that have no samples of
+    their own; CPU of threads never sampled, if no such samples, counts as framework/other."""
+    groups, names, other = samples_by_stage(collapsed)
+    known = {tid for tid in groups if tid is not None and tid in cpu_by_thread}
+    rest_cpu = sum(cpu for tid, cpu in cpu_by_thread.items() if tid not in known)
     micros: Counter[str] = Counter()
-    for group, counts in groups.items():
+    threads = []
+    for tid, counts in groups.items():
+        cpu = cpu_by_thread[tid] if tid in known else 0.0
+        threads.append({"tid": tid, "name": names.get(tid, ""), "samples": sum(counts.values()), "cpu_s": cpu})
+    rest = Counter[str]()
+    for tid, counts in groups.items():
+        if tid not in known:
+            rest.update(counts)
+    weighted = [(groups[tid], cpu_by_thread[tid]) for tid in known]
+    if sum(rest.values()):
+        weighted.append((rest, rest_cpu))
+    elif rest_cpu:
+        micros["framework/other"] += rest_cpu / events * 1e6
+    for counts, cpu in weighted:
         total = sum(counts.values())
         for stage, n in counts.items():
-            micros[stage] += n / total * cpu[group] / events * 1e6
+            micros[stage] += n / total * cpu / events * 1e6
     all_us = sum(micros.values())
     samples = sum(sum(c.values()) for c in groups.values())
     rows = [
@@ -162,18 +177,16 @@ def stage_table(collapsed: str, events: int, main_cpu_s: float, other_cpu_s: flo
             "stage": stage,
             "us_per_event": micros[stage],
             "share": micros[stage] / all_us if all_us else 0.0,
-            "samples": groups["main"][stage] + groups["other"][stage],
+            "samples": sum(c[stage] for c in groups.values()),
         }
         for stage in STAGES
     ]
     return {
         "samples": samples,
-        "samples_main_thread": sum(groups["main"].values()),
-        "samples_other_threads": sum(groups["other"].values()),
-        "cpu_s_main_thread": main_cpu_s,
-        "cpu_s_other_threads": other_cpu_s,
+        "threads": sorted(threads, key=lambda t: -t["samples"]),
+        "cpu_s": sum(cpu_by_thread.values()),
         "events": events,
-        "us_per_event": (main_cpu_s + other_cpu_s) / events * 1e6,
+        "us_per_event": sum(cpu_by_thread.values()) / events * 1e6,
         "stages": rows,
         "other_top": [(name, n / samples if samples else 0.0) for name, n in other.most_common(8)],
     }

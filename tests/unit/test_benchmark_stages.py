@@ -157,14 +157,23 @@ def test_cpu_per_event_is_each_threads_cpu_shared_by_its_samples() -> None:
             _line(other, [*CONSUMER_THREAD, "EpollSelector.select (selectors.py:468)"], 40),  # oversampled thread
         ]
     )
-    table = stage_table(collapsed, events=1000, main_cpu_s=0.8, other_cpu_s=0.2)
+    table = stage_table(collapsed, events=1000, cpu_by_thread={100: 0.8, 101: 0.2})
     us = {row["stage"]: row["us_per_event"] for row in table["stages"]}
     assert [row["stage"] for row in table["stages"]] == list(STAGES)
     assert us["rules"] == pytest.approx(600.0)
     assert us["state"] == pytest.approx(200.0)
     assert us["fetch"] == pytest.approx(200.0)
     assert sum(us.values()) == pytest.approx(table["us_per_event"]) == pytest.approx(1000.0)
-    assert table["samples_main_thread"] == 40 and table["samples_other_threads"] == 40
+    assert [(t["name"], t["samples"], t["cpu_s"]) for t in table["threads"]] == [
+        ("MainThread", 40, 0.8),
+        ("Thread-1", 40, 0.2),
+    ]
+
+
+def test_cpu_of_a_thread_never_sampled_is_framework_other() -> None:
+    collapsed = _line("thread (100): MainThread", [*AGENT, "handle_event (rules/engine.py:325)"], 5)
+    us = {row["stage"]: row["us_per_event"] for row in stage_table(collapsed, 100, {100: 0.3, 102: 0.1})["stages"]}
+    assert us["rules"] == pytest.approx(3000.0) and us["framework/other"] == pytest.approx(1000.0)
 
 
 def test_without_thread_entries_the_whole_cpu_is_shared_by_all_samples() -> None:
@@ -174,5 +183,5 @@ def test_without_thread_entries_the_whole_cpu_is_shared_by_all_samples() -> None
             _line("process 5:python", [*CONSUMER_THREAD, "EpollSelector.select (selectors.py:468)"], 1),
         ]
     )
-    us = {row["stage"]: row["us_per_event"] for row in stage_table(collapsed, 100, 0.3, 0.1)["stages"]}
+    us = {row["stage"]: row["us_per_event"] for row in stage_table(collapsed, 100, {7: 0.3, 8: 0.1})["stages"]}
     assert us["rules"] == pytest.approx(3000.0) and us["fetch"] == pytest.approx(1000.0)
