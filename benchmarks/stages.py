@@ -145,9 +145,9 @@ def samples_by_stage(collapsed: str) -> tuple[dict[int | None, Counter[str]], di
 def stage_table(collapsed: str, events: int, cpu_by_thread: dict[int, float]) -> dict[str, Any]:
     """CPU per event by stage, in `STAGES` order: for each thread, a stage's share of that thread's samples ×
     the thread's CPU seconds (`cpu_by_thread`: by OS thread id, `/proc/<pid>/task/<tid>/stat` over the
-    sampler's window), summed over the threads, / `events`. Weighting by each thread's own CPU corrects for the
-    samples of a thread that was runnable but not running (py-spy counts them: on a busy machine, several times
-    the thread's CPU). Samples without a known thread share the CPU of the threads that have no samples of
+    sampler's window), summed over the threads, / `events`. Weighting by each thread's own CPU corrects py-spy's
+    samples, which over-count CPU time and unevenly across threads (on a busy machine, 3 to 6 times a thread's
+    CPU: benchmarks/README.md). Samples without a known thread share the CPU of the threads that have no samples of
     their own; CPU of threads never sampled, if no such samples, counts as framework/other."""
     groups, names, other = samples_by_stage(collapsed)
     known = {tid for tid in groups if tid is not None and tid in cpu_by_thread}
