@@ -10,51 +10,28 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from models.common import ActionType, RuleId
 from models.events import DisputeReason
+from models.unchecked import interned, set_fields_set, unchecked
 
 Stage = Literal["placed", "supplier_ordered", "shipped", "delivered", "cancelled", "returned"]
 STAGES: tuple[str, ...] = Stage.__args__  # type: ignore[attr-defined]
 
 
-_M = TypeVar("_M", bound=BaseModel)
-_new_object = object.__new__
-_set_attr = object.__setattr__
-# pydantic's BaseModel keeps these in slots; their descriptors set them without BaseModel.__setattr__ (frozen).
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
 # `retire` is housekeeping, not a playbook row: it forgets a finished order's state.
 DeadlineRule = RuleId | Literal["retire"]
 
-
-def _unchecked(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
-    """An instance of `cls` with `values`, not validated: for values the rules built with the declared types
-    (validation was a tenth of a replay's time). `fields_set` is shared, never mutated (the models are frozen)."""
-    new = _new_object(cls)
-    _set_attr(new, "__dict__", values)
-    _set_fields_set(new, fields_set)
-    _set_extra(new, None)
-    _set_private(new, None)
-    return new
-
-
-_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
-
-
-def _interned(names: set[str]) -> set[str]:
-    """One shared set per combination of field names (a few dozen combinations in practice)."""
-    key = frozenset(names)
-    shared = _FIELDS_SETS.get(key)
-    if shared is None:
-        shared = _FIELDS_SETS.setdefault(key, names)
-    return shared
+_unchecked = unchecked
+_interned = interned
+_new_object = object.__new__
+_set_attr = object.__setattr__
+_set_fields_set = set_fields_set
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class Deadline(BaseModel):

@@ -115,7 +115,7 @@ class Plan:
         """Decide an action. `key` names this decision within the order, so that repeats get the same id."""
         rule = rule or self.rule
         self.actions.append(
-            Action(
+            Action.of(
                 action_id=action_id_for(self.order.order_id, rule, type, key),
                 order_id=self.order.order_id,
                 store_id=self.order.store_id,
