@@ -68,7 +68,11 @@ class Action(BaseModel):
         so validating each action again only cost time. Input from outside (`parse_action`) is validated."""
         fields = _ACTION_TEMPLATE.copy()
         fields.update(values)
-        return unchecked(cls, fields, interned(values.keys()))
+        names = tuple(values)
+        fields_set = _FIELDS_SETS.get(names)
+        if fields_set is None:
+            fields_set = _FIELDS_SETS.setdefault(names, interned(values.keys()))
+        return unchecked(cls, fields, fields_set)
 
     @property
     def pays_customer(self) -> bool:
@@ -83,6 +87,7 @@ CUSTOMER_MONEY: frozenset[str] = frozenset({"refund", "abandon_return"})
 
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 _ACTION_TEMPLATE: dict[str, Any] = template(Action)
+_FIELDS_SETS: dict[tuple[str, ...], set[str]] = {}  # by the names given, in the order given: a handful
 
 
 def dump_action(action: Action) -> bytes:
