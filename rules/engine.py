@@ -156,14 +156,32 @@ def ctx_for(order: OrderState, policy: Policy) -> OrderContext:
     return _ctx_at(policy, order.marketplace, order.destination_country, order.placed_at)
 
 
+_CONTEXTS: dict[int, tuple[Policy, dict[tuple[str, str, datetime], OrderContext]]] = {}
+_CONTEXTS_PER_POLICY = 1 << 16
+
+
 def _ctx_at(policy: Policy, marketplace: str, destination_country: str, placed_at: datetime) -> OrderContext:
-    return _ctx(policy, marketplace, destination_country, policy.promotion_at(marketplace, placed_at))
+    """The order's context, asked at every event and every fired deadline: looked up by what decides it
+    (marketplace, destination, placement time), resolved once per order. A plain dict per policy: hashing the
+    policy for an `lru_cache` and finding the promotion again were 5% of a replay. Bounded: emptied when full."""
+    entry = _CONTEXTS.get(id(policy))
+    if entry is None or entry[0] is not policy:
+        if len(_CONTEXTS) >= 64:
+            _CONTEXTS.clear()
+        entry = _CONTEXTS[id(policy)] = (policy, {})
+    known = entry[1]
+    key = (marketplace, destination_country, placed_at)
+    ctx = known.get(key)
+    if ctx is None:
+        if len(known) >= _CONTEXTS_PER_POLICY:
+            known.clear()
+        ctx = known[key] = _ctx(policy, marketplace, destination_country, policy.promotion_at(marketplace, placed_at))
+    return ctx
 
 
 @lru_cache(maxsize=4096)
 def _ctx(policy: Policy, marketplace: str, destination_country: str, promotion: str | None) -> OrderContext:
-    """The context of every order of a marketplace, destination and promotion, memoised (a few per policy:
-    asked at every event and every fired deadline, resolving it was 5% of a replay)."""
+    """The context of every order of a marketplace, destination and promotion, memoised (a few per policy)."""
     resolved = policy.resolved(marketplace, destination_country, promotion)
     return OrderContext(thresholds=resolved.thresholds, policy_version=policy.version, promotion=resolved.promotion)
 
@@ -295,13 +313,16 @@ def _row_named(name: str, order: OrderState, event: Event) -> str | None:
 def _fire(run: _Run, before: datetime, policy: Policy) -> bool:
     """Fire the order's deadlines due strictly before `before`, earliest first. False if the order retired."""
     for _ in range(MAX_FIRINGS_PER_CALL):
-        if not run.order.deadlines:
+        deadlines = run.order.deadlines
+        for d in deadlines:  # most calls find nothing due: no list is built for them
+            if d.due < before:
+                break
+        else:
             return True
-        due = [d for d in run.order.deadlines if d.due < before]
-        if not due:
-            return True
-        deadline = min(due, key=lambda d: (d.due, FIRING_ORDER.get(d.rule, 50), d.rule, d.key))
-        run.order = run.order.evolve(deadlines=tuple(d for d in run.order.deadlines if d is not deadline))
+        deadline = min(
+            [d for d in deadlines if d.due < before], key=lambda d: (d.due, FIRING_ORDER.get(d.rule, 50), d.rule, d.key)
+        )
+        run.order = run.order.evolve(deadlines=tuple(d for d in deadlines if d is not deadline))
         ctx = ctx_for(run.order, policy)
         if deadline.rule == "retire":
             if run.order.deadlines or (run.order.dispute is not None and run.order.dispute.status != "closed"):
