@@ -284,6 +284,8 @@ class _Run:
         return action
 
     def decision(self, **extra: object) -> Decision:
+        if not (self.actions or self.ledger or self.notes or extra):
+            return Decision(self.order)  # most events decide nothing
         return Decision(
             state=self.order,
             actions=tuple(self.actions),

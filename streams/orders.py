@@ -107,10 +107,13 @@ class OpenOrders:
         no re-indexing (replay's event path); a deadline popped from the index is always re-indexed."""
         if before is not after:
             self.totals.apply(before, after)
-            if before is not None:
-                self.stages[before.stage] -= 1
-            if after is not None:
-                self.stages[after.stage] += 1
+            old = before.stage if before is not None else None
+            new = after.stage if after is not None else None
+            if old != new:  # most decisions leave the stage as it was
+                if old is not None:
+                    self.stages[old] -= 1
+                if new is not None:
+                    self.stages[new] += 1
         if after is None:
             self.index.set(order_id, None)
         elif not (indexed and before is not None and before.deadlines is after.deadlines):
