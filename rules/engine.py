@@ -204,7 +204,7 @@ class _Run:
         """The ids decided for the order: those of the state the run started from, then each one it decides.
         Built on first use: most events decide nothing."""
         if self._decided_ids is None:
-            self._decided_ids = set(self._initial.decided_ids())
+            self._decided_ids = {d.action_id for d in self._initial.decided}
         return self._decided_ids
 
     def take(self, outcome: Outcome) -> None:
