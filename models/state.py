@@ -208,6 +208,15 @@ class OrderState(BaseModel):
         _set_private(new, None)
         return new
 
+    def update_in_place(self, changes: dict[str, Any]) -> None:
+        """Change this state itself (not validated). Only for the engine, on a state that it made during the
+        current call and that nobody else holds (`rules.engine`): everywhere else states are frozen, and a
+        state that left the engine is never changed."""
+        self.__dict__.update(changes)
+        fields_set = self.__pydantic_fields_set__
+        if not fields_set.issuperset(changes):
+            _set_fields_set(self, _interned(fields_set | changes.keys()))
+
     @property
     def shipped(self) -> bool:
         return self.shipped_at is not None

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import rules.held_refunds as held_refunds
 import rules.lifecycle as lifecycle
@@ -187,9 +187,14 @@ def _ctx(policy: Policy, marketplace: str, destination_country: str, promotion: 
 
 
 class _Run:
-    """Accumulates the outcomes of one engine call and applies the invariants."""
+    """Accumulates the outcomes of one engine call and applies the invariants.
 
-    __slots__ = ("order", "actions", "ledger", "notes", "_initial", "_decided_ids")
+    The engine's own changes (the event's digest, a fired deadline, a decided action) are made in place on a
+    state this call made (`_own`): one the engine copied, or one a row returned new. The state the call
+    started from, which the caller still holds, and any state a row was handed are never changed; the state
+    returned is not changed after the call."""
+
+    __slots__ = ("order", "actions", "ledger", "notes", "_initial", "_decided_ids", "_own")
 
     def __init__(self, order: OrderState) -> None:
         self.order = order
@@ -198,6 +203,20 @@ class _Run:
         self.notes: list[str] = []
         self._initial = order
         self._decided_ids: set[str] | None = None
+        self._own: OrderState | None = None
+
+    def change(self, **changes: Any) -> None:
+        """The order with `changes`: in place if this call made it, else on a copy that it then owns."""
+        if self.order is self._own:
+            self.order.update_in_place(changes)
+        else:
+            self.order = self._own = self.order.evolve(**changes)
+
+    def became(self, state: OrderState) -> None:
+        """The order is now `state`, which a row or the lifecycle returned: new (made during this call, held by
+        no one else) unless it is the very state they were given."""
+        if state is not self.order:
+            self.order = self._own = state
 
     @property
     def _decided(self) -> set[str]:
@@ -209,7 +228,7 @@ class _Run:
 
     def take(self, outcome: Outcome) -> None:
         state, actions, ledger, notes = outcome
-        self.order = state
+        self.became(state)
         if ledger:
             self.ledger.extend(ledger)
         if notes:
@@ -228,7 +247,7 @@ class _Run:
             action = blocked
         self._decided.add(action.action_id)
         self.actions.append(action)
-        self.order = self.order.evolve(
+        self.change(
             decided=(
                 *self.order.decided,
                 Decided.of(
@@ -257,7 +276,7 @@ class _Run:
         if problem is not None:
             # Nothing is sent, so nothing is owed by a deadline: a pending "refund done?" check for this cause goes.
             due_key = f"{lifecycle.REFUND_DUE_KEY}-{cause}"
-            self.order = order.evolve(deadlines=tuple(d for d in order.deadlines if d.key != due_key))
+            self.change(deadlines=tuple(d for d in order.deadlines if d.key != due_key))
             escalation = action.model_copy(
                 update={
                     "action_id": action_id_for(order.order_id, action.rule, "escalate", f"refund-blocked-{cause}"),
@@ -275,7 +294,7 @@ class _Run:
             action = action.model_copy(
                 update={"amount": amount, "reason": f"{action.reason} (capped at the {remaining} not yet refunded)"}
             )
-        self.order = order.evolve(
+        self.change(
             customer_refunds=(
                 *order.customer_refunds,
                 CustomerRefund(cause=cause, amount=Decimal(amount), action_id=action.action_id),
@@ -324,11 +343,11 @@ def _fire(run: _Run, before: datetime, policy: Policy) -> bool:
         deadline = min(
             [d for d in deadlines if d.due < before], key=lambda d: (d.due, FIRING_ORDER.get(d.rule, 50), d.rule, d.key)
         )
-        run.order = run.order.evolve(deadlines=tuple(d for d in deadlines if d is not deadline))
+        run.change(deadlines=tuple(d for d in deadlines if d is not deadline))
         ctx = ctx_for(run.order, policy)
         if deadline.rule == "retire":
             if run.order.deadlines or (run.order.dispute is not None and run.order.dispute.status != "closed"):
-                run.order = lifecycle.retire_at(run.order, ctx, deadline.due)
+                run.became(lifecycle.retire_at(run.order, ctx, deadline.due))
                 continue
             return False
         run.take(ROWS[deadline.rule](run.order, Due(deadline), ctx))
@@ -363,18 +382,19 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
         return Decision(
             state=None, retired=True, rejected=f"order retired before this {event.type}", notes=tuple(run.notes)
         )
-    run.order = run.order.evolve(seen=(*run.order.seen, digest))
     if isinstance(event, OrderPlaced):
+        run.change(seen=(*run.order.seen, digest))
         run.notes.append(f"order.placed {event.event_id} for an order already placed by {order.placed_by}: ignored")
         return run.decision()
     ctx = ctx_for(run.order, policy)
-    run.order = lifecycle.apply(run.order, event, ctx)
+    run.became(lifecycle.apply(run.order, event, ctx))
+    run.change(seen=(*run.order.seen, digest))  # after the facts: a shipment's new facts are then one copy, not two
     for name in ON_EVENT[event.type]:
         row = _row_named(name, run.order, event)
         if row is not None:
             run.take(ROWS[row](run.order, event, ctx))
     if isinstance(event, DisputeClosed):
-        run.order = lifecycle.close_dispute(run.order)
+        run.became(lifecycle.close_dispute(run.order))
     elif isinstance(event, ActionFailed):
         run.notes.append(f"executor gave up on {event.action_type} {event.action_id}: {event.reason}")
         run.take(held_refunds.after_failure(run.order, event, ctx))
