@@ -1,9 +1,11 @@
 """An order's state as the engine keeps it between events.
 
-Frozen: a rule returns a new state (`evolve`) instead of changing the old one,
-so a failed send can never leave a half-updated order behind. The state holds
-what the rules need and the order's decision history (for "why?"), never
-customer data.
+Frozen outside the engine: the state a caller hands to `rules.engine` and the
+state it gets back are never changed, so a failed send can never leave a
+half-updated order behind. Inside one engine call the engine and a row's plan
+copy the order once (`evolve`) and change that copy in place after it
+(`update_in_place`). The state holds what the rules need and the order's
+decision history (for "why?"), never customer data.
 """
 
 from __future__ import annotations
@@ -192,8 +194,8 @@ class OrderState(BaseModel):
     def evolve(self, **changes: Any) -> OrderState:
         """A copy with `changes` (not validated: the rules set values of the declared types).
 
-        Hot path: every rule step makes one, and pydantic's model_copy was the
-        largest single cost of a replay. The slots are
+        Hot path: the first change of every engine call and of every row that changes the order makes one,
+        and pydantic's model_copy was the largest single cost of a replay. The slots are
         set through their descriptors, and the fields-set is shared: the same
         object when the changes add no new name to it, else one interned set
         per combination of names (a set per order was a fifth of a replay's
