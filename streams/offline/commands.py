@@ -89,15 +89,12 @@ def replay_file(
     line_no = 0
     thresholds = gc.get_threshold()
     # The states are long-lived and make no reference cycles: collecting the young generation every 700
-    # allocations (the default) was 5-10% of a replay, and the older generations, which hold every open order's
-    # state and are scanned whole, another quarter of the engine's time (measured with and without them on the
-    # 97,093-event file). The young generation is still collected, so short-lived cycles (an exception and its
-    # traceback) are freed; the older ones are collected a thousand times less often. Whatever was alive before
-    # is frozen out of the scans (unless the process froze objects itself: then its freeze is left as it is).
+    # allocations (the default) was 5-10% of a replay. Whatever was alive before is frozen out of the scans
+    # (unless the process froze objects itself: then its freeze is left as it is).
     freeze = gc.get_freeze_count() == 0
     if freeze:
         gc.freeze()
-    gc.set_threshold(max(thresholds[0], 50_000), max(thresholds[1], 1_000), max(thresholds[2], 1_000))
+    gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
     try:
         for item in read_events(iter_lines(path, on_progress)):
             if isinstance(item, BadLine):
