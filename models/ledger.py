@@ -9,9 +9,11 @@ which different orders' entries arrive, which is what lets the live worker
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from models.unchecked import interned, template, unchecked
 
 PenaltyCase = Literal["no_ship_no_cooperation", "no_ship_cooperated", "out_of_stock_refunded"]
 
@@ -27,6 +29,17 @@ class LedgerEntry(BaseModel):
     window_days: int = Field(default=30, description="The store's dispute-rate window when the entry was made.")
     alert_at_points: int = 36
     alert_at_rate: float = 0.05
+
+    @classmethod
+    def of(cls, **values: Any) -> LedgerEntry:
+        """`LedgerEntry(**values)` without validation, for the entries the rules make (one per order placed):
+        their values come from a validated state and policy, with the declared types."""
+        fields = _ENTRY_TEMPLATE.copy()
+        fields.update(values)
+        return unchecked(cls, fields, interned(values.keys()))
+
+
+_ENTRY_TEMPLATE: dict[str, Any] = template(LedgerEntry)
 
 
 class StoreLedger(BaseModel):

@@ -1,60 +1,39 @@
 """An order's state as the engine keeps it between events.
 
-Frozen: a rule returns a new state (`evolve`) instead of changing the old one,
-so a failed send can never leave a half-updated order behind. The state holds
-what the rules need and the order's decision history (for "why?"), never
-customer data.
+Frozen outside the engine: the state a caller hands to `rules.engine` and the
+state it gets back are never changed, so a failed send can never leave a
+half-updated order behind. Inside one engine call the engine and a row's plan
+copy the order once (`evolve`) and change that copy in place after it
+(`update_in_place`). The state holds what the rules need and the order's
+decision history (for "why?"), never customer data.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from models.common import ActionType, RuleId
 from models.events import DisputeReason
+from models.unchecked import interned, set_fields_set, unchecked
 
 Stage = Literal["placed", "supplier_ordered", "shipped", "delivered", "cancelled", "returned"]
 STAGES: tuple[str, ...] = Stage.__args__  # type: ignore[attr-defined]
 
 
-_M = TypeVar("_M", bound=BaseModel)
-_new_object = object.__new__
-_set_attr = object.__setattr__
-# pydantic's BaseModel keeps these in slots; their descriptors set them without BaseModel.__setattr__ (frozen).
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
 # `retire` is housekeeping, not a playbook row: it forgets a finished order's state.
 DeadlineRule = RuleId | Literal["retire"]
 
-
-def _unchecked(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
-    """An instance of `cls` with `values`, not validated: for values the rules built with the declared types
-    (validation was a tenth of a replay's time). `fields_set` is shared, never mutated (the models are frozen)."""
-    new = _new_object(cls)
-    _set_attr(new, "__dict__", values)
-    _set_fields_set(new, fields_set)
-    _set_extra(new, None)
-    _set_private(new, None)
-    return new
-
-
-_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
-
-
-def _interned(names: set[str]) -> set[str]:
-    """One shared set per combination of field names (a few dozen combinations in practice)."""
-    key = frozenset(names)
-    shared = _FIELDS_SETS.get(key)
-    if shared is None:
-        shared = _FIELDS_SETS.setdefault(key, names)
-    return shared
+_unchecked = unchecked
+_interned = interned
+_new_object = object.__new__
+_set_attr = object.__setattr__
+_set_fields_set = set_fields_set
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class Deadline(BaseModel):
@@ -215,8 +194,8 @@ class OrderState(BaseModel):
     def evolve(self, **changes: Any) -> OrderState:
         """A copy with `changes` (not validated: the rules set values of the declared types).
 
-        Hot path: every rule step makes one, and pydantic's model_copy was the
-        largest single cost of a replay. The slots are
+        Hot path: the first change of every engine call and of every row that changes the order makes one,
+        and pydantic's model_copy was the largest single cost of a replay. The slots are
         set through their descriptors, and the fields-set is shared: the same
         object when the changes add no new name to it, else one interned set
         per combination of names (a set per order was a fifth of a replay's
@@ -230,6 +209,15 @@ class OrderState(BaseModel):
         _set_extra(new, None)
         _set_private(new, None)
         return new
+
+    def update_in_place(self, changes: dict[str, Any]) -> None:
+        """Change this state itself (not validated). Only for the engine, on a state that it made during the
+        current call and that nobody else holds (`rules.engine`): everywhere else states are frozen, and a
+        state that left the engine is never changed."""
+        self.__dict__.update(changes)
+        fields_set = self.__pydantic_fields_set__
+        if not fields_set.issuperset(changes):
+            _set_fields_set(self, _interned(fields_set | changes.keys()))
 
     @property
     def shipped(self) -> bool:

@@ -88,6 +88,9 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    owns_order: bool = False
+    """The plan's first change copies the order it was given (the caller's, never changed); the next ones change
+    that copy in place, which only this plan holds until the row returns it."""
 
     @classmethod
     def of(cls, order: OrderState, trigger: Trigger, ctx: OrderContext, rule: RuleId) -> Plan:
@@ -115,7 +118,7 @@ class Plan:
         """Decide an action. `key` names this decision within the order, so that repeats get the same id."""
         rule = rule or self.rule
         self.actions.append(
-            Action(
+            Action.of(
                 action_id=action_id_for(self.order.order_id, rule, type, key),
                 order_id=self.order.order_id,
                 store_id=self.order.store_id,
@@ -159,16 +162,23 @@ class Plan:
         rule = rule or self.rule
         kept = tuple(d for d in self.order.deadlines if not (d.rule == rule and d.key == key))
         deadline = Deadline.of(due, rule, key, caused_by if caused_by is not None else self.caused_by)
-        self.order = self.order.evolve(deadlines=(*kept, deadline))
+        self._change({"deadlines": (*kept, deadline)})
 
     def settle(self, *rules: DeadlineRule, key: str | None = None) -> None:
         """Drop pending deadlines of these rules (all of them, or the one with `key`)."""
         kept = tuple(d for d in self.order.deadlines if not (d.rule in rules and (key is None or d.key == key)))
         if len(kept) != len(self.order.deadlines):
-            self.order = self.order.evolve(deadlines=kept)
+            self._change({"deadlines": kept})
 
     def update(self, **changes: Any) -> None:
-        self.order = self.order.evolve(**changes)
+        self._change(changes)
+
+    def _change(self, changes: dict[str, Any]) -> None:
+        if self.owns_order:
+            self.order.update_in_place(changes)
+        else:
+            self.order = self.order.evolve(**changes)
+            self.owns_order = True
 
     def note(self, text: str) -> None:
         self.notes.append(f"{self.rule}: {text}")

@@ -25,7 +25,7 @@ def dispute_rate(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outc
     )
     if kind is not None:
         plan.ledger.append(
-            LedgerEntry(
+            LedgerEntry.of(
                 store_id=order.store_id,
                 order_id=order.order_id,
                 kind=kind,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import rules.held_refunds as held_refunds
 import rules.lifecycle as lifecycle
@@ -156,22 +156,45 @@ def ctx_for(order: OrderState, policy: Policy) -> OrderContext:
     return _ctx_at(policy, order.marketplace, order.destination_country, order.placed_at)
 
 
+_CONTEXTS: dict[int, tuple[Policy, dict[tuple[str, str, datetime], OrderContext]]] = {}
+_CONTEXTS_PER_POLICY = 1 << 16
+
+
 def _ctx_at(policy: Policy, marketplace: str, destination_country: str, placed_at: datetime) -> OrderContext:
-    return _ctx(policy, marketplace, destination_country, policy.promotion_at(marketplace, placed_at))
+    """The order's context, asked at every event and every fired deadline: looked up by what decides it
+    (marketplace, destination, placement time), resolved once per order. A plain dict per policy: hashing the
+    policy for an `lru_cache` and finding the promotion again were 5% of a replay. Bounded: emptied when full."""
+    entry = _CONTEXTS.get(id(policy))
+    if entry is None or entry[0] is not policy:
+        if len(_CONTEXTS) >= 64:
+            _CONTEXTS.clear()
+        entry = _CONTEXTS[id(policy)] = (policy, {})
+    known = entry[1]
+    key = (marketplace, destination_country, placed_at)
+    ctx = known.get(key)
+    if ctx is None:
+        if len(known) >= _CONTEXTS_PER_POLICY:
+            known.clear()
+        ctx = known[key] = _ctx(policy, marketplace, destination_country, policy.promotion_at(marketplace, placed_at))
+    return ctx
 
 
 @lru_cache(maxsize=4096)
 def _ctx(policy: Policy, marketplace: str, destination_country: str, promotion: str | None) -> OrderContext:
-    """The context of every order of a marketplace, destination and promotion, memoised (a few per policy:
-    asked at every event and every fired deadline, resolving it was 5% of a replay)."""
+    """The context of every order of a marketplace, destination and promotion, memoised (a few per policy)."""
     resolved = policy.resolved(marketplace, destination_country, promotion)
     return OrderContext(thresholds=resolved.thresholds, policy_version=policy.version, promotion=resolved.promotion)
 
 
 class _Run:
-    """Accumulates the outcomes of one engine call and applies the invariants."""
+    """Accumulates the outcomes of one engine call and applies the invariants.
 
-    __slots__ = ("order", "actions", "ledger", "notes", "_initial", "_decided_ids")
+    The engine's own changes (the event's digest, a fired deadline, a decided action) are made in place on a
+    state this call made (`_own`): one the engine copied, or one a row returned new. The state the call
+    started from, which the caller still holds, and any state a row was handed are never changed; the state
+    returned is not changed after the call."""
+
+    __slots__ = ("order", "actions", "ledger", "notes", "_initial", "_decided_ids", "_own")
 
     def __init__(self, order: OrderState) -> None:
         self.order = order
@@ -180,18 +203,32 @@ class _Run:
         self.notes: list[str] = []
         self._initial = order
         self._decided_ids: set[str] | None = None
+        self._own: OrderState | None = None
+
+    def change(self, **changes: Any) -> None:
+        """The order with `changes`: in place if this call made it, else on a copy that it then owns."""
+        if self.order is self._own:
+            self.order.update_in_place(changes)
+        else:
+            self.order = self._own = self.order.evolve(**changes)
+
+    def became(self, state: OrderState) -> None:
+        """The order is now `state`, which a row or the lifecycle returned: new (made during this call, held by
+        no one else) unless it is the very state they were given."""
+        if state is not self.order:
+            self.order = self._own = state
 
     @property
     def _decided(self) -> set[str]:
         """The ids decided for the order: those of the state the run started from, then each one it decides.
         Built on first use: most events decide nothing."""
         if self._decided_ids is None:
-            self._decided_ids = set(self._initial.decided_ids())
+            self._decided_ids = {d.action_id for d in self._initial.decided}
         return self._decided_ids
 
     def take(self, outcome: Outcome) -> None:
         state, actions, ledger, notes = outcome
-        self.order = state
+        self.became(state)
         if ledger:
             self.ledger.extend(ledger)
         if notes:
@@ -210,7 +247,7 @@ class _Run:
             action = blocked
         self._decided.add(action.action_id)
         self.actions.append(action)
-        self.order = self.order.evolve(
+        self.change(
             decided=(
                 *self.order.decided,
                 Decided.of(
@@ -239,7 +276,7 @@ class _Run:
         if problem is not None:
             # Nothing is sent, so nothing is owed by a deadline: a pending "refund done?" check for this cause goes.
             due_key = f"{lifecycle.REFUND_DUE_KEY}-{cause}"
-            self.order = order.evolve(deadlines=tuple(d for d in order.deadlines if d.key != due_key))
+            self.change(deadlines=tuple(d for d in order.deadlines if d.key != due_key))
             escalation = action.model_copy(
                 update={
                     "action_id": action_id_for(order.order_id, action.rule, "escalate", f"refund-blocked-{cause}"),
@@ -257,7 +294,7 @@ class _Run:
             action = action.model_copy(
                 update={"amount": amount, "reason": f"{action.reason} (capped at the {remaining} not yet refunded)"}
             )
-        self.order = order.evolve(
+        self.change(
             customer_refunds=(
                 *order.customer_refunds,
                 CustomerRefund(cause=cause, amount=Decimal(amount), action_id=action.action_id),
@@ -266,6 +303,8 @@ class _Run:
         return action
 
     def decision(self, **extra: object) -> Decision:
+        if not (self.actions or self.ledger or self.notes or extra):
+            return Decision(self.order)  # most events decide nothing
         return Decision(
             state=self.order,
             actions=tuple(self.actions),
@@ -295,17 +334,20 @@ def _row_named(name: str, order: OrderState, event: Event) -> str | None:
 def _fire(run: _Run, before: datetime, policy: Policy) -> bool:
     """Fire the order's deadlines due strictly before `before`, earliest first. False if the order retired."""
     for _ in range(MAX_FIRINGS_PER_CALL):
-        if not run.order.deadlines:
+        deadlines = run.order.deadlines
+        for d in deadlines:  # most calls find nothing due: no list is built for them
+            if d.due < before:
+                break
+        else:
             return True
-        due = [d for d in run.order.deadlines if d.due < before]
-        if not due:
-            return True
-        deadline = min(due, key=lambda d: (d.due, FIRING_ORDER.get(d.rule, 50), d.rule, d.key))
-        run.order = run.order.evolve(deadlines=tuple(d for d in run.order.deadlines if d is not deadline))
+        deadline = min(
+            [d for d in deadlines if d.due < before], key=lambda d: (d.due, FIRING_ORDER.get(d.rule, 50), d.rule, d.key)
+        )
+        run.change(deadlines=tuple(d for d in deadlines if d is not deadline))
         ctx = ctx_for(run.order, policy)
         if deadline.rule == "retire":
             if run.order.deadlines or (run.order.dispute is not None and run.order.dispute.status != "closed"):
-                run.order = lifecycle.retire_at(run.order, ctx, deadline.due)
+                run.became(lifecycle.retire_at(run.order, ctx, deadline.due))
                 continue
             return False
         run.take(ROWS[deadline.rule](run.order, Due(deadline), ctx))
@@ -340,18 +382,19 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
         return Decision(
             state=None, retired=True, rejected=f"order retired before this {event.type}", notes=tuple(run.notes)
         )
-    run.order = run.order.evolve(seen=(*run.order.seen, digest))
     if isinstance(event, OrderPlaced):
+        run.change(seen=(*run.order.seen, digest))
         run.notes.append(f"order.placed {event.event_id} for an order already placed by {order.placed_by}: ignored")
         return run.decision()
     ctx = ctx_for(run.order, policy)
-    run.order = lifecycle.apply(run.order, event, ctx)
+    run.became(lifecycle.apply(run.order, event, ctx))
+    run.change(seen=(*run.order.seen, digest))  # after the facts: a shipment's new facts are then one copy, not two
     for name in ON_EVENT[event.type]:
         row = _row_named(name, run.order, event)
         if row is not None:
             run.take(ROWS[row](run.order, event, ctx))
     if isinstance(event, DisputeClosed):
-        run.order = lifecycle.close_dispute(run.order)
+        run.became(lifecycle.close_dispute(run.order))
     elif isinstance(event, ActionFailed):
         run.notes.append(f"executor gave up on {event.action_type} {event.action_id}: {event.reason}")
         run.take(held_refunds.after_failure(run.order, event, ctx))

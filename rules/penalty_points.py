@@ -39,7 +39,7 @@ def penalize(plan: Plan, case: PenaltyCase) -> None:
         return
     plan.update(penalty_points=points)
     plan.ledger.append(
-        LedgerEntry(
+        LedgerEntry.of(
             store_id=plan.order.store_id,
             order_id=plan.order.order_id,
             kind="penalty",

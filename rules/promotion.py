@@ -21,6 +21,12 @@ TROUBLE = frozenset(
 def promotion(order: OrderState, trigger: Trigger, ctx: OrderContext) -> Outcome:
     if not ctx.thresholds.proactive_notices:
         return Outcome(order)
+    if (
+        isinstance(trigger, ShipmentUpdate)
+        and trigger.status not in TROUBLE
+        and not (trigger.status in SHIPPED_STATUSES and order.shipped_at == trigger.occurred_at)
+    ):
+        return Outcome(order)  # most tracking updates in a sale: nothing to tell the buyer
     plan = Plan.of(order, trigger, ctx, "promotion")
     sale = order.promotion or "big sale"
     if isinstance(trigger, OrderPlaced):

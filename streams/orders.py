@@ -23,6 +23,7 @@ from rules.store_ledger import StoreTotals
 
 micros = epoch_micros
 T = TypeVar("T")
+NEVER = 2**63  # later than any time in micros
 
 
 class DeadlineIndex:
@@ -56,6 +57,11 @@ class DeadlineIndex:
         if len(self._heap) > 2 * len(self._next) + 1024:
             self._heap = [(k, o) for o, (k, _) in self._next.items()]
             heapq.heapify(self._heap)
+
+    def earliest_micros(self) -> int:
+        """A lower bound of the next due time (`micros`): nothing in the index is due before it."""
+        heap = self._heap
+        return heap[0][0] if heap else NEVER
 
     def overdue(self, before: datetime) -> Iterator[datetime]:
         """The due times before `before` not fired yet, without popping: a walk of the heap that stops
@@ -107,10 +113,13 @@ class OpenOrders:
         no re-indexing (replay's event path); a deadline popped from the index is always re-indexed."""
         if before is not after:
             self.totals.apply(before, after)
-            if before is not None:
-                self.stages[before.stage] -= 1
-            if after is not None:
-                self.stages[after.stage] += 1
+            old = before.stage if before is not None else None
+            new = after.stage if after is not None else None
+            if old != new:  # most decisions leave the stage as it was
+                if old is not None:
+                    self.stages[old] -= 1
+                if new is not None:
+                    self.stages[new] += 1
         if after is None:
             self.index.set(order_id, None)
         elif not (indexed and before is not None and before.deadlines is after.deadlines):
@@ -140,6 +149,11 @@ class Unplaced(Generic[T]):
         self._seq += 1
         self._by_order.setdefault(order_id, []).append((occurred_us, self._seq, item))
         heapq.heappush(self._due, (due_us, self._seq, order_id))
+
+    def earliest_micros(self) -> int:
+        """A lower bound of when the next grace ends (`micros`): none ends before it."""
+        due = self._due
+        return due[0][0] if due else NEVER
 
     def release(self, order_id: str) -> list[T]:
         """The events waiting for `order_id` (just placed), earliest event time first."""

@@ -54,6 +54,12 @@ V1_HEX = (
 )
 
 
+# SHA-256 of the stored form (version 1) of every state the engine decides over streams/samples/day.jsonl, in
+# order, as written by the engine that copied the order at every step (before it changed its own copy in
+# place): states already in tables and changelogs and the states written now are one format, byte for byte.
+DAY_STATES_V1_SHA256 = "c65308f3a40990656fc69118f3abdca74ddef773d0831dbb0598d7ff1d6ebe8f"
+
+
 def _day_states() -> list[OrderState]:
     """Every state the engine produces over the sample day, one per event (orders at every stage)."""
     policy = load_policy()
@@ -78,6 +84,15 @@ def test_every_state_of_the_sample_day_round_trips_in_version_1() -> None:
         assert stored[0] == V1
         assert decode_state(stored) == state
         assert ORDER_STATE_ADAPTER.dump_json(decode_state(stored)) == ORDER_STATE_ADAPTER.dump_json(state)
+
+
+def test_every_state_of_the_sample_day_is_stored_as_the_engine_before_stored_it() -> None:
+    states = _day_states()
+    digest = hashlib.sha256()
+    for state in states:  # encoded after the whole day: a state changed after it was returned would show
+        digest.update(encode_state(state))
+    assert len(states) == 486
+    assert digest.hexdigest() == DAY_STATES_V1_SHA256
 
 
 def test_version_1_is_much_smaller_than_the_json_it_replaces() -> None:

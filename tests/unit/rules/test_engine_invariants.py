@@ -218,3 +218,32 @@ def test_every_action_explains_itself():
         assert action.order_id == "I10" and action.store_id == "s1"
         assert action.caused_by and action.reason and action.action_id.startswith("act-")
         assert action.decided_at.utcoffset() is not None
+
+
+def test_the_engine_never_changes_a_state_it_was_given_nor_one_it_returned():
+    """The engine changes its own copy of an order in place; the caller's state (the table's value, the one an
+    action is sent before) stays as it was, and a state it returned stays as returned through later calls."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from models.events import parse_event
+
+    policy = default_policy()
+    day = Path(__file__).resolve().parents[3] / "streams" / "samples" / "day.jsonl"
+    orders = {}
+    returned = []
+    for line in day.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        event = parse_event(line)
+        before = orders.get(event.order_id)
+        given = before.model_dump() if before is not None else None
+        decision = handle_event(before, event, policy)
+        if before is not None:
+            assert before.model_dump() == given, event.event_id
+        if decision.state is not None:
+            orders[event.order_id] = decision.state
+            returned.append((decision.state, decision.state.model_dump()))
+    for state, _ in returned[-50:]:
+        advance(state, state.placed_at + timedelta(days=400), policy)  # fires every deadline, retires the order
+    assert all(state.model_dump() == dumped for state, dumped in returned)
