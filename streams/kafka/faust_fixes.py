@@ -28,12 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import faust
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.tables import Table, TableManager
 from faust.tables.recovery import Recovery
@@ -137,8 +140,18 @@ class OwnedChangelogTable(Table[Any, Any]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.newest_generation: dict[TP, int] = {}  # changelog partition -> highest generation read or written
+        # changelog partition -> the highest generation read or written; kept beside RocksDB's own files, so that a
+        # worker restarted on its state directory still knows what it had written before its persisted offset
+        self.newest_generation = GenerationBook(self._generations_file())
         self.late_writes_skipped = 0
+
+    def _generations_file(self) -> Path | None:
+        """Where the generations are kept: beside the table's RocksDB; None for a store that keeps nothing (its
+        recovery reads the whole changelog, and so every generation, again)."""
+        store = str(getattr(self.app.conf, "store", ""))  # a yarl URL: `rocksdb:` is falsy
+        if not store.startswith("rocksdb"):
+            return None
+        return Path(self.app.conf.tabledir) / f"{self.name}-changelog-generations.json"
 
     def send_changelog(
         self,
@@ -154,9 +167,7 @@ class OwnedChangelogTable(Table[Any, Any]):
             # without this: a worker that owned a partition in generation 1 and wrote to it, then recovered it
             # again, applied the generation-0 late writes that had landed after its own, and fired deadlines of
             # orders whose later events those stale states lacked: 2,038 extra decisions.)
-            tp = TP(self.changelog_topic.get_topic_name(), partition)
-            if self.newest_generation.get(tp, -1) < generation:
-                self.newest_generation[tp] = generation
+            self.newest_generation.note(TP(self.changelog_topic.get_topic_name(), partition), generation)
         return self.changelog_topic.send_soon(
             key=key,
             value=value,
@@ -187,7 +198,7 @@ class OwnedChangelogTable(Table[Any, Any]):
             ends[msg.tp] = max(ends.get(msg.tp, -1), msg.offset)
             generation = _generation_of(msg.headers)
             if generation is not None:
-                newest = self.newest_generation.get(msg.tp, -1)
+                newest = self.newest_generation.newest(msg.tp)
                 if generation < newest:
                     self.late_writes_skipped += 1
                     self.log.warning(
@@ -198,13 +209,49 @@ class OwnedChangelogTable(Table[Any, Any]):
                         newest,
                     )
                     continue
-                self.newest_generation[msg.tp] = generation
+                self.newest_generation.note(msg.tp, generation)
             kept.append(event)
         super().apply_changelog_batch(kept)
         for tp, end in ends.items():  # read, kept or not: the next recovery starts after them
             persisted = self.data.persisted_offset(tp)
             if persisted is None or persisted < end:
                 self.data.set_persisted_offset(tp, end)
+
+
+class GenerationBook:
+    """The newest consumer-group generation seen per changelog partition, kept in a small JSON file (when given)
+    that is rewritten only when a generation grows: once per rebalance, not per write."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._newest: dict[TP, int] | None = None if path is not None else {}
+
+    def _book(self) -> dict[TP, int]:
+        if self._newest is None:
+            self._newest = {}
+            try:
+                raw = orjson.loads(self.path.read_bytes()) if self.path is not None else {}
+            except (OSError, orjson.JSONDecodeError):
+                raw = {}  # none yet (a new state directory), or unreadable: nothing known, as after a restart before
+            for key, value in raw.items() if isinstance(raw, dict) else ():
+                topic, _, partition = str(key).rpartition(":")
+                if topic and partition.isdigit() and isinstance(value, int):
+                    self._newest[TP(topic, int(partition))] = value
+        return self._newest
+
+    def newest(self, tp: TP) -> int:
+        return self._book().get(tp, -1)
+
+    def note(self, tp: TP, generation: int) -> None:
+        book = self._book()
+        if book.get(tp, -1) >= generation:
+            return
+        book[tp] = generation
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_bytes(orjson.dumps({f"{t.topic}:{t.partition}": g for t, g in book.items()}))
+            os.replace(tmp, self.path)
 
 
 def _generation_of(headers: Any) -> int | None:
