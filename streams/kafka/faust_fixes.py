@@ -352,6 +352,11 @@ class HeldHeadConsumer(AiokafkaConsumer):
         targets = self._seek_targets
         targets.clear()
         targets.update({tp: offset for tp, offset in self._read_offset.items() if offset is not None})
+        # Sought to the beginning (nothing committed yet): the first offset is due. Without a due offset a fetch of
+        # such a partition dropped before delivery went unnoticed (measured: `disputes` partitions with no
+        # dispute decided yet kept 19 and 28 records unread for good after a rebalance).
+        for tp in self.__dict__.pop("_from_start", ()):
+            targets.setdefault(tp, 0)
         if self.seeking_streams and self._held_back:
             held, self._held_back = self._held_back, frozenset()
             super().resume_partitions(held & self.assignment())
@@ -530,6 +535,7 @@ class HeldHeadConsumer(AiokafkaConsumer):
             await self._thread.call_thread(consumer.seek_to_beginning, *never)  # noqa: SLF001
             for tp in never:
                 self._read_offset.pop(tp, None)
+        self.__dict__["_from_start"] = set(never)
         return committed
 
 
