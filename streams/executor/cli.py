@@ -196,6 +196,7 @@ def list_cmd(config: ConfigOpt = None, broker: BrokerOpt = None, as_json: JsonOp
     from streams.executor.commands import list_held
 
     settings = _settings(broker, config_file=config, dry_run=True if config is None else None)
+    _config(settings)  # a bad configuration is refused by every command that is given it
     held = asyncio.run(list_held(settings))
     if as_json:
         _print_json({"held": [h.model_dump(mode="json", exclude_none=True) for h in held]})
