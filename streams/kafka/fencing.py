@@ -53,6 +53,9 @@ class GroupLease:
         self.session_timeout = session_timeout
         self.proven_at: float | None = None
         self.failed_at: float | None = None  # the last request to the coordinator that failed or was refused
+        # when the answer that last proved membership came back: a request that failed while that one was in
+        # flight says nothing about the coordinator now
+        self.answered_at: float | None = None
         self.joining_since: float | None = None  # a JoinGroup in flight: the coordinator holds it during a rebalance
         self._coordinator: Any = None
 
@@ -78,6 +81,7 @@ class GroupLease:
                     self.joining_since = None
             if _proves_membership(request, response):
                 self.proven_at = sent if self.proven_at is None else max(self.proven_at, sent)
+                self.answered_at = time.monotonic()
             elif getattr(response, "error_code", None) in LOSING:
                 self.failed_at = time.monotonic()
             return response
@@ -100,7 +104,7 @@ class GroupLease:
         JoinGroup the coordinator holds while the group rebalances counts as contact for a session timeout."""
         if self.proven_at is None:
             return False
-        if self.failed_at is not None and self.failed_at > self.proven_at:
+        if self.failed_at is not None and self.failed_at > (self.answered_at or self.proven_at):
             return True
         if self.joining_since is not None and now - self.joining_since <= self.session_timeout:
             return False

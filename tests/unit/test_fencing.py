@@ -232,3 +232,35 @@ def test_a_rebalance_the_coordinator_holds_is_not_a_lost_coordinator() -> None:
         assert lease.lost(lease.proven_at + 3.0)  # no join in flight: silence is a lost coordinator
 
     asyncio.run(scenario())
+
+
+def test_a_request_that_failed_while_a_heartbeat_was_answered_does_not_keep_the_coordinator_lost() -> None:
+    """The network comes back: requests sent during the cut fail as their connections close, while the first
+    heartbeat sent after it is answered. The worker has its coordinator again (and a second cut counts again)."""
+    lease = GroupLease(session_timeout=6.0)
+    gate = asyncio.Event()
+
+    class Reconnecting(Coordinator):
+        async def _send_req(self, request: Any) -> Answer:
+            if getattr(request, "API_KEY", None) == "stale":
+                raise ConnectionError("connection closed")  # a request of the cut, given up now
+            await gate.wait()
+            return Answer(0)
+
+    class Stale:
+        API_KEY = "stale"
+
+    coordinator = Reconnecting()
+    lease.attach(coordinator)
+
+    async def scenario() -> None:
+        beat = asyncio.create_task(coordinator._send_req(heartbeat()))  # sent: in flight
+        await asyncio.sleep(0.01)
+        with pytest.raises(ConnectionError):
+            await coordinator._send_req(Stale())  # fails after the heartbeat was sent, before its answer
+        gate.set()
+        await beat
+        assert lease.proven_at is not None
+        assert not lease.lost(time.monotonic())
+
+    asyncio.run(scenario())
