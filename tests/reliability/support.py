@@ -129,6 +129,20 @@ class Audit:
     def ok(self) -> bool:
         return not (self.missing or self.extra or self.different or self.repeats_not_identical or self.double_refunds)
 
+    @property
+    def decided_twice(self) -> bool:
+        """Two customer refunds for one cause, or one id sent with two contents: never allowed, whatever the fault."""
+        return bool(self.double_refunds or self.repeats_not_identical)
+
+    def figures(self) -> dict[str, int]:
+        """The audit's counts as every stream test reports them (docs/reliability.md, "The audit")."""
+        return {
+            "actions_lost": len(self.missing),
+            "extra_actions": len(self.extra),
+            "distinct_duplicate_decisions": len(self.double_refunds) + len(self.repeats_not_identical),
+            "repeats_resent_same_id": self.repeats,
+        }
+
     def explain(self) -> str:
         return (
             f"missing {len(self.missing)}, extra {len(self.extra)}, different {len(self.different)}, "

@@ -58,10 +58,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(broker: Emb
         killed_after_decisions=killed_at,
         events_processed=len(events),
         decisions=len(expected),
-        actions_lost=len(result.missing),
-        extra_actions=len(result.extra),
-        distinct_duplicate_decisions=len(result.double_refunds) + len(result.repeats_not_identical),
-        repeats_resent_same_id=result.repeats,
+        **result.figures(),
         seconds=round(time.monotonic() - started, 1),
     )
     assert result.ok, result.explain()
@@ -120,10 +117,7 @@ def test_a_worker_joins_mid_stream_and_leaves(broker: EmbeddedBroker, tmp_path: 
         "rebalance",
         events_processed=len(events),
         decisions=len(expected),
-        actions_lost=len(result.missing),
-        extra_actions=len(result.extra),
-        distinct_duplicate_decisions=len(result.double_refunds) + len(result.repeats_not_identical),
-        repeats_resent_same_id=result.repeats,
+        **result.figures(),
         seconds=round(time.monotonic() - started, 1),
     )
     assert result.ok, result.explain()
