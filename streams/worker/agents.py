@@ -26,6 +26,9 @@ from streams.worker.runtime import Runtime
 from streams.worker.settle import Batch, Settler, as_current
 
 FENCE_WATCH_SECONDS = 0.25
+# How often the end offsets of the partitions other workers read are fetched: what a partition's clock may pass
+# waits for the next look (streams.worker.decide, `refresh_remote`).
+REMOTE_LOOK_SECONDS = 0.25
 
 
 class OrderLoop:
@@ -117,10 +120,17 @@ def install(rt: Runtime) -> None:
         for tp in app.assignor.assigned_actives():
             if tp.topic == s.topic_ticks:
                 await ticks.send(key=b"tick", value=b"{}", partition=tp.partition)
-        if rt.routing.copies:
-            # Misplaced records are sent on: tell every partition how far ours have been read (streams.worker.decide).
-            await loop.outbox.announce_frontiers(loop.decider.frontiers(time.monotonic()))
+        if rt.routing.reroutes and loop.fence.grouped:
+            # Misplaced records would be sent on: tell every partition how far ours have been read, so that the
+            # other workers' clocks wait for what we have not read yet (streams.worker.decide, `_cap`).
+            decider = loop.decider
+            await loop.outbox.announce_frontiers(decider.frontiers(time.monotonic()), progress=decider.progress())
         export_gauges(rt)
+
+    @app.timer(interval=REMOTE_LOOK_SECONDS)  # type: ignore[untyped-decorator]
+    async def look_at_other_partitions() -> None:
+        """How far each partition's clock may go while other workers have records they have not read."""
+        await loop.decider.refresh_remote()
 
     @app.timer(interval=FENCE_WATCH_SECONDS)  # type: ignore[untyped-decorator]
     async def watch_fence() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from faust.types import TP, EventT
@@ -165,13 +165,10 @@ class Decider:
             # caught up since its assignment may: it is what a restarted worker has not read again yet.
             if source != partition and (routing.copies or not self.rt.partitions[source].caught_up):
                 marks.append(mark)
-        if routing.copies:
-            if self.fence.grouped and mono < routing.copies_since + self.rt.settings.reroute_grace_seconds:
-                # Copies are being sent on here, so other workers' partitions may be sending them too: until they
-                # say how far they have read (or the grace ends), nothing may pass.
-                heard = set(state.frontiers) | set(self.rt.partitions)
-                if any(p not in heard for p in range(self.partitions)):
-                    marks.append(NEVER)
+        if self.fence.grouped:
+            # Other workers' partitions may hold misplaced records they have not even fetched yet: how far the
+            # clock may go was set by the last look at their end offsets against what they said they had read.
+            marks.append(state.remote_cap)
         for mark in marks:
             if mark is not None and (cap is None or mark < cap):
                 cap = mark
@@ -189,6 +186,69 @@ class Decider:
             if mark is None:
                 other.caught_up = True
         return out
+
+    def progress(self) -> dict[int, dict[str, Any]]:
+        """What `frontiers` is made of, per partition of this worker, for the other workers: per input topic the
+        next offset it will read and the event time of the last record it read (`Frontier.bound`)."""
+        out: dict[int, dict[str, Any]] = {}
+        committed = self.rt.app.consumer._committed_offset  # type: ignore[attr-defined]  # noqa: SLF001
+        for source, state in list(self.rt.partitions.items()):
+            read: dict[str, int] = {}
+            times: dict[str, str | None] = {}
+            for topic, p in state.aligner.progress.items():
+                # Nothing read since the assignment: everything before the committed offset was processed.
+                read[topic] = p.last_offset + 1 if p.last_offset >= 0 else committed.get(TP(topic, source)) or 0
+                times[topic] = None if p.last_time is None else p.last_time.isoformat()
+            out[source] = {"read": read, "times": times}
+        return out
+
+    async def refresh_remote(self) -> None:
+        """Set each partition's `remote_cap`: how far its clock may go, as far as the partitions other workers
+        read can tell. Their end offsets are fetched from the broker and set against what those workers last
+        said they had read (`Frontier.bound`); a partition not heard from holds everything for the first
+        `reroute_grace_seconds` of ours. What each of ours had read before the fetch began caps it too: a
+        record read after it may have been produced after records the fetch did not see."""
+        rt = self.rt
+        if not (rt.routing.reroutes and self.fence.grouped):
+            for state in rt.partitions.values():
+                state.remote_cap = None
+            return
+        others = sorted(set(range(self.partitions)) - self._owned())
+        reach: dict[int, tuple[PartitionState, datetime | None]] = {}
+        wall = rt.clock.now() if rt.clock is not None else None
+        for partition, state in list(rt.partitions.items()):
+            high = state.read_high
+            if wall is not None and (high is None or wall > high):
+                high = wall  # live time: the clock is at most the wall's
+            reach[partition] = (state, high)
+        if not others:
+            for state, _ in reach.values():
+                state.remote_cap = None
+            return
+        topics = rt.settings.input_topics
+        try:
+            ends = await rt.app.consumer.highwaters(*(TP(t, s) for t in topics for s in others))
+        except Exception as exc:  # noqa: BLE001 - the broker did not answer: the caps stay where they were
+            rt.log.info("end offsets of other workers' partitions not fetched: %s", exc)
+            return
+        mono = time.monotonic()
+        lateness = timedelta(seconds=rt.settings.allowed_lateness_seconds)
+        grace = rt.settings.reroute_grace_seconds
+        by_source = {s: {t: int(ends[TP(t, s)]) for t in topics if TP(t, s) in ends} for s in others}
+        for partition, (state, high) in reach.items():
+            if rt.partitions.get(partition) is not state:
+                continue  # forgotten meanwhile
+            cap = NEVER if high is None else high
+            for source in others:
+                told = state.frontiers.get(source)
+                if told is None or told.expires <= mono:
+                    if mono < state.born + grace:
+                        cap = NEVER  # not heard from yet: it may be reading misplaced records
+                    continue  # silent longer than the grace: its worker is gone, the clock goes on
+                mark = told.bound(by_source[source], lateness)
+                if mark is not None and mark < cap:
+                    cap = mark
+            state.remote_cap = cap
 
     def _caught_up_topics(self) -> set[str]:
         """Input topics read to their end on every partition of this worker."""

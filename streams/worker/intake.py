@@ -73,6 +73,8 @@ class Intake:
                     batch.acks.append(record)  # a nudge: no time to hand over
                 else:
                     state.pending_ticks.append((at, record))  # acknowledged once the clock reaches it
+                    if state.read_high is None or at > state.read_high:
+                        state.read_high = at
             return
         inbound = await self._decode(record, batch)
         if inbound is LEFT:
@@ -81,7 +83,10 @@ class Intake:
             aligner.saw_offset(topic, msg.offset)
         else:
             assert isinstance(inbound, Inbound)
-            aligner.add(topic, msg.offset, inbound.event.occurred_at, inbound, read_at=time.monotonic())
+            occurred = inbound.event.occurred_at
+            aligner.add(topic, msg.offset, occurred, inbound, read_at=time.monotonic())
+            if state.read_high is None or occurred > state.read_high:
+                state.read_high = occurred
 
     def _notice(self, record: EventT[Any], batch: Batch) -> bool:
         """A copy of a misplaced event announced on its way to this partition: hold the clock for it. The
@@ -91,10 +96,11 @@ class Intake:
             if not isinstance(body, dict):
                 return False
             if isinstance(body.get("frontier"), dict):
-                source = int(body["frontier"]["from"])
-                raw = body["frontier"]["at"]
-                at = NEVER if raw == "never" else None if raw is None else datetime.fromisoformat(raw)
-                self._frontier(record, source, at, batch)
+                told = body["frontier"]
+                source = int(told["from"])
+                read = {str(t): int(o) for t, o in (told.get("read") or {}).items()}
+                times = {str(t): _time(raw) for t, raw in (told.get("times") or {}).items()}
+                self._frontier(record, source, _time(told["at"]), batch, read, times)
                 return True
             if not isinstance(body.get("copy"), dict):
                 return False
@@ -113,7 +119,15 @@ class Intake:
             batch.acks.append(record)
         return True
 
-    def _frontier(self, record: EventT[Any], source: int, at: datetime | None, batch: Batch) -> None:
+    def _frontier(
+        self,
+        record: EventT[Any],
+        source: int,
+        at: datetime | None,
+        batch: Batch,
+        read: dict[str, int],
+        times: dict[str, datetime | None],
+    ) -> None:
         """How far another worker has read `source` for misplaced records: copies from it will be no older.
         The latest notice per source stays unacknowledged (a restarted worker reads it again); the one it
         replaces is acknowledged."""
@@ -125,7 +139,7 @@ class Intake:
         old = frontiers.get(source)
         if old is not None:
             batch.acks.append(old.notice)
-        frontiers[source] = Frontier(at, time.monotonic() + self.grace, record)
+        frontiers[source] = Frontier(at, time.monotonic() + self.grace, record, read, times)
 
     def _tick_request(self, record: EventT[Any], aligner: PartitionAligner[Any]) -> datetime | None:
         """Take a clock tick's time (an end-of-input tick, a simulated store's clock) as the partition's requested
@@ -250,3 +264,8 @@ def _is_copy(headers: Any) -> bool:
         return False
     items = headers.items() if isinstance(headers, dict) else headers
     return any(k == "postsale.rerouted-from" for k, _ in items)
+
+
+def _time(raw: Any) -> datetime | None:
+    """A time in a notice: ISO 8601, "never" (nothing may pass yet) or null (no bound)."""
+    return NEVER if raw == "never" else None if raw is None else datetime.fromisoformat(raw)

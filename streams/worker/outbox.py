@@ -45,13 +45,20 @@ class Outbox:
         sent = await self._produce(self.ticks_topic, b"copy", body, home)
         batch.in_flight.append(sent)
 
-    async def announce_frontiers(self, frontiers: dict[int, datetime | None], batch: Batch | None = None) -> None:
+    async def announce_frontiers(
+        self,
+        frontiers: dict[int, datetime | None],
+        batch: Batch | None = None,
+        progress: dict[int, dict[str, Any]] | None = None,
+    ) -> None:
         """Tell every partition how far each of `frontiers`' partitions has been read for misplaced records
-        (None: caught up, no bound; NEVER: nothing may pass yet). One notice per source and destination."""
+        (None: caught up, no bound; NEVER: nothing may pass yet), with `progress`: per input topic the next
+        offset to read and the last event time read. One notice per source and destination."""
         local = self.rt.partitions  # read by this worker: it knows the frontiers without a notice
+        progress = progress or {}
         for source, at in frontiers.items():
-            raw = None if at is None else "never" if at == NEVER else at.isoformat()
-            body = orjson.dumps({"frontier": {"from": source, "at": raw}})
+            told = {"from": source, "at": _time(at), **progress.get(source, {})}
+            body = orjson.dumps({"frontier": told})
             for destination in range(self.partitions):
                 if destination in local:
                     continue
@@ -127,3 +134,7 @@ def _header_items(headers: Any) -> list[tuple[str, bytes]]:
         return []
     items = headers.items() if isinstance(headers, dict) else headers
     return [(str(k), bytes(v) if v is not None else b"") for k, v in items]
+
+
+def _time(at: datetime | None) -> str | None:
+    return None if at is None else "never" if at == NEVER else at.isoformat()

@@ -10,6 +10,7 @@ orders table, which is as durable as the orders' states themselves.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ import faust
 from models.policy import Policy
 from streams.orders import OpenOrders, Unplaced
 from streams.settings import Settings
-from streams.worker.alignment import CopyHolds, PartitionAligner
+from streams.worker.alignment import NEVER, CopyHolds, PartitionAligner
 from streams.worker.clock import LiveClock
 from streams.worker.metrics import Metrics
 from streams.worker.routing import Routing
@@ -27,12 +28,34 @@ from streams.worker.routing import Routing
 
 @dataclass
 class Frontier:
-    """No copy older than `at` will come from a partition another worker reads (None: no bound), as that
-    worker last said; trusted until `expires` (monotonic seconds)."""
+    """How far another worker has read one of its partitions, as it last said; trusted until `expires`
+    (monotonic seconds). `at`: no copy older than this will come from it by that worker's own account (None:
+    no bound). `read` and `times`: per input topic, the next offset it will read and the event time of the
+    last record it read. Set against the partition's end offsets, these bound what it has not even fetched
+    yet (`Decider.refresh_remote`)."""
 
     at: datetime | None
     expires: float
     notice: Any
+    read: dict[str, int] = field(default_factory=dict)
+    times: dict[str, datetime | None] = field(default_factory=dict)
+
+    def bound(self, ends: dict[str, int], lateness: timedelta) -> datetime | None:
+        """The earliest time a copy from this partition may still carry, given its end offsets `ends` (per
+        topic) fetched after the notice's worker read what it says: its last time on every topic it has not
+        read to that end (NEVER if it has read nothing there, or did not say), and its own `at`."""
+        if not self.read:
+            return self.at  # said how far only (a notice of its first misplaced record: NEVER)
+        marks = [] if self.at is None else [self.at]
+        for topic, end in ends.items():
+            next_offset = self.read.get(topic)
+            if next_offset is not None and next_offset >= end:
+                continue
+            last = self.times.get(topic)
+            if last is None:
+                return NEVER
+            marks.append(last - lateness)
+        return min(marks) if marks else None
 
 
 @dataclass
@@ -54,6 +77,11 @@ class PartitionState:
     # tick's record is what hands the time over to the partition's next owner (decide.Decider.release)
     pending_ticks: list[tuple[datetime, Any]] = field(default_factory=list)
     caught_up: bool = False  # every input topic of it was read to its end once since the assignment
+    born: float = field(default_factory=time.monotonic)  # when this worker took the partition (monotonic seconds)
+    read_high: datetime | None = None  # the latest event or tick time read on it
+    # The latest time the clock may reach for the partitions other workers read: set by each look at their end
+    # offsets (`Decider.refresh_remote`). NEVER until the first look.
+    remote_cap: datetime | None = NEVER
 
 
 @dataclass
