@@ -128,14 +128,19 @@ def test_sigkill_between_call_and_commit_refunds_once(
     assert receiver.keys_for("K1") == [refund.action_id, refund.action_id], second.log_text()[-3000:]
     assert receiver.applied == {refund.action_id: Decimal("25.00"), action("K2").action_id: Decimal("25.00")}
     assert events[f"out-{refund.action_id}"]["caused_by"] == refund.action_id
+    # K2 is on another partition, delivered beside K1: the kill may land between its call and its outcome, and
+    # then it is called again, under the same key, and applied once (above).
+    k2 = action("K2").action_id
+    assert set(receiver.keys_for("K2")) == {k2} and 1 <= len(receiver.keys_for("K2")) <= 2
+    calls = {k: len(receiver.keys_for(k)) for k in ("K1", "K2")}
     # Offsets lost as well (a new group reads every action again): the outcome store keeps the receiver from
-    # being called a third time.
+    # being called again.
     third = start_executor({**env, "POSTSALE_EXECUTOR_GROUP_ID": f"{wire.prefix}-other"}, tmp_path, "ex3")
     try:
-        until(lambda: "already done: not called again" in third.log_text(), 60, "the skip")
+        until(lambda: third.log_text().count("already done: not called again") >= 2, 60, "the skips")
     finally:
         third.stop()
-    assert len(receiver.keys_for("K1")) == 2 and len(receiver.keys_for("K2")) == 1
+    assert {k: len(receiver.keys_for(k)) for k in ("K1", "K2")} == calls
 
 
 def scrape(port: int) -> str:
