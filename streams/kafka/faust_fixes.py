@@ -38,6 +38,7 @@ from typing import Any
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from faust.tables import Table, TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import CONSUMER_FETCHING
@@ -53,6 +54,7 @@ from faust.types import TP, Message
 from streams.kafka.fencing import GroupLease
 
 PINNED_FAUST = "0.15."
+RETRY_SECONDS = 1.0  # between tries at the broker where Faust would otherwise crash the worker
 log = logging.getLogger("postsale.faust_fixes")
 
 
@@ -68,8 +70,8 @@ async def fetched_log_ends(app: Any, starts: Mapping[TP, int], timeout_s: float 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_of(app), enable_auto_commit=False, group_id=None, fetch_max_wait_ms=200, **auth
     )
-    await consumer.start()
     try:
+        await consumer.start()
         tps = {tp: TopicPartition(tp.topic, tp.partition) for tp in starts}
         consumer.assign(list(tps.values()))
         for tp, start in starts.items():
@@ -100,7 +102,16 @@ class FetchCheckedRecovery(Recovery):
     async def _build_highwaters(self, consumer: Any, tps: set[TP], destination: Counter[TP], title: str) -> None:
         await super()._build_highwaters(consumer, tps, destination, title)
         reported = {tp: destination[tp] + 1 for tp in tps}
-        for tp, end in (await fetched_log_ends(self.app, reported)).items():
+        while True:
+            try:
+                fetched = await fetched_log_ends(self.app, reported)
+                break
+            except KafkaError as exc:
+                # The broker cannot be reached (a network cut during the rebalance): recovery cannot go on
+                # without it anyway. Try again rather than crash the worker; a newer rebalance cancels this.
+                self.log.warning("changelog ends not fetched (%s): trying again in %.0f s", exc, RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+        for tp, end in fetched.items():
             if end - 1 > destination[tp]:
                 self.log.info("changelog %s ends at %d, not %d as ListOffsets said", tp, end, reported[tp])
                 destination[tp] = end - 1

@@ -256,9 +256,7 @@ def test_an_endpoint_for_abandoned_returns_alone_is_refused_at_start(broker: Emb
     """Customer money has one way out: an `abandon_return` entry beside `refund` is a mistake said at start-up."""
     wire = new_wire(broker, "exec-abandon-route")
     config = write_config(tmp_path, free_port())
-    config.write_text(
-        config.read_text().replace("  reorder:\n", "  abandon_return: {kind: dry_run}\n  reorder:\n")
-    )
+    config.write_text(config.read_text().replace("  reorder:\n", "  abandon_return: {kind: dry_run}\n  reorder:\n"))
     env = executor_env(wire, config)
     listed = cli(env, "list")
     assert listed.returncode == 2

@@ -138,3 +138,31 @@ def test_the_configured_fetch_wait_reaches_the_kafka_consumer() -> None:
         return int(consumer._fetch_max_wait_ms)
 
     assert run(scenario()) == 40  # Faust alone: 1,500
+
+
+def test_changelog_ends_with_no_broker_answering_fail_as_a_kafka_error() -> None:
+    """What recovery retries on (a network cut during a rebalance) instead of crashing the worker."""
+    import socket
+    from types import SimpleNamespace
+
+    from aiokafka.errors import KafkaError
+    from faust.types import TP
+    from yarl import URL
+
+    from streams.kafka.faust_fixes import fetched_log_ends
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    app = SimpleNamespace(
+        conf=SimpleNamespace(broker=[URL(f"kafka://127.0.0.1:{port}")], broker_credentials=None, ssl_context=None)
+    )
+
+    async def fetch() -> None:
+        await fetched_log_ends(app, {TP("orders-changelog", 0): 0})
+
+    try:
+        asyncio.run(fetch())
+    except KafkaError:
+        return
+    raise AssertionError("a broker that cannot be reached must raise a KafkaError")
