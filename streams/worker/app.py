@@ -21,7 +21,7 @@ from streams.kafka.auth import credentials
 from streams.kafka.faust_fixes import OwnedChangelogTable, PostsaleApp, PostsaleTableManager
 from streams.kafka.partitioning import crc32_partitioner
 from streams.settings import Settings
-from streams.worker import agents, web
+from streams.worker import agents, standing, web
 from streams.worker.clock import LiveClock
 from streams.worker.metrics import Metrics
 from streams.worker.runtime import Runtime
@@ -106,6 +106,7 @@ def build(settings: Settings, policy: Policy, registry: CollectorRegistry | None
     orders = app.Table("orders", default=None, partitions=settings.partitions, key_type=str, value_type=bytes)
     rt = Runtime(settings, policy, app, metrics, clock, topics, orders)
     agents.install(rt)
+    standing.install(rt)
     if settings.web_enabled:
         web.install(rt)
     return rt

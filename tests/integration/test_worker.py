@@ -7,6 +7,8 @@ and reads the `actions` and dead-letter topics back.
 
 from __future__ import annotations
 
+import signal
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -69,10 +71,30 @@ def test_live_worker_decides_as_replay_does_and_deadlines_fire_without_events(
         # No event follows the last one: only the clock (a tick per partition) moves time past the deadlines.
         send_clock(wire, until)
         live = wait_for_actions(wire, expected)
+        standing = _standing(worker)
     finally:
         code = worker.stop()
     assert_same_decisions(live, expected)
     assert code == 0, worker.log_text()[-2000:]
+    # SIGUSR2: where each partition stands, on one line, and the worker goes on (it stopped cleanly above).
+    assert sorted(standing["partitions"], key=int) == [str(p) for p in range(wire.partitions)]
+    for entry in standing["partitions"].values():
+        orders = entry[wire.topics["orders"]]
+        assert "assigned" in orders["consumer"] and orders["end"] is not None
+        assert entry["worker"]["clock"] is not None
+    assert until.isoformat() in {e["worker"]["clock"] for e in standing["partitions"].values()}
+
+
+def _standing(worker: Any) -> dict[str, Any]:
+    """The worker's SIGUSR2 line, parsed."""
+    worker.proc.send_signal(signal.SIGUSR2)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for line in worker.log_text().splitlines():
+            if "partition standing: " in line:
+                return dict(orjson.loads(line.split("partition standing: ", 1)[1]))
+        time.sleep(0.2)
+    raise AssertionError("no 'partition standing' line after SIGUSR2: " + worker.log_text()[-2000:])
 
 
 def test_restarted_worker_keeps_state_and_deadlines(broker: EmbeddedBroker, tmp_path: Path) -> None:
