@@ -10,6 +10,7 @@ prints them at the end of the session (docs/reliability.md).
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 import urllib.request
@@ -223,3 +224,11 @@ def wait_scrape(port: int, timeout: float = 60.0) -> str:
             last = exc
             time.sleep(0.2)
     raise AssertionError(f"no /metrics on port {port} within {timeout} s: {last}")
+
+
+def log_standing(*workers: Any) -> None:
+    """Have each worker log where its partitions stand (SIGUSR2), for a post-mortem from its log."""
+    for w in workers:
+        if w.alive():
+            w.proc.send_signal(signal.SIGUSR2)
+    time.sleep(1.0)  # the effect awaited is a line in each log; nothing asserts on it

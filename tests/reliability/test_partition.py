@@ -30,7 +30,7 @@ from streams.demo.broker import EmbeddedBroker
 from tests.integration.kafka import new_wire, produce_events, send_clock
 from tests.integration.reference import replay_actions
 from tests.reliability.netns import Host, HostNetwork, kill_quietly, start_worker_on
-from tests.reliability.support import Tail, audit, distinct_ids, metric_sum, report, simulated
+from tests.reliability.support import Tail, audit, distinct_ids, log_standing, metric_sum, report, simulated
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -167,6 +167,7 @@ def test_a_worker_cut_off_from_the_network_decides_nothing_twice_and_loses_nothi
             metrics = _scrape(h1)
             for host, name in ((h1, "w1"), (h2, "w2")):  # for a post-mortem: held events, lag, clocks
                 (tmp_path / f"{name}.metrics").write_text(_scrape(host))
+            log_standing(w1, w2)
         finally:
             code_1, code_2 = w1.stop(), w2.stop()
             kill_quietly(w1)

@@ -15,7 +15,7 @@ import pytest
 from streams.demo.broker import EmbeddedBroker
 from tests.integration.kafka import new_wire, produce_events, send_clock, start_worker
 from tests.integration.reference import replay_actions
-from tests.reliability.support import Tail, audit, distinct_ids, report, simulated
+from tests.reliability.support import Tail, audit, distinct_ids, log_standing, report, simulated
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -51,6 +51,7 @@ def test_workers_recover_on_their_own_after_the_broker_froze(own_broker: Embedde
         send_clock(wire, until)
         records = tail.wait(lambda rs: distinct_ids(rs) >= len(expected), timeout=150, quiet=3.0)
         alive = a.alive() and b.alive()
+        log_standing(a, b)
     finally:
         code_a, code_b = a.stop(), b.stop()
         tail.close()
