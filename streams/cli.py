@@ -276,6 +276,10 @@ def policy_check(path: Annotated[Path, typer.Argument(help="Policy YAML file.")]
     Console().print(table)
 
 
+def _stopped_before_start(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 @app.command()
 def worker(
     broker: Annotated[
@@ -290,6 +294,11 @@ def worker(
     without_web: Annotated[bool, typer.Option("--without-web", help="No web server.")] = False,
 ) -> None:
     """Run a worker against the configured Kafka cluster (settings from POSTSALE_* and these flags)."""
+    import signal
+
+    # Stopped before anything has started (settings, policy, the broker probe): nothing to stop, exit 0. From
+    # the app's start on, streams.worker.run keeps the signal for the worker's graceful stop.
+    signal.signal(signal.SIGTERM, _stopped_before_start)
     from streams.settings import SettingsError, load_settings
     from streams.worker.run import run_worker
 

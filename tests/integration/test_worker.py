@@ -269,3 +269,14 @@ def test_explain_asks_the_live_worker_why(broker: EmbeddedBroker, tmp_path: Path
     mine = {aid for aid, a in expected.items() if a["order_id"] == refunded["order_id"]}
     assert set(decided) == mine, "the order view lists every decision of the order, and only those"
     assert denied.returncode == 1 and "401" in denied.stderr
+
+
+@pytest.mark.parametrize("after", [0.7, 1.5, 2.5, 4.0])
+def test_a_worker_stopped_while_it_starts_exits_cleanly(broker: EmbeddedBroker, tmp_path: Path, after: float) -> None:
+    """A pod replaced during a rollout gets SIGTERM at any moment of its start: exit code 0, no traceback."""
+    wire = new_wire(broker, f"stop-early-{int(after * 10)}")
+    worker = start_worker(wire, tmp_path)
+    time.sleep(after)  # the moment of the stop is what is varied: importing, probing, starting the app
+    code = worker.stop(timeout=60)
+    assert code == 0, worker.log_text()[-3000:]
+    assert "Traceback" not in worker.log_text(), worker.log_text()[-3000:]

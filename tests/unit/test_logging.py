@@ -51,7 +51,7 @@ def run_worker_logging(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> 
                 logging.getLogger("postsale.worker").exception("send failed")
 
     monkeypatch.setattr(run, "build", lambda settings, policy: SimpleNamespace(app=None))
-    monkeypatch.setattr(run, "Worker", FakeWorker)
+    monkeypatch.setattr(run, "StartingWorker", FakeWorker)
     run.run_worker(settings, policy=None)  # type: ignore[arg-type]
     return stderr.getvalue()
 
