@@ -9,6 +9,7 @@ decision: a worker decides only for partitions it provably still owns (`streams.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -156,7 +157,8 @@ class Decider:
                 return NEVER
             state.ticks_read = True
         cap = state.holds.cap()
-        marks = [f.at for f in self._remote_frontiers(state, batch, mono)]
+        # Notices with offsets are weighed against the end offsets by `refresh_remote` (`remote_cap` below).
+        marks = [f.at for f in self._remote_frontiers(state, batch, mono) if not f.read]
         routing = self.rt.routing
         marks += [w.at for w in routing.waiting]  # copies not sent yet: their home is any partition
         local = self.frontiers(mono)
@@ -227,7 +229,10 @@ class Decider:
             return
         topics = rt.settings.input_topics
         try:
-            ends = await rt.app.consumer.highwaters(*(TP(t, s) for t in topics for s in others))
+            # Bounded: the consumer's thread runs one call at a time, and one waiting on a broker that does not
+            # answer would keep every cap where it was for as long.
+            looked = rt.app.consumer.highwaters(*(TP(t, s) for t in topics for s in others))
+            ends = await asyncio.wait_for(looked, timeout=rt.settings.reroute_grace_seconds)
         except Exception as exc:  # noqa: BLE001 - the broker did not answer: the caps stay where they were
             rt.log.info("end offsets of other workers' partitions not fetched: %s", exc)
             return

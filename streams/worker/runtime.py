@@ -43,10 +43,14 @@ class Frontier:
     def bound(self, ends: dict[str, int], lateness: timedelta) -> datetime | None:
         """The earliest time a copy from this partition may still carry, given its end offsets `ends` (per
         topic) fetched after the notice's worker read what it says: its last time on every topic it has not
-        read to that end (NEVER if it has read nothing there, or did not say), and its own `at`."""
+        read to that end (NEVER if it has read nothing there, or did not say).
+
+        Its own `at` is not needed then, and not trusted: it counts a topic its worker has not fetched yet as
+        behind even when there is nothing to fetch, and a partition of another worker would then hold this
+        one's clock for nothing."""
         if not self.read:
             return self.at  # said how far only (a notice of its first misplaced record: NEVER)
-        marks = [] if self.at is None else [self.at]
+        marks: list[datetime] = []
         for topic, end in ends.items():
             next_offset = self.read.get(topic)
             if next_offset is not None and next_offset >= end:
