@@ -146,8 +146,9 @@ def install(rt: Runtime) -> None:
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(_app: Any, assigned: set[TP], **_: Any) -> None:
         rt.left_unacked.clear()  # the seek that ends this rebalance reads them again, as new records
-        for tp in assigned:
-            if tp.topic in s.input_topics:
-                rt.forget(tp.partition)
+        # Every partition state goes: those assigned are rebuilt from the table, and one made meanwhile for a
+        # partition that is not ours (a record or a timer during the rebalance) must not outlive it.
+        for partition in set(rt.partitions) | {tp.partition for tp in assigned if tp.topic in s.input_topics}:
+            rt.forget(partition)
 
     rt.order_agent = orders  # type: ignore[attr-defined]

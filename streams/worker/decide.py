@@ -180,10 +180,9 @@ class Decider:
         """How far each partition of this worker has been read: copies it sends on from now will be no older
         (its alignment watermark, which assumes each topic's records come in event-time order). None: no
         bound (caught up)."""
-        for source in self._owned():
-            self.rt.partition(source)  # owned, nothing read yet: it holds back as far as it is behind
         out: dict[int, datetime | None] = {}
-        for source, other in list(self.rt.partitions.items()):
+        for source in self._owned():
+            other = self.rt.partition(source)  # owned, nothing read yet: it holds back as far as it is behind
             mark = out[source] = other.aligner.watermark(self._lagging(source, measure=False), mono)
             if mark is None:
                 other.caught_up = True
@@ -194,7 +193,10 @@ class Decider:
         next offset it will read and the event time of the last record it read (`Frontier.bound`)."""
         out: dict[int, dict[str, Any]] = {}
         committed = self.rt.app.consumer._committed_offset  # type: ignore[attr-defined]  # noqa: SLF001
+        owned = self._owned()
         for source, state in list(self.rt.partitions.items()):
+            if source not in owned:
+                continue  # taken away by a rebalance under way: its next owner speaks for it
             read: dict[str, int] = {}
             times: dict[str, str | None] = {}
             for topic, p in state.aligner.progress.items():
@@ -257,7 +259,7 @@ class Decider:
 
     def _caught_up_topics(self) -> set[str]:
         """Input topics read to their end on every partition of this worker."""
-        lagging = {p: self._lagging(p, measure=False) for p in self.rt.partitions}
+        lagging = {p: self._lagging(p, measure=False) for p in self.rt.partitions if p in self._owned()}
         return {
             topic
             for topic in self.rt.settings.input_topics
@@ -268,12 +270,7 @@ class Decider:
 
     def _owned(self) -> set[int]:
         """The input partitions this worker is assigned (none outside a consumer group)."""
-        try:
-            actives = self.rt.app.assignor.assigned_actives()
-        except Exception:  # noqa: BLE001 - no assignment yet
-            return set()
-        topics = set(self.rt.settings.input_topics)
-        return {tp.partition for tp in actives if tp.topic in topics}
+        return self.rt.owned()
 
     def _remote_frontiers(self, state: PartitionState, batch: Batch, mono: float) -> list[Frontier]:
         """The other workers' frontiers this partition was told of, still fresh; stale ones (their worker

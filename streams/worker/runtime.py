@@ -120,13 +120,21 @@ class Runtime:
             state = self.partitions[partition] = PartitionState(aligner)
         return state
 
+    def owned(self) -> set[int]:
+        """The input partitions this worker's consumer is assigned now (none outside a consumer group, or while
+        a rebalance has taken them away). The consumer's own assignment, not the assignor's: during a rebalance
+        the assignor still lists partitions already revoked, and a partition state made for one of them then
+        outlived the rebalance and held every clock of the worker for good (nothing read, never caught up)."""
+        try:
+            assigned = self.app.consumer.assignment()
+        except Exception:  # noqa: BLE001 - not started yet
+            return set()
+        topics = self.settings.input_topics
+        return {tp.partition for tp in assigned if tp.topic in topics}
+
     def owns(self, partition: int) -> bool:
         """Whether this worker is assigned the input partition (False outside a consumer group)."""
-        try:
-            actives = self.app.assignor.assigned_actives()
-        except Exception:  # noqa: BLE001 - no assignment yet
-            return False
-        return any(tp.partition == partition and tp.topic in self.settings.input_topics for tp in actives)
+        return partition in self.owned()
 
     def forget(self, partition: int) -> None:
         """Drop what this worker derived for a partition; its next owner (maybe us again) rebuilds it."""
