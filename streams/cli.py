@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+import streams
 from models.policy import Policy
 from models.policy_file import PolicyError, load_policy
 from streams.commandline import PlainGroup, plain_help
@@ -276,10 +277,6 @@ def policy_check(path: Annotated[Path, typer.Argument(help="Policy YAML file.")]
     Console().print(table)
 
 
-def _stopped_before_start(_signum: int, _frame: object) -> None:
-    raise SystemExit(0)
-
-
 @app.command()
 def worker(
     broker: Annotated[
@@ -296,9 +293,10 @@ def worker(
     """Run a worker against the configured Kafka cluster (settings from POSTSALE_* and these flags)."""
     import signal
 
-    # Stopped before anything has started (settings, policy, the broker probe): nothing to stop, exit 0. From
-    # the app's start on, streams.worker.run keeps the signal for the worker's graceful stop.
-    signal.signal(signal.SIGTERM, _stopped_before_start)
+    # Stopped before anything has started (settings, policy, the broker probe): nothing to stop, exit 0 (set
+    # already in `streams/__init__.py` when `worker` is the first argument). From the app's start on,
+    # streams.worker.run keeps the signal for the worker's graceful stop.
+    signal.signal(signal.SIGTERM, streams.stopped_before_start)
     from streams.settings import SettingsError, load_settings
     from streams.worker.run import run_worker
 
