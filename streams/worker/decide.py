@@ -259,7 +259,8 @@ class Decider:
 
     def _caught_up_topics(self) -> set[str]:
         """Input topics read to their end on every partition of this worker."""
-        lagging = {p: self._lagging(p, measure=False) for p in self.rt.partitions if p in self._owned()}
+        owned = self._owned()
+        lagging = {p: self._lagging(p, measure=False) for p in self.rt.partitions if p in owned}
         return {
             topic
             for topic in self.rt.settings.input_topics

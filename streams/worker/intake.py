@@ -246,7 +246,6 @@ class Intake:
         if self.rt.routing.copies:
             return
         self.rt.routing.copies = True
-        self.rt.routing.copies_since = time.monotonic()
         self.rt.log.warning("partitioner: misplaced records are being sent on; partition clocks now wait for copies")
         await self.outbox.announce_frontiers({p: NEVER for p in self.rt.partitions}, batch)
 

@@ -77,7 +77,6 @@ class Routing:
         self.doubted = 0  # records where the other partitioner puts their key, before any confirmation
         self.dead_letters = settings.misrouted == "dead_letter"
         self.copies = False  # a misplaced record was read: any partition may be sending copies on
-        self.copies_since = 0.0  # monotonic seconds when that was first seen
         self._said: dict[str, str] = {}
 
     @property
