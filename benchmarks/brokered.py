@@ -300,10 +300,15 @@ def worker(
     timeout: float,
     on_ready: Hook | None = None,
     on_done: Hook | None = None,
+    **extra_env: str,
 ) -> dict[str, Any]:
     wire = new_wire(broker, f"w{workers}", partitions)
     return _with_workers(
-        wire, tmp, workers, lambda procs: _worker_run(wire, stream, expected, procs, timeout, on_ready, on_done)
+        wire,
+        tmp,
+        workers,
+        lambda procs: _worker_run(wire, stream, expected, procs, timeout, on_ready, on_done),
+        **extra_env,
     )
 
 

@@ -101,6 +101,20 @@ class Settings(BaseSettings):
         description="Most records decided before their effects are settled together (sent, acknowledged by the "
         "broker, stored); a batch also ends whenever no record is waiting.",
     )
+    delivery: Literal["batch", "stream"] = Field(
+        default="batch",
+        description="How fetched records reach the rules: `batch` hands each fetch over in one call (the fast "
+        "path); `stream` one record at a time through a Faust agent's stream (Faust's own path, several times the "
+        "CPU per record). Both decide, store and commit the same way.",
+    )
+    orders_kept_in_memory: int = Field(
+        default=50_000,
+        ge=0,
+        le=10_000_000,
+        description="Orders whose decoded state the worker keeps in memory between batches, across its partitions "
+        "(the most recently stored; 0: none). An order's next event then skips the table read and the state's "
+        "decoding. Each costs a few KiB of memory; what is kept is always what the table holds.",
+    )
     producer_linger_ms: float = Field(
         default=5.0,
         ge=0,

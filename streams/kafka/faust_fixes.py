@@ -11,6 +11,10 @@
 7. A fetch wait hard-coded to 1.5 s (`PromptFetchThread`).
 8. Records counted as processed because they were fetched and never delivered, and a partition's last records
    fetched and never delivered (`HeldHeadConsumer._drain_messages`, `_jumped`, `_rewind_undelivered`).
+9. About 170 Python calls per record between the fetch and the agent (the round-robin scheduler, the
+   conductor's flow control, decode and queue, the stream iterator's loop pass and bookkeeping): the topics an
+   app names in `deliver_batch` are handed over one fetch at a time instead (`HeldHeadConsumer._drain_batches`,
+   `Delivered`).
 
 Table recovery trusts the broker's ListOffsets(LATEST) answer as the end of a
 changelog. Some Kafka-protocol brokers answer "base offset of the last record
@@ -387,6 +391,108 @@ class HeldHeadConsumer(AiokafkaConsumer):
         return super()._new_offset(tp)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - the consumer's own loop
+        if getattr(self.app, "deliver_batch", None) is not None:
+            await self._drain_batches(fetcher)
+        else:
+            await self._drain_one_by_one(fetcher)
+
+    async def _drain_batches(self, fetcher: Any) -> None:  # pragma: no cover - the consumer's own loop
+        """The loop of `_drain_one_by_one` with the app's batch topics handed over a whole fetch at a time.
+
+        Each fetch (`_wait_next_records`: every record the client had for the active partitions) is split: records
+        of the topics in `app.deliver_batch.topics` become `Delivered` records, checked exactly as one by one (the
+        generation, the offset due, gaps), and are handed to `app.deliver_batch` in one call, which decides,
+        settles and acknowledges them; records of every other topic (changelogs for recovery and standbys) take
+        Faust's own path, one by one, first. A delivered record is unacknowledged (`_unacked_messages`) until the
+        app acknowledges it (`Delivered.ack`), so a commit never passes a record still held."""
+        deliver = self.app.deliver_batch  # type: ignore[attr-defined]
+        batch_topics = deliver.topics
+        callback = self.callback
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        read_offsets = self._read_offset
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        suspended = self.suspend_flow.wait
+        wait_first = self.wait_first
+        app = self.app
+        monitor = app.monitor
+        targets = self._seek_targets
+        unacked = self._unacked_messages
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                records, active = await self._wait_next_records(1.0)
+                await self.sleep(0)
+                if records is None or self.should_stop:
+                    unset_flag(CONSUMER_FETCHING)
+                    continue
+                if not self.flow_active:
+                    try:  # as Faust's `getmany` does when the flow stopped while it fetched
+                        await self.perform_seek()
+                    except Exception as exc:  # noqa: BLE001 - Faust's own handling: logged, fetched again
+                        self.log.warning(f"exception performing seek when flow not active {exc}")
+                    unset_flag(CONSUMER_FETCHING)
+                    continue
+                generation = app.consumer_generation_id
+                reread: set[TP] = set()
+                handed: list[tuple[TP, list[Delivered]]] = []
+                for tp, fetched in records.items():
+                    if not (active is None or tp in active or tp in self._buffered_partitions):
+                        continue
+                    monitor.track_tp_end_offset(tp, self.highwater(tp))
+                    batched = tp.topic in batch_topics
+                    taken: list[Delivered] = []
+                    for record in fetched:
+                        if generation != app.consumer_generation_id or not self.flow_active:
+                            break  # fetched before a rebalance: its seek reads it again
+                        offset = record.offset
+                        r_offset = read_offsets.get(tp)
+                        if r_offset is not None and offset < r_offset:
+                            continue
+                        sought = targets.pop(tp, None) if targets else None
+                        due = sought if sought is not None else (r_offset + 1 if r_offset is not None else None)
+                        if due is not None and offset > due and acks_enabled_for(tp.topic):
+                            if await self._jumped(tp, due, offset):
+                                reread.add(tp)
+                                break
+                            await self._add_gap(tp, due, offset - 1)
+                        message = self._to_message(tp, record)
+                        if batched:
+                            unacked.add(message)
+                            taken.append(Delivered(message, self))
+                        else:
+                            await deliver_eagerly(callback(message), suspended, wait_first)
+                        read_offsets[tp] = offset
+                    if taken:
+                        handed.append((tp, taken))
+                if handed and generation == app.consumer_generation_id:
+                    await deliver(handed)
+                if commit_every is not None and self._n_acked >= commit_every:
+                    self._n_acked = 0
+                    await self.commit()
+                if generation == app.consumer_generation_id and self.flow_active:
+                    await self._rewind_undelivered(reread)
+                unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
+
+    async def _drain_one_by_one(self, fetcher: Any) -> None:  # pragma: no cover - the consumer's own loop
         """Faust 0.15.3's `Consumer._drain_messages`, with each message delivered by `deliver_eagerly` instead of
         `wait_first(callback(message), suspend_flow.wait())`, and two guards (`_jumped`, and a record fetched
         before a rebalance is not delivered after it); everything else as it is there (commits every
@@ -548,6 +654,25 @@ class HeldHeadConsumer(AiokafkaConsumer):
                 self._read_offset.pop(tp, None)
         self.__dict__["_from_start"] = set(never)
         return committed
+
+
+class Delivered:
+    """A record handed over in a batch: what the app reads of a Faust event (`message`, `key`, `value`, `headers`,
+    `ack()`), without the event, its codecs and its reference counting. It can be made Faust's current event
+    (a weak reference to it), so that table writes go to its partition."""
+
+    __slots__ = ("message", "key", "value", "headers", "_consumer", "__weakref__")
+
+    def __init__(self, message: Message, consumer: Any) -> None:
+        self.message = message
+        self.key = message.key
+        self.value = message.value
+        self.headers = message.headers
+        self._consumer = consumer
+
+    def ack(self) -> bool:
+        """Processed: the offset may be committed once every offset before it is."""
+        return bool(self._consumer.ack(self.message))
 
 
 async def deliver_eagerly(delivery: Awaitable[Any], interrupt: Callable[[], Awaitable[Any]], wait_first: Any) -> None:

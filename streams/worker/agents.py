@@ -1,10 +1,12 @@
 """The order agent: one loop, intake → align and decide → settle, over the input and tick topics.
 
-Each record fetched for the agent is taken into the current batch (`intake`: decoded, dead-lettered,
-rerouted, or held for alignment). When nothing more is waiting in the agent's queue, or the batch is full,
-each partition the batch touched releases what is aligned and fires what is due (`decide`), and the batch
-settles (`settle`): the broker acknowledges every action, then the states are stored, then the records are
-acknowledged. A worker that keeps up therefore adds no batching delay.
+Records reach the loop one fetch at a time (`BatchDelivery`: the consumer hands over everything it fetched for
+the input and tick topics in one call, `streams/kafka/faust_fixes.py`), or with `delivery: stream` one by one
+through a Faust agent's stream. Each record is taken into the current batch (`intake`: decoded, dead-lettered,
+rerouted, or held for alignment). When the fetch is taken (or nothing more is waiting in the agent's queue), or
+the batch is full, each partition the batch touched releases what is aligned and fires what is due (`decide`),
+and the batch settles (`settle`): the broker acknowledges every action, then the states are stored, then the
+records are acknowledged. A worker that keeps up therefore adds no batching delay.
 
 A timer sends a tick to each owned partition so that time reaches the agent as a message (a table can only
 be written inside stream iteration); partitions assigned or revoked are forgotten (`Runtime.forget`).
@@ -40,7 +42,16 @@ class OrderLoop:
         outbox = self.outbox = Outbox(rt)
         self.intake = Intake(rt, outbox)
         self.decider = Decider(rt, outbox, self.fence)
-        self.settler = Settler(rt.orders, rt.metrics, self.fence, outbox.remember_dead_letters, rt.known_stores)
+        s = rt.settings
+        self.settler = Settler(
+            rt.orders,
+            rt.metrics,
+            self.fence,
+            outbox.remember_dead_letters,
+            rt.known_stores,
+            kept=lambda partition: state.kept if (state := rt.partitions.get(partition)) is not None else None,
+            keep_per_partition=s.orders_kept_in_memory // max(1, s.partitions),
+        )
         self.batch: Batch | None = None  # taken in, not yet settled
         self.batch_max = rt.settings.batch_max_records
 
@@ -99,6 +110,30 @@ class OrderLoop:
             self.rt.forget(partition)
 
 
+class BatchDelivery:
+    """What the consumer calls with each fetch of the input and tick topics (`app.deliver_batch`): every record is
+    taken, then the batch is decided and settled before the next fetch is handed over. Records fetched before a
+    rebalance never get here (the consumer checks the generation); those of a batch the rebalance overtakes stay
+    unacknowledged (`OrderLoop.drop`)."""
+
+    def __init__(self, loop: OrderLoop, topics: frozenset[str]) -> None:
+        self.loop = loop
+        self.topics = topics
+
+    async def __call__(self, fetched: list[tuple[TP, list[Any]]]) -> None:
+        loop = self.loop
+        take = loop.take
+        for _tp, records in fetched:
+            # A record of the partition is the current event while its records are taken, as in a stream: what is
+            # read from the table meanwhile is read in that partition.
+            with as_current(records[0]):
+                for record in records:
+                    await take(record)
+                    if loop.full():
+                        await loop.flush()
+        await loop.flush()
+
+
 def install(rt: Runtime) -> None:
     s = rt.settings
     app = rt.app
@@ -152,3 +187,7 @@ def install(rt: Runtime) -> None:
             rt.forget(partition)
 
     rt.order_agent = orders  # type: ignore[attr-defined]
+    if s.delivery == "batch":
+        # The agent stays (Faust subscribes to its topics and assigns their partitions), but the consumer hands
+        # its records over a fetch at a time: none reaches the agent's stream.
+        app.deliver_batch = BatchDelivery(loop, frozenset((*s.input_topics, s.topic_ticks)))  # type: ignore[attr-defined]

@@ -293,10 +293,15 @@ class Decider:
             clock.isoformat(),
         )
 
-    def _state(self, order_id: str, batch: Batch) -> OrderState | None:
-        """The order's state as this batch has decided it so far, else as stored."""
+    def _state(self, partition: int, order_id: str, batch: Batch) -> OrderState | None:
+        """The order's state as this batch has decided it so far, else as stored (kept in memory, or read)."""
         if order_id in batch.working:
             return batch.working[order_id]
+        kept = self.rt.partition(partition).kept.get(order_id)
+        if kept is not None:
+            batch.working[order_id] = kept
+            batch.in_table.add(order_id)
+            return kept  # type: ignore[no-any-return]
         raw = self.rt.orders.get(order_id)
         state = decode_state(raw) if raw is not None else None
         batch.working[order_id] = state
@@ -310,7 +315,7 @@ class Decider:
         # The notices of a copy are acknowledged with it, however it ends (decided, repeated, dead-lettered).
         inbound.settled = True
         batch.acks.extend(inbound.also_ack)
-        state = self._state(event.order_id, batch)
+        state = self._state(partition, event.order_id, batch)
         intake = self.rt.policy.intake
         if refusal(event.occurred_at, state.placed_at if state is not None else None, None, intake) is not None:
             hours = intake.before_placement_tolerance_hours
@@ -348,7 +353,7 @@ class Decider:
         books = self.rt.partition(partition).books
         for order_id in list(books.index.pop_due(now)):
             await self.fence.hold(batch.ticket)
-            state = self._state(order_id, batch)
+            state = self._state(partition, order_id, batch)
             if state is None:
                 continue
             try:

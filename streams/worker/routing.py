@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from streams.kafka.partitioning import HOME, Evidence, Partitioner, Placement, placement
+from streams.kafka.partitioning import Evidence, Partitioner, Placement, crc32_partition_for, partition_for
 from streams.settings import Settings
 from streams.worker.metrics import PARTITIONER_VERDICTS, Metrics
 
 LIBRDKAFKA = "crc32, librdkafka's default consistent_random"
+# Keys whose homes are remembered: an order's events come several times, and murmur2 is pure Python (a tenth
+# of a worker's own CPU per event when computed for every record). Emptied when full.
+HOMES_KEPT = 1 << 17
 WAITING_MAX = 50  # times partitioner_evidence_records: records kept waiting at most (memory), then refused
 NAMES = {"murmur2": "murmur2, the Java client's and aiokafka's", "crc32": LIBRDKAFKA}
 
@@ -78,6 +81,8 @@ class Routing:
         self.dead_letters = settings.misrouted == "dead_letter"
         self.copies = False  # a misplaced record was read: any partition may be sending copies on
         self._said: dict[str, str] = {}
+        self._homes: dict[bytes, tuple[int, int]] = {}  # key -> (murmur2's partition, crc32's)
+        self._evidence_counters: dict[tuple[str, Placement], Any] = {}
 
     @property
     def deciding(self) -> bool:
@@ -90,13 +95,37 @@ class Routing:
 
     def home(self, key: bytes) -> int | None:
         """The key's home partition; None while `auto` has not settled."""
-        return HOME[self.chosen](key, self.partitions) if self.chosen is not None else None
+        if self.chosen is None:
+            return None
+        by_murmur2, by_crc32 = self.homes(key)
+        return by_murmur2 if self.chosen == "murmur2" else by_crc32
+
+    def homes(self, key: bytes) -> tuple[int, int]:
+        """Where murmur2 and crc32 put `key`."""
+        homes = self._homes.get(key)
+        if homes is None:
+            if len(self._homes) >= HOMES_KEPT:
+                self._homes.clear()
+            homes = self._homes[key] = (partition_for(key, self.partitions), crc32_partition_for(key, self.partitions))
+        return homes
+
+    def placement(self, key: bytes, partition: int) -> Placement:
+        """Which partitioner could have put `key` on `partition` (`streams.kafka.partitioning.placement`)."""
+        by_murmur2, by_crc32 = self.homes(key)
+        if by_murmur2 == partition:
+            return "both" if by_crc32 == partition else "murmur2"
+        return "crc32" if by_crc32 == partition else "neither"
 
     def route(self, topic: str, key: bytes, partition: int) -> Route:
         """Count where the record landed, then say what to do with it."""
-        where = placement(key, partition, self.partitions)
+        where = self.placement(key, partition)
         self.evidence.add(topic, where)
-        self.metrics.partitioner_evidence.labels(topic=topic, placement=where).inc()
+        counter = self._evidence_counters.get((topic, where))
+        if counter is None:
+            counter = self._evidence_counters[topic, where] = self.metrics.partitioner_evidence.labels(
+                topic=topic, placement=where
+            )
+        counter.inc()
         self._report(topic)
         if self.refusal is not None:
             return Route("refuse", partition)
@@ -106,7 +135,7 @@ class Routing:
             return self._auto(topic, where, partition)
         chosen = self.chosen
         assert chosen is not None
-        home = HOME[chosen](key, self.partitions)
+        home = self.homes(key)[0 if chosen == "murmur2" else 1]
         if where == chosen:
             self.confirm(topic, "a record is where it puts its key")
             return Route("here", partition)

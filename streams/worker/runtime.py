@@ -86,6 +86,8 @@ class PartitionState:
     # The latest time the clock may reach for the partitions other workers read: set by each look at their end
     # offsets (`Decider.refresh_remote`). NEVER until the first look.
     remote_cap: datetime | None = NEVER
+    # order id -> its state as last stored in the table, decoded (the most recent ones; `Settler.store`)
+    kept: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

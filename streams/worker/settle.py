@@ -80,13 +80,24 @@ class Settler:
     """Settles a decided batch: wait for the broker, pass the fence, store the states, count, acknowledge."""
 
     def __init__(
-        self, orders: Any, metrics: Any, fence: Fence, on_stored: Callable[[Batch], None], known_stores: set[str]
+        self,
+        orders: Any,
+        metrics: Any,
+        fence: Fence,
+        on_stored: Callable[[Batch], None],
+        known_stores: set[str],
+        kept: Callable[[int], dict[str, Any] | None] = lambda _partition: None,
+        keep_per_partition: int = 0,
     ) -> None:
         self.orders = orders  # the Faust table of order states
         self.metrics = metrics
         self.fence = fence
         self.on_stored = on_stored  # the dead letters of a stored batch are remembered (streams.worker.outbox)
         self.known_stores = known_stores
+        self._children: dict[tuple[Any, ...], Any] = {}
+        # partition -> its orders' states kept in memory as stored (None: the partition is not ours any more)
+        self.kept = kept
+        self.keep_per_partition = keep_per_partition
 
     async def confirm(self, batch: Batch) -> None:
         """Wait until the broker has every send of the batch, then pass the fence again: states are stored only by
@@ -102,17 +113,26 @@ class Settler:
         """Write each changed order once, under one of its partition's records, then acknowledge the records.
         No await in here: nothing can come between the confirmation and the last acknowledgement."""
         orders = self.orders
+        most = self.keep_per_partition
         for partition, states in batch.changed.items():
+            kept = self.kept(partition) if most else None
             with as_current(batch.writer[partition]):
                 for order_id, state in states.items():
                     if state is not None:
                         orders[order_id] = encode_state(state)
                     elif order_id in batch.in_table:
                         orders.pop(order_id, None)
+                    if kept is not None:
+                        # The most recently stored last: when full, the one stored longest ago goes.
+                        kept.pop(order_id, None)
+                        if state is not None:
+                            kept[order_id] = state
+                            if len(kept) > most:
+                                del kept[next(iter(kept))]
         self._count(batch.actions)
         self.on_stored(batch)
         for (topic, type_), n in batch.consumed.items():
-            self.metrics.events_consumed.labels(topic=topic, type=type_).inc(n)
+            self._child(self.metrics.events_consumed, topic=topic, type=type_).inc(n)
         for record in batch.acks:
             record.ack()
         done = time.perf_counter()
@@ -120,14 +140,24 @@ class Settler:
             self.metrics.processing_latency.observe(done - received)
 
     def _count(self, actions: Sequence[Action]) -> None:
+        if not actions:
+            return
         m = self.metrics
+        child = self._child
         for (type_, rule), n in Counter((a.type, a.rule) for a in actions).items():
-            m.actions_emitted.labels(type=type_, rule=rule).inc(n)
+            child(m.actions_emitted, type=type_, rule=rule).inc(n)
         for a in actions:
             if a.type in CUSTOMER_MONEY and a.party is not None:
                 store = m.store_label(a.store_id, self.known_stores) or "other"
-                m.refunds.labels(party=a.party, currency=a.currency or "none", store=store).inc()
+                currency = a.currency or "none"
+                child(m.refunds, party=a.party, currency=currency, store=store).inc()
                 if a.amount is not None:
-                    m.refund_amount.labels(party=a.party, currency=a.currency or "none", store=store).inc(
-                        float(a.amount)
-                    )
+                    child(m.refund_amount, party=a.party, currency=currency, store=store).inc(float(a.amount))
+
+    def _child(self, metric: Any, **labels: str) -> Any:
+        """`metric.labels(**labels)`, remembered: prometheus_client's lookup costs more than the count itself."""
+        key = (id(metric), *labels.values())
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(**labels)
+        return found

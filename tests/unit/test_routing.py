@@ -170,3 +170,25 @@ def test_a_revoked_partition_forgets_its_waiting_records() -> None:
     r.waiting += [Waiting(1, "a", 2), Waiting(3, "b", 2)]
     r.forget(1)
     assert [w.record for w in r.waiting] == ["b"]
+
+
+def test_the_remembered_homes_place_every_key_as_the_partitioners_do() -> None:
+    """The worker remembers each key's two homes (murmur2 is slow in Python); what it says must be what the
+    partitioners say, for keys seen once and again, on every partition, also after the memory was emptied."""
+    from streams.kafka.partitioning import placement
+    from streams.worker import routing as routing_module
+
+    r, _ = routing(partitioner="murmur2")
+    kept = routing_module.HOMES_KEPT
+    routing_module.HOMES_KEPT = 64  # emptied many times over below
+    try:
+        for i in range(2_000):
+            key = f"O-{i % 300}-{i % 7}".encode()
+            for partition in range(N):
+                assert r.placement(key, partition) == placement(key, partition, N)
+            assert r.home(key) == partition_for(key, N)
+    finally:
+        routing_module.HOMES_KEPT = kept
+    c, _ = routing(partitioner="crc32")
+    for key in APART + BOTH:
+        assert c.home(key) == crc32_partition_for(key, N)
