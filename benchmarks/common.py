@@ -75,7 +75,6 @@ def reference_actions(events: Sequence[dict[str, Any]], until: datetime) -> dict
 # --- topics and brokers ----------------------------------------------------------------------------------------
 
 
-
 def new_wire(broker: EmbeddedBroker, name: str, partitions: int) -> Wire:
     return _new_wire(broker, name, partitions, "b")
 

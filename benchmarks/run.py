@@ -118,6 +118,12 @@ def one_run(
     with EmbeddedBroker() as broker:
         out["worker"] = brokered.worker(broker, stream, expected, tmp, 1, args.partitions, timeout)
         say(f"run {r}: postsale worker {out['worker']['events_per_s']:,.0f} events/s")
+    # 3b: the same worker with Faust's own per-record delivery: what the batch hand-over changes
+    with EmbeddedBroker() as broker:
+        out["worker_stream"] = brokered.worker(
+            broker, stream, expected, tmp, 1, args.partitions, timeout, POSTSALE_DELIVERY="stream"
+        )
+        say(f"run {r}: postsale worker, delivery stream {out['worker_stream']['events_per_s']:,.0f} events/s")
     # 8: two workers on 8 partitions
     with EmbeddedBroker() as broker:
         load_before = os.getloadavg()[0]
@@ -221,6 +227,13 @@ def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str,
         "worker_events_per_s_to_last_action": figure(col("worker", "events_per_s_actions"), "events/s"),
         "worker_cpu_ms_per_event": figure(col("worker", "cpu_ms_per_event"), "ms CPU/event"),
         "worker_peak_rss_mb": figure(col("worker", "peak_rss_mb"), "MiB"),
+        "worker_stream_events_per_s": figure(
+            [r["worker_stream"]["events_per_s"] for r in runs if "worker_stream" in r], "events/s (delivery: stream)"
+        ),
+        "worker_stream_cpu_ms_per_event": figure(
+            [r["worker_stream"]["cpu_ms_per_event"] for r in runs if "worker_stream" in r],
+            "ms CPU/event (delivery: stream)",
+        ),
         "replay_events_per_s": figure(col("replay", "events_per_s"), "events/s"),
         "replay_peak_rss_mb": figure(col("replay", "peak_rss_mb"), "MiB"),
         "latency_p50_ms": figure(col("latency", "p50_ms"), "ms"),
@@ -253,6 +266,10 @@ def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str,
     ratios = {
         "worker / naive Faust": ratio("worker_events_per_s", "naive_faust_events_per_s"),
         "worker / Quix Streams": ratio("worker_events_per_s", "quix_events_per_s"),
+        "worker / worker with Faust's per-record delivery": ratio("worker_events_per_s", "worker_stream_events_per_s"),
+        "worker / worker with Faust's per-record delivery (CPU per event)": ratio(
+            "worker_cpu_ms_per_event", "worker_stream_cpu_ms_per_event"
+        ),
         "worker / Quix Streams with postsale's rules": ratio("worker_events_per_s", "quix_rules_events_per_s"),
         "worker / Quix Streams with postsale's rules (CPU per event)": ratio(
             "worker_cpu_ms_per_event", "quix_rules_cpu_ms_per_event"

@@ -22,6 +22,8 @@ FIGURES = [
     "worker_events_per_s",
     "worker_cpu_ms_per_event",
     "worker_peak_rss_mb",
+    "worker_stream_events_per_s",
+    "worker_stream_cpu_ms_per_event",
     "replay_events_per_s",
     "replay_peak_rss_mb",
     "latency_p50_ms",
@@ -75,3 +77,6 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
         assert stages["skipped"], stages
     worker = report["runs"][0]["worker"]
     assert worker["actions"] > 0 and "missing_actions" in worker and "extra_actions" in worker
+    # both deliveries decide every action replay decides, and nothing else
+    for run in ("worker", "worker_stream"):
+        assert report["runs"][0][run]["missing_actions"] == 0 == report["runs"][0][run]["extra_actions"], run

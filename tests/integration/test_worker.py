@@ -97,12 +97,14 @@ def _standing(worker: Any) -> dict[str, Any]:
     raise AssertionError("no 'partition standing' line after SIGUSR2: " + worker.log_text()[-2000:])
 
 
-def test_restarted_worker_keeps_state_and_deadlines(broker: EmbeddedBroker, tmp_path: Path) -> None:
+@pytest.mark.parametrize("delivery", ["batch", "stream"])
+def test_restarted_worker_keeps_state_and_deadlines(broker: EmbeddedBroker, tmp_path: Path, delivery: str) -> None:
+    """Also with Faust's own per-record delivery (`delivery: stream`), the fallback to the batch hand-over."""
     events, until = simulated(seed=8, orders=120)
     expected = replay_actions(events, until)
     half = len(events) // 2
-    wire = new_wire(broker, "restart")
-    env = {"POSTSALE_STORE": "rocksdb://"}
+    wire = new_wire(broker, f"restart-{delivery}")
+    env = {"POSTSALE_STORE": "rocksdb://", "POSTSALE_DELIVERY": delivery}
     first = start_worker(wire, tmp_path, "first", **env)
     try:
         produce_events(wire, events[:half])
