@@ -289,22 +289,23 @@ class _Unsure(ValueError):
 _UNSURE = _Unsure()
 
 
-def _known(pattern: str) -> Callable[[str], str]:
+class _Known:
     """A pattern check for fields of few distinct values (stores, marketplaces, countries, currencies): a value
-    seen and matched before is looked up, not matched again."""
-    match = re.compile(pattern).fullmatch  # whole text: no `$` before a final newline
-    seen: set[str] = set()
+    seen and matched before is looked up (`seen`), not matched again."""
 
-    def check(text: str) -> str:
-        if text in seen:
-            return text
-        if match(text) is None:
-            raise _UNSURE
-        if len(seen) < 10_000:
-            seen.add(text)
+    __slots__ = ("_match", "seen")
+
+    def __init__(self, pattern: str) -> None:
+        self._match = re.compile(pattern).fullmatch  # the whole text: no `$` before a final newline
+        self.seen: set[str] = set()
+
+    def __call__(self, text: str) -> str:
+        if text not in self.seen:
+            if self._match(text) is None:
+                raise _UNSURE
+            if len(self.seen) < 10_000:
+                self.seen.add(text)
         return text
-
-    return check
 
 
 _amount_text = re.compile(r"(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,2})?").fullmatch
@@ -383,6 +384,24 @@ def _check_mirror(model: type[BaseModel], wire: type[Struct]) -> None:
             raise TypeError(f"{wire.__name__}.{name} does not mirror {model.__name__}.{name}")
 
 
+def _checked(var: str, name: str, check: Callable[[Any], Any], scope: dict[str, Any]) -> list[str]:
+    """Lines that check or convert `var` with `check` (in `scope` as `name`), the usual case written out: a
+    call costs more than most checks."""
+    if isinstance(check, _Known):
+        scope[f"{name}_seen"] = check.seen
+        return [f"if {var} not in {name}_seen:", f"    {name}({var})"]
+    if check is _amount:
+        scope["amounts"] = _AMOUNTS
+        return [f"a = amounts.get({var})", f"{var} = {name}({var}) if a is None else a"]
+    if check is _time:
+        scope["zone_of"] = _ZONE_OF
+        return [
+            f"if not 1970 < {var}.year < 2999 or zone_of.get({var}.tzinfo) is not {var}.tzinfo:",
+            f"    {var} = {name}({var})",
+        ]
+    return [f"{var} = {name}({var})"]
+
+
 def _maker(model: type[BaseModel], wire: type[Struct], convert: dict[str, Callable[[Any], Any]]) -> Any:
     """The function that makes `model`, unvalidated (`models.unchecked`), of a decoded `wire` struct: written
     for the type as straight-line code (a loop over the fields took twice as long). Every field in the model's
@@ -414,14 +433,12 @@ def _maker(model: type[BaseModel], wire: type[Struct], convert: dict[str, Callab
             "    o = w.order_id",
             '    if " " in e or " " in o or not (plain or printable_ascii(e) and printable_ascii(o)):',
             "        raise UNSURE",
-            "    t = w.occurred_at",  # `_time`, its usual case written out
-            "    if not 1970 < t.year < 2999 or zone_of.get(t.tzinfo) is not t.tzinfo:",
-            "        t = time(t)",
+            "    t = w.occurred_at",
+            *("    " + line for line in _checked("t", "time", _time, scope)),
         ]
         values = ['"event_id": e', '"order_id": o', '"occurred_at": t']
         values.append(f'"type": {model.model_fields["type"].default!r}')
         scope["time"] = _time
-        scope["zone_of"] = _ZONE_OF
         rest = names[4:]
     else:
         lines, values, rest = ["def make(w):"], [], names
@@ -433,7 +450,12 @@ def _maker(model: type[BaseModel], wire: type[Struct], convert: dict[str, Callab
         if check is not None:
             scope[f"c{number}"] = check
         if field.is_required():
-            values.append(f'"{name}": ' + (f"c{number}(w.{name})" if check is not None else f"w.{name}"))
+            if check is None:
+                values.append(f'"{name}": w.{name}')
+            else:
+                lines.append(f"    v{number} = w.{name}")
+                lines += ["    " + line for line in _checked(f"v{number}", f"c{number}", check, scope)]
+                values.append(f'"{name}": v{number}')
             continue
         scope[f"d{number}"] = field.get_default()
         lines += [
@@ -444,7 +466,8 @@ def _maker(model: type[BaseModel], wire: type[Struct], convert: dict[str, Callab
             f"        key |= {1 << len(optional)}",
         ]
         if check is not None:
-            lines += [f"        if v{number} is not None:", f"            v{number} = c{number}(v{number})"]
+            lines.append(f"        if v{number} is not None:")
+            lines += ["            " + line for line in _checked(f"v{number}", f"c{number}", check, scope)]
         values.append(f'"{name}": v{number}')
         optional.append(name)
     required = [name for name in names if name not in optional]
@@ -467,11 +490,11 @@ def _maker(model: type[BaseModel], wire: type[Struct], convert: dict[str, Callab
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "ship_by": _time,
     "promised_ship_at": _time,
-    "store_id": _known(r"[A-Za-z0-9_.-]+"),
-    "marketplace": _known(r"[a-z0-9_-]+"),
-    "origin_country": _known(r"[A-Z]{2}"),
-    "destination_country": _known(r"[A-Z]{2}"),
-    "currency": _known(r"[A-Z]{3}"),
+    "store_id": _Known(r"[A-Za-z0-9_.-]+"),
+    "marketplace": _Known(r"[a-z0-9_-]+"),
+    "origin_country": _Known(r"[A-Z]{2}"),
+    "destination_country": _Known(r"[A-Z]{2}"),
+    "currency": _Known(r"[A-Z]{3}"),
     "amount": _amount,
     "cost": _amount,
     "amount_claimed": _amount,
