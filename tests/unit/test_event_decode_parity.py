@@ -102,6 +102,25 @@ def test_the_executors_events_and_a_buyer_decode_fast() -> None:
         assert _fast_decode(raw) is not None
 
 
+def test_text_beyond_ascii_decodes_fast() -> None:
+    """A buyer's name in Chinese, an accent in a carrier's message: still the fast path, the same object."""
+    placed = {**_EXECUTOR[2], "buyer": {"name": "张伟", "address": "上海市浦东新区"}}
+    oversize = next(e for e in ONE_OF_EACH_TYPE if e["type"] == "order.oversize")
+    for event in (placed, {**oversize, "detail": "colis refusé: trop lourd"}):
+        raw = json.dumps(event, ensure_ascii=False).encode()
+        assert assert_same(raw)[0] == "accepted"
+        assert _fast_decode(raw) is not None
+
+
+def test_what_visible_would_change_is_left_to_pydantic() -> None:
+    oversize = next(e for e in ONE_OF_EACH_TYPE if e["type"] == "order.oversize")
+    for detail in ["\x1b[2J", "a\nb", "\u202eevil", "\u2028", "\x85", "\x7f", "\ufeff"]:
+        for ensure_ascii in (True, False):
+            raw = json.dumps({**oversize, "detail": detail}, ensure_ascii=ensure_ascii).encode()
+            assert _fast_decode(raw) is None
+            assert assert_same(raw)[0] == "accepted"
+
+
 # Values that sit on an edge of some field's rules, or that msgspec and pydantic read differently.
 EDGES: list[Any] = [
     None, True, False, 0, 1, -1, 2, 1.0, 1.5, -0.0, 1e-9, 10_000, 10_000.0, 10_000.000001, 100_000, 100_001,
