@@ -72,7 +72,7 @@ def _outcome(decode: Any, raw: bytes | str) -> tuple[str, Any]:
     except ValidationError as exc:
         return "refused", validation_reason(exc)
     assert isinstance(event, BaseModel)
-    return "accepted", (_shape(event), event.model_dump(), repr(event))
+    return "accepted", (_shape(event), event.model_dump(), repr(event), event.model_dump_json())
 
 
 def assert_same(raw: bytes) -> tuple[str, Any]:
@@ -100,6 +100,17 @@ def test_the_executors_events_and_a_buyer_decode_fast() -> None:
         raw = json.dumps(event).encode()
         assert assert_same(raw)[0] == "accepted"
         assert _fast_decode(raw) is not None
+
+
+def test_a_copy_with_changes_leaves_the_shared_fields_set_alone() -> None:
+    """The fast path shares one `model_fields_set` per combination of fields (`models.unchecked.interned`);
+    pydantic's `model_copy(update=...)` copies it before adding to it, as the engine does with an event's time."""
+    first, second = (parse_event(SAMPLE_LINES[0]), parse_event(SAMPLE_LINES[0].replace(b"-01", b"-02", 1)))
+    assert first.model_fields_set is second.model_fields_set
+    before = set(first.model_fields_set)
+    copied = first.model_copy(update={"ship_by": first.occurred_at})
+    assert "ship_by" in copied.model_fields_set
+    assert first.model_fields_set == second.model_fields_set == before
 
 
 def test_text_beyond_ascii_decodes_fast() -> None:
