@@ -113,6 +113,19 @@ def test_a_copy_with_changes_leaves_the_shared_fields_set_alone() -> None:
     assert first.model_fields_set == second.model_fields_set == before
 
 
+@pytest.mark.parametrize("offset", ["+05:17", "-07:43"])
+def test_an_offset_pydantic_met_first_gets_its_shared_zone(offset: str) -> None:
+    """An unusual offset whose shared zone pydantic made (a record it decided, a stored state): the fast path's
+    times of that offset carry that same zone object, as pydantic's do."""
+    paid = next(e for e in ONE_OF_EACH_TYPE if e["type"] == "order.paid")
+    slow = validate_event(json.dumps({**paid, "occurred_at": f"2026-11-11T10:00:00{offset}"}))
+    raw = json.dumps({**paid, "occurred_at": f"2026-11-12T10:00:00{offset}"}).encode()
+    fast = _fast_decode(raw)
+    assert fast is not None
+    assert fast.occurred_at.tzinfo is slow.occurred_at.tzinfo  # type: ignore[attr-defined]
+    assert_same(raw)
+
+
 def test_text_beyond_ascii_decodes_fast() -> None:
     """A buyer's name in Chinese, an accent in a carrier's message: still the fast path, the same object."""
     placed = {**_EXECUTOR[2], "buyer": {"name": "张伟", "address": "上海市浦东新区"}}
