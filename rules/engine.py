@@ -205,14 +205,15 @@ class _Run:
 
     __slots__ = ("order", "actions", "ledger", "notes", "_initial", "_decided_ids", "_own")
 
-    def __init__(self, order: OrderState) -> None:
+    def __init__(self, order: OrderState, new: bool = False) -> None:
+        """`new`: `order` was made for this call (a new order's first state) and nobody else holds it."""
         self.order = order
         self.actions: list[Action] = []
         self.ledger: list[LedgerEntry] = []
         self.notes: list[str] = []
         self._initial = order
         self._decided_ids: set[str] | None = None
-        self._own: OrderState | None = None
+        self._own: OrderState | None = order if new else None
 
     def change(self, **changes: Any) -> None:
         """The order with `changes`: in place if this call made it, else on a copy that it then owns."""
@@ -368,7 +369,12 @@ def _fire(run: _Run, before: datetime, ctx: OrderContext) -> bool:
                 run.became(lifecycle.retire_at(run.order, ctx, deadline.due))
                 continue
             return False
-        run.take(ROWS[deadline.rule](run.order, Due(deadline), ctx))
+        current = run.order
+        outcome = ROWS[deadline.rule](current, Due(deadline), ctx)
+        if outcome[1] or outcome[2] or outcome[3]:
+            run.take(outcome)
+        elif outcome[0] is not current:
+            run.became(outcome[0])
     run.notes.append("engine: too many deadlines fired in one call; the rest wait for the next tick")
     return True
 
@@ -382,7 +388,8 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
             return Decision(state=None, rejected=f"unknown order: no order.placed seen for {event.type}")
         assert isinstance(event, OrderPlaced)
         ctx = _ctx_at(policy, event.marketplace, event.destination_country, event.occurred_at)
-        run = _Run(lifecycle.new_order(event, ctx).evolve(seen=(digest,)))
+        run = _Run(lifecycle.new_order(event, ctx), new=True)
+        run.change(seen=(digest,))
         for _, row in _DISPATCH[event.type]:
             assert row is not None
             run.take(row(run.order, event, ctx))

@@ -64,9 +64,14 @@ def _without(order: OrderState, rules: frozenset[DeadlineRule]) -> tuple[Deadlin
 
 def retire_at(order: OrderState, ctx: OrderContext, since: datetime) -> OrderState:
     """Schedule forgetting a finished order `retain_closed_days` after `since` (a late dispute may still come)."""
+    return order.evolve(deadlines=_retiring(order.deadlines, ctx, since))
+
+
+def _retiring(deadlines: tuple[Deadline, ...], ctx: OrderContext, since: datetime) -> tuple[Deadline, ...]:
+    """`deadlines` with the order's retirement set `retain_closed_days` after `since` (any earlier one replaced)."""
     due = since + days(ctx.thresholds.retain_closed_days)
-    kept = tuple(d for d in order.deadlines if d.rule != "retire")
-    return order.evolve(deadlines=(*kept, Deadline.of(due, "retire", "retire", ())))
+    kept = tuple(d for d in deadlines if d.rule != "retire")
+    return (*kept, Deadline.of(due, "retire", "retire", ()))
 
 
 def apply(order: OrderState, event: Event, ctx: OrderContext) -> OrderState:
@@ -83,13 +88,12 @@ def _shipment(order: OrderState, event: Event, ctx: OrderContext) -> OrderState:
         changes["shipped_at"] = event.occurred_at
         deadlines = _without(order, PRE_SHIPMENT_RULES)
         changes["awaiting_supplier_since"] = None
-    if event.status == "delivered" and order.delivered_at is None:
-        changes["delivered_at"] = event.occurred_at
-    changes["deadlines"] = deadlines
-    order = order.evolve(**changes)
     if event.status == "delivered":
-        order = retire_at(order, ctx, event.occurred_at)
-    return order
+        if order.delivered_at is None:
+            changes["delivered_at"] = event.occurred_at
+        deadlines = _retiring(deadlines, ctx, event.occurred_at)  # in the same copy of the order
+    changes["deadlines"] = deadlines
+    return order.evolve(**changes)
 
 
 def _supplier(order: OrderState, event: Event, ctx: OrderContext) -> OrderState:
