@@ -190,7 +190,11 @@ class OrderState(BaseModel):
         the fields not given take their (immutable) defaults. Every required field must be given."""
         fields = _ORDER_TEMPLATE.copy()  # in declaration order, as validation builds it
         fields.update(values)
-        return _unchecked(cls, fields, _interned(set(values)))
+        names = tuple(values)
+        fields_set = _OF_FIELDS_SETS.get(names)
+        if fields_set is None:
+            fields_set = _OF_FIELDS_SETS.setdefault(names, _interned(set(values)))
+        return _unchecked(cls, fields, fields_set)
 
     def evolve(self, **changes: Any) -> OrderState:
         """A copy with `changes` (not validated: the rules set values of the declared types).
@@ -254,6 +258,7 @@ class OrderState(BaseModel):
 
 
 ORDER_STATE_ADAPTER: TypeAdapter[OrderState] = TypeAdapter(OrderState)
+_OF_FIELDS_SETS: dict[tuple[str, ...], set[str]] = {}  # by the names given, in the order given: a handful
 _ORDER_TEMPLATE: dict[str, Any] = {
     name: None if field.is_required() else field.default for name, field in OrderState.model_fields.items()
 }

@@ -152,13 +152,15 @@ class Decision(NamedTuple):
         return tuple(d.due for d in self.state.deadlines) if self.state is not None else ()
 
 
-_blake2b = hashlib.blake2b
+_BLAKE2B_8 = hashlib.blake2b(digest_size=8)  # copied for each digest: cheaper than making one with its arguments
 _from_bytes = int.from_bytes
 
 
 def event_digest(event_id: str) -> int:
     """Stable 64-bit digest of an event id (Python's hash() differs per process)."""
-    return _from_bytes(_blake2b(event_id.encode(), digest_size=8).digest(), "big")
+    h = _BLAKE2B_8.copy()
+    h.update(event_id.encode())
+    return _from_bytes(h.digest(), "big")
 
 
 def ctx_for(order: OrderState, policy: Policy) -> OrderContext:
