@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from models.common import ActionType, RuleId
 from models.events import DisputeReason
-from models.unchecked import interned, set_fields_set, unchecked
+from models.unchecked import interned, interned_with, set_fields_set, unchecked
 
 Stage = Literal["placed", "supplier_ordered", "shipped", "delivered", "cancelled", "returned"]
 STAGES: tuple[str, ...] = Stage.__args__  # type: ignore[attr-defined]
@@ -29,6 +29,7 @@ DeadlineRule = RuleId | Literal["retire"]
 
 _unchecked = unchecked
 _interned = interned
+_interned_with = interned_with
 _new_object = object.__new__
 _set_attr = object.__setattr__
 _set_fields_set = set_fields_set
@@ -189,7 +190,11 @@ class OrderState(BaseModel):
         the fields not given take their (immutable) defaults. Every required field must be given."""
         fields = _ORDER_TEMPLATE.copy()  # in declaration order, as validation builds it
         fields.update(values)
-        return _unchecked(cls, fields, _interned(set(values)))
+        names = tuple(values)
+        fields_set = _OF_FIELDS_SETS.get(names)
+        if fields_set is None:
+            fields_set = _OF_FIELDS_SETS.setdefault(names, _interned(set(values)))
+        return _unchecked(cls, fields, fields_set)
 
     def evolve(self, **changes: Any) -> OrderState:
         """A copy with `changes` (not validated: the rules set values of the declared types).
@@ -204,7 +209,7 @@ class OrderState(BaseModel):
         _set_attr(new, "__dict__", {**self.__dict__, **changes})  # keeps the declaration order
         fields_set = self.__pydantic_fields_set__
         if not fields_set.issuperset(changes):
-            fields_set = _interned(fields_set | changes.keys())
+            fields_set = _interned_with(fields_set, changes)
         _set_fields_set(new, fields_set)
         _set_extra(new, None)
         _set_private(new, None)
@@ -217,7 +222,7 @@ class OrderState(BaseModel):
         self.__dict__.update(changes)
         fields_set = self.__pydantic_fields_set__
         if not fields_set.issuperset(changes):
-            _set_fields_set(self, _interned(fields_set | changes.keys()))
+            _set_fields_set(self, _interned_with(fields_set, changes))
 
     @property
     def shipped(self) -> bool:
@@ -253,6 +258,7 @@ class OrderState(BaseModel):
 
 
 ORDER_STATE_ADAPTER: TypeAdapter[OrderState] = TypeAdapter(OrderState)
+_OF_FIELDS_SETS: dict[tuple[str, ...], set[str]] = {}  # by the names given, in the order given: a handful
 _ORDER_TEMPLATE: dict[str, Any] = {
     name: None if field.is_required() else field.default for name, field in OrderState.model_fields.items()
 }

@@ -7,6 +7,7 @@ Validating them again was a sixth of a replay's time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
@@ -47,3 +48,25 @@ def interned(names: AbstractSet[str]) -> set[str]:
 def template(cls: type[BaseModel]) -> dict[str, Any]:
     """Every field of `cls` in declaration order, with its default (None for a required field)."""
     return {name: None if field.is_required() else field.default for name, field in cls.model_fields.items()}
+
+
+_WIDER: dict[tuple[int, tuple[str, ...]], set[str]] = {}
+_WIDER_MAX = 4096
+
+
+def interned_with(fields_set: set[str], names: Iterable[str]) -> set[str]:
+    """`interned(fields_set | names)`, remembered per (set, names) when `fields_set` is one of the shared sets: a
+    state's first change of a field makes one, for every order, and building the union and its frozenset each time
+    was most of the cost of such a change.
+
+    Keyed by the shared set's id: the shared sets are never freed, so no other object can have the id of one."""
+    names = tuple(names)
+    key = (id(fields_set), names)
+    wider = _WIDER.get(key)
+    if wider is None:
+        wider = interned(fields_set | set(names))
+        if _FIELDS_SETS.get(frozenset(fields_set)) is fields_set:  # one of the shared sets: its id is stable
+            if len(_WIDER) >= _WIDER_MAX:
+                _WIDER.clear()
+            _WIDER[key] = wider
+    return wider

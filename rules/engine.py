@@ -130,6 +130,11 @@ ON_EVENT: dict[str, tuple[str, ...]] = {
 FIRING_ORDER = {"supplier_unresponsive": 10, "overdue_switch": 20}
 MAX_FIRINGS_PER_CALL = 1000
 
+# ON_EVENT with each row's function looked up once: (name, row), row None for a stand-in resolved per event.
+_DISPATCH: dict[str, tuple[tuple[str, Row | None], ...]] = {
+    kind: tuple((name, ROWS.get(name)) for name in names) for kind, names in ON_EVENT.items()
+}
+
 
 class Decision(NamedTuple):
     """What one event (or one clock advance) did to an order. (A named tuple: one is built per event.)"""
@@ -147,9 +152,15 @@ class Decision(NamedTuple):
         return tuple(d.due for d in self.state.deadlines) if self.state is not None else ()
 
 
+_BLAKE2B_8 = hashlib.blake2b(digest_size=8)  # copied for each digest: cheaper than making one with its arguments
+_from_bytes = int.from_bytes
+
+
 def event_digest(event_id: str) -> int:
     """Stable 64-bit digest of an event id (Python's hash() differs per process)."""
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+    h = _BLAKE2B_8.copy()
+    h.update(event_id.encode())
+    return _from_bytes(h.digest(), "big")
 
 
 def ctx_for(order: OrderState, policy: Policy) -> OrderContext:
@@ -196,14 +207,15 @@ class _Run:
 
     __slots__ = ("order", "actions", "ledger", "notes", "_initial", "_decided_ids", "_own")
 
-    def __init__(self, order: OrderState) -> None:
+    def __init__(self, order: OrderState, new: bool = False) -> None:
+        """`new`: `order` was made for this call (a new order's first state) and nobody else holds it."""
         self.order = order
         self.actions: list[Action] = []
         self.ledger: list[LedgerEntry] = []
         self.notes: list[str] = []
         self._initial = order
         self._decided_ids: set[str] | None = None
-        self._own: OrderState | None = None
+        self._own: OrderState | None = order if new else None
 
     def change(self, **changes: Any) -> None:
         """The order with `changes`: in place if this call made it, else on a copy that it then owns."""
@@ -331,8 +343,18 @@ def _row_named(name: str, order: OrderState, event: Event) -> str | None:
     return name
 
 
-def _fire(run: _Run, before: datetime, policy: Policy) -> bool:
-    """Fire the order's deadlines due strictly before `before`, earliest first. False if the order retired."""
+def _due_before(order: OrderState, before: datetime) -> bool:
+    """Whether any of the order's deadlines is due strictly before `before` (most calls: none)."""
+    for d in order.deadlines:
+        if d.due < before:
+            return True
+    return False
+
+
+def _fire(run: _Run, before: datetime, ctx: OrderContext) -> bool:
+    """Fire the order's deadlines due strictly before `before`, earliest first. False if the order retired.
+
+    `ctx` is the order's context: it depends only on what the order was placed with, which no row changes."""
     for _ in range(MAX_FIRINGS_PER_CALL):
         deadlines = run.order.deadlines
         for d in deadlines:  # most calls find nothing due: no list is built for them
@@ -344,13 +366,17 @@ def _fire(run: _Run, before: datetime, policy: Policy) -> bool:
             [d for d in deadlines if d.due < before], key=lambda d: (d.due, FIRING_ORDER.get(d.rule, 50), d.rule, d.key)
         )
         run.change(deadlines=tuple(d for d in deadlines if d is not deadline))
-        ctx = ctx_for(run.order, policy)
         if deadline.rule == "retire":
             if run.order.deadlines or (run.order.dispute is not None and run.order.dispute.status != "closed"):
                 run.became(lifecycle.retire_at(run.order, ctx, deadline.due))
                 continue
             return False
-        run.take(ROWS[deadline.rule](run.order, Due(deadline), ctx))
+        current = run.order
+        outcome = ROWS[deadline.rule](current, Due(deadline), ctx)
+        if outcome[1] or outcome[2] or outcome[3]:
+            run.take(outcome)
+        elif outcome[0] is not current:
+            run.became(outcome[0])
     run.notes.append("engine: too many deadlines fired in one call; the rest wait for the next tick")
     return True
 
@@ -358,47 +384,65 @@ def _fire(run: _Run, before: datetime, policy: Policy) -> bool:
 def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Decision:
     """Apply one inbound event to the order it names (`order` is None if the engine has no state for it)."""
     digest = event_digest(event.event_id)
+    kind = type(event)  # the events are the concrete classes of the union: `is` instead of a pydantic isinstance
     if order is None:
-        if not isinstance(event, OrderPlaced):
+        if kind is not OrderPlaced:
             return Decision(state=None, rejected=f"unknown order: no order.placed seen for {event.type}")
+        assert isinstance(event, OrderPlaced)
         ctx = _ctx_at(policy, event.marketplace, event.destination_country, event.occurred_at)
-        run = _Run(lifecycle.new_order(event, ctx).evolve(seen=(digest,)))
-        for name in ON_EVENT[event.type]:
-            run.take(ROWS[name](run.order, event, ctx))
+        run = _Run(lifecycle.new_order(event, ctx), new=True)
+        run.change(seen=(digest,))
+        for _, row in _DISPATCH[event.type]:
+            assert row is not None
+            run.take(row(run.order, event, ctx))
         return run.decision()
     if digest in order.seen:
         return Decision(state=order, duplicate=True, notes=(f"event {event.event_id} already processed",))
     run = _Run(order)
-    if event.occurred_at < order.placed_at:
+    at = event.occurred_at
+    placed_at = order.placed_at
+    if at < placed_at:
         # Clock skew between systems (rules.intake refuses what is beyond its tolerance): decided as of the
         # placement, so that no decision predates the order. Ids do not depend on the time.
         run.notes.append(
-            f"{event.type} {event.event_id} is dated {event.occurred_at.isoformat()}, before the order was placed: "
+            f"{event.type} {event.event_id} is dated {at.isoformat()}, before the order was placed: "
             "applied as of the placement"
         )
-        event = event.model_copy(update={"occurred_at": order.placed_at})
-    if not _fire(run, event.occurred_at, policy):
+        event = event.model_copy(update={"occurred_at": placed_at})
+        at = placed_at
+    # The order's context depends only on what it was placed with: resolved once for the whole call.
+    ctx = _ctx_at(policy, order.marketplace, order.destination_country, placed_at)
+    if _due_before(order, at) and not _fire(run, at, ctx):
         # The order finished and was forgotten before this event's time: treat the event as for an unknown order.
         return Decision(
             state=None, retired=True, rejected=f"order retired before this {event.type}", notes=tuple(run.notes)
         )
-    if isinstance(event, OrderPlaced):
+    if kind is OrderPlaced:
         run.change(seen=(*run.order.seen, digest))
         run.notes.append(f"order.placed {event.event_id} for an order already placed by {order.placed_by}: ignored")
         return run.decision()
-    ctx = ctx_for(run.order, policy)
     run.became(lifecycle.apply(run.order, event, ctx))
     run.change(seen=(*run.order.seen, digest))  # after the facts: a shipment's new facts are then one copy, not two
-    for name in ON_EVENT[event.type]:
-        row = _row_named(name, run.order, event)
-        if row is not None:
-            run.take(ROWS[row](run.order, event, ctx))
-    if isinstance(event, DisputeClosed):
+    for name, row in _DISPATCH[event.type]:
+        current = run.order
+        if row is None:
+            named = _row_named(name, current, event)
+            if named is None:
+                continue
+            row = ROWS[named]
+        outcome = row(current, event, ctx)
+        if outcome[1] or outcome[2] or outcome[3]:
+            run.take(outcome)
+        elif outcome[0] is not current:
+            run.became(outcome[0])
+    if kind is DisputeClosed:
         run.became(lifecycle.close_dispute(run.order))
-    elif isinstance(event, ActionFailed):
+    elif kind is ActionFailed:
+        assert isinstance(event, ActionFailed)
         run.notes.append(f"executor gave up on {event.action_type} {event.action_id}: {event.reason}")
         run.take(held_refunds.after_failure(run.order, event, ctx))
-    elif isinstance(event, ActionHeld):
+    elif kind is ActionHeld:
+        assert isinstance(event, ActionHeld)
         run.take(held_refunds.held(run.order, event, ctx))
     return run.decision()
 
@@ -410,7 +454,9 @@ def advance(order: OrderState, now: datetime, policy: Policy) -> Decision:
     event at exactly T may still come, and it must win over a deadline at T.
     """
     run = _Run(order)
-    if not _fire(run, now, policy):
+    if not _due_before(order, now):
+        return run.decision()
+    if not _fire(run, now, _ctx_at(policy, order.marketplace, order.destination_country, order.placed_at)):
         return Decision(
             state=None, retired=True, actions=tuple(run.actions), ledger=tuple(run.ledger), notes=tuple(run.notes)
         )

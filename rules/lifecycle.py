@@ -7,6 +7,7 @@ one place: "a late shipped event cancels a pending overdue_switch".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -63,37 +64,59 @@ def _without(order: OrderState, rules: frozenset[DeadlineRule]) -> tuple[Deadlin
 
 def retire_at(order: OrderState, ctx: OrderContext, since: datetime) -> OrderState:
     """Schedule forgetting a finished order `retain_closed_days` after `since` (a late dispute may still come)."""
+    return order.evolve(deadlines=_retiring(order.deadlines, ctx, since))
+
+
+def _retiring(deadlines: tuple[Deadline, ...], ctx: OrderContext, since: datetime) -> tuple[Deadline, ...]:
+    """`deadlines` with the order's retirement set `retain_closed_days` after `since` (any earlier one replaced)."""
     due = since + days(ctx.thresholds.retain_closed_days)
-    kept = tuple(d for d in order.deadlines if d.rule != "retire")
-    return order.evolve(deadlines=(*kept, Deadline.of(due, "retire", "retire", ())))
+    kept = tuple(d for d in deadlines if d.rule != "retire")
+    return (*kept, Deadline.of(due, "retire", "retire", ()))
 
 
 def apply(order: OrderState, event: Event, ctx: OrderContext) -> OrderState:
     """The order's facts after `event`; decisions are left to the rows."""
-    if isinstance(event, ShipmentUpdate):  # half of all events: tested first
-        changes: dict[str, object] = {"last_status": event.status}
-        deadlines = order.deadlines
-        if order.shipped_at is None and event.status in SHIPPED_STATUSES:
-            changes["shipped_at"] = event.occurred_at
-            deadlines = _without(order, PRE_SHIPMENT_RULES)
-            changes["awaiting_supplier_since"] = None
-        if event.status == "delivered" and order.delivered_at is None:
+    step = _FACTS.get(type(event))  # by the event's class: most events change no fact
+    return order if step is None else step(order, event, ctx)
+
+
+def _shipment(order: OrderState, event: Event, ctx: OrderContext) -> OrderState:
+    assert isinstance(event, ShipmentUpdate)
+    changes: dict[str, object] = {"last_status": event.status}
+    deadlines = order.deadlines
+    if order.shipped_at is None and event.status in SHIPPED_STATUSES:
+        changes["shipped_at"] = event.occurred_at
+        deadlines = _without(order, PRE_SHIPMENT_RULES)
+        changes["awaiting_supplier_since"] = None
+    if event.status == "delivered":
+        if order.delivered_at is None:
             changes["delivered_at"] = event.occurred_at
-        changes["deadlines"] = deadlines
-        order = order.evolve(**changes)
-        if event.status == "delivered":
-            order = retire_at(order, ctx, event.occurred_at)
-        return order
-    if isinstance(event, OrderSupplierOrdered | OrderReordered):
-        return order.evolve(
-            supplier_ordered=True,
-            supplier_cost=event.cost if event.cost is not None else order.supplier_cost,
-            supplier_currency=event.currency if event.currency is not None else order.supplier_currency,
-            **_supplier_after(order, event),
-        )
-    if isinstance(event, OrderRefunded):
-        return _refunded(order, event) if event.party == "customer" else order
-    return order
+        deadlines = _retiring(deadlines, ctx, event.occurred_at)  # in the same copy of the order
+    changes["deadlines"] = deadlines
+    return order.evolve(**changes)
+
+
+def _supplier(order: OrderState, event: Event, ctx: OrderContext) -> OrderState:
+    assert isinstance(event, OrderSupplierOrdered | OrderReordered)
+    return order.evolve(
+        supplier_ordered=True,
+        supplier_cost=event.cost if event.cost is not None else order.supplier_cost,
+        supplier_currency=event.currency if event.currency is not None else order.supplier_currency,
+        **_supplier_after(order, event),
+    )
+
+
+def _refund(order: OrderState, event: Event, ctx: OrderContext) -> OrderState:
+    assert isinstance(event, OrderRefunded)
+    return _refunded(order, event) if event.party == "customer" else order
+
+
+_FACTS: dict[type, Callable[[OrderState, Event, OrderContext], OrderState]] = {
+    ShipmentUpdate: _shipment,
+    OrderSupplierOrdered: _supplier,
+    OrderReordered: _supplier,
+    OrderRefunded: _refund,
+}
 
 
 def _supplier_after(order: OrderState, event: OrderSupplierOrdered | OrderReordered) -> dict[str, object]:

@@ -155,6 +155,10 @@ class Unplaced(Generic[T]):
         due = self._due
         return due[0][0] if due else NEVER
 
+    def waiting(self, order_id: str) -> bool:
+        """Whether events wait for `order_id`."""
+        return order_id in self._by_order
+
     def release(self, order_id: str) -> list[T]:
         """The events waiting for `order_id` (just placed), earliest event time first."""
         items = self._by_order.pop(order_id, [])

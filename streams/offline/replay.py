@@ -137,8 +137,9 @@ class Replayer:
             if decision.rejected is not None:
                 self.stats.rejected += 1
             # Every order's next deadline is in the index between two calls (advance_to re-indexes what it pops).
-            actions = list(self._record(order_id, before, decision, indexed=True))
-            if before is None and decision.state is not None:
+            decided = self._record(order_id, before, decision, indexed=True)
+            actions = list(decided) if decided else []
+            if before is None and decision.state is not None and self.unplaced.waiting(order_id):
                 actions += self._placed(order_id)
         mark = event.occurred_at - self.lateness if self.lateness else event.occurred_at
         mark_us = micros(mark)
