@@ -45,7 +45,8 @@ QUIX_VENV = ROOT / ".venv" / "tools" / "quix"
 QUIX_SPEC = "quixstreams>=3.28,<4"
 #: what postsale's models and rules need besides pydantic and orjson (as pyproject.toml pins them), for the peer
 #: that runs them; quixstreams' own pydantic (<2.14) satisfies postsale's (>=2.11)
-QUIX_RULES_SPECS = ("PyYAML>=6.0,<7", "holidays>=0.108,<1")
+# What postsale's models and rules import beyond what Quix Streams brings (the ranges of pyproject.toml)
+QUIX_RULES_SPECS = ("PyYAML>=6.0,<7", "holidays>=0.108,<1", "msgspec>=0.19,<0.23")
 
 
 # --- 1. the ceiling ----------------------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ def quix_python() -> str:
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(QUIX_VENV)], check=True)
         subprocess.run([str(py), "-m", "pip", "install", "-q", QUIX_SPEC, "orjson", *QUIX_RULES_SPECS], check=True)
-    elif subprocess.run([str(py), "-c", "import yaml, holidays"], capture_output=True).returncode != 0:
+    elif subprocess.run([str(py), "-c", "import yaml, holidays, msgspec"], capture_output=True).returncode != 0:
         subprocess.run([str(py), "-m", "pip", "install", "-q", *QUIX_RULES_SPECS], check=True)  # an older venv
     return str(py)
 

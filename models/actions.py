@@ -67,7 +67,6 @@ class Action(BaseModel):
         default=None, description="For reorder: which supplier attempt (1 = first alternative)."
     )
 
-
     @classmethod
     def of(cls, **values: Any) -> Action:
         """`Action(**values)` without validation, for the engine's own decisions: every value is one the rules

@@ -143,3 +143,37 @@ ActionType = Literal[
     "escalate",
 ]
 ACTION_TYPES: tuple[str, ...] = ActionType.__args__  # type: ignore[attr-defined]
+
+
+# Shared by the event models (`models.events`) and the edge decoder (`models.wire`).
+ShipmentStatus = Literal[
+    "info_received",
+    "in_transit",
+    "out_for_delivery",
+    "failed_attempt",
+    "available_for_pickup",
+    "customs_hold",
+    "customs_cleared",
+    "exception",
+    "delivered",
+    "delivery_refused",
+    "returned_to_sender",
+    "expired",
+]
+
+DisputeReason = Literal[
+    "invalid_tracking",
+    "wrong_address",
+    "in_transit",
+    "customs_held",
+    "returned",
+    "not_as_described",
+    "quality",
+    "damaged",
+    "short_shipment",
+    "counterfeit",
+    "wrong_item",
+    "missing_item",
+    "buyer_remorse",
+    "misuse",
+]

@@ -18,11 +18,13 @@ from models.common import (
     Amount,
     CountryCode,
     CurrencyCode,
+    DisputeReason,
     EventId,
     EventTime,
     Marketplace,
     OrderId,
     Party,
+    ShipmentStatus,
     StoreId,
 )
 from models.text import FreeText
@@ -204,20 +206,6 @@ class ActionHeld(_Event):
     reason: FreeText = Field(max_length=500, description="Why it was held: the breaker's verdict, with the limit.")
 
 
-ShipmentStatus = Literal[
-    "info_received",
-    "in_transit",
-    "out_for_delivery",
-    "failed_attempt",
-    "available_for_pickup",
-    "customs_hold",
-    "customs_cleared",
-    "exception",
-    "delivered",
-    "delivery_refused",
-    "returned_to_sender",
-    "expired",
-]
 # `info_received` is a label printed, not a parcel handed over: it does not count as shipped.
 SHIPPED_STATUSES: frozenset[str] = frozenset(ShipmentStatus.__args__) - {"info_received"}  # type: ignore[attr-defined]
 
@@ -237,22 +225,6 @@ class ShipmentInterceptResult(_Event):
     succeeded: bool
 
 
-DisputeReason = Literal[
-    "invalid_tracking",
-    "wrong_address",
-    "in_transit",
-    "customs_held",
-    "returned",
-    "not_as_described",
-    "quality",
-    "damaged",
-    "short_shipment",
-    "counterfeit",
-    "wrong_item",
-    "missing_item",
-    "buyer_remorse",
-    "misuse",
-]
 DISPUTE_REASONS: tuple[str, ...] = DisputeReason.__args__  # type: ignore[attr-defined]
 
 

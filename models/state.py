@@ -16,8 +16,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from models.common import ActionType, RuleId
-from models.events import DisputeReason
+from models.common import ActionType, DisputeReason, RuleId
 from models.unchecked import interned, interned_with, set_fields_set, unchecked
 
 Stage = Literal["placed", "supplier_ordered", "shipped", "delivered", "cancelled", "returned"]

@@ -42,7 +42,7 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 from pydantic import BaseModel
 
-from models.common import _ZONES, _plausible_time
+from models.common import _ZONES, DisputeReason, ShipmentStatus, _plausible_time
 from models.unchecked import _new_object, _set_extra, _set_private, interned, set_fields_set
 
 _set_dict = BaseModel.__dict__["__dict__"].__set__
@@ -64,38 +64,6 @@ _Text500 = Annotated[str, Meta(max_length=500)]
 _Name64 = Annotated[str, Meta(min_length=1, max_length=64)]
 _Name128 = Annotated[str, Meta(min_length=1, max_length=128)]
 _Party = Literal["supplier", "customer"]
-# The models' own lists, again (this module cannot import `models.events`, which imports it); `fast_decoder`
-# checks that every literal here is the model's.
-_ShipmentStatus = Literal[
-    "info_received",
-    "in_transit",
-    "out_for_delivery",
-    "failed_attempt",
-    "available_for_pickup",
-    "customs_hold",
-    "customs_cleared",
-    "exception",
-    "delivered",
-    "delivery_refused",
-    "returned_to_sender",
-    "expired",
-]
-_DisputeReason = Literal[
-    "invalid_tracking",
-    "wrong_address",
-    "in_transit",
-    "customs_held",
-    "returned",
-    "not_as_described",
-    "quality",
-    "damaged",
-    "short_shipment",
-    "counterfeit",
-    "wrong_item",
-    "missing_item",
-    "buyer_remorse",
-    "misuse",
-]
 MAX_ITEMS = 500
 
 
@@ -212,7 +180,7 @@ class _ActionHeld(_Event, tag="action.held"):
 class _ShipmentUpdate(_Event, tag="shipment.update"):
     carrier: _Name64
     tracking_number: _Name64
-    status: _ShipmentStatus
+    status: ShipmentStatus
     refusal_reason: Literal["damaged", "other"] | None | UnsetType = UNSET
 
 
@@ -221,7 +189,7 @@ class _ShipmentInterceptResult(_Event, tag="shipment.intercept_result"):
 
 
 class _DisputeOpened(_Event, tag="dispute.opened"):
-    reason: _DisputeReason
+    reason: DisputeReason
     amount_claimed: _Amount | None | UnsetType = UNSET
     return_cost: _Amount | None | UnsetType = UNSET
     quantity: _Count | None | UnsetType = UNSET

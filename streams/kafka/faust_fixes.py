@@ -391,10 +391,28 @@ class HeldHeadConsumer(AiokafkaConsumer):
         return super()._new_offset(tp)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - the consumer's own loop
-        if getattr(self.app, "deliver_batch", None) is not None:
-            await self._drain_batches(fetcher)
-        else:
-            await self._drain_one_by_one(fetcher)
+        """One of the two loops below, with Faust's own ending: a stop of the consumer or the app ends it quietly,
+        anything else is logged and raised."""
+        try:
+            if getattr(self.app, "deliver_batch", None) is not None:
+                await self._drain_batches(fetcher)
+            else:
+                await self._drain_one_by_one(fetcher)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
 
     async def _drain_batches(self, fetcher: Any) -> None:  # pragma: no cover - the consumer's own loop
         """The loop of `_drain_one_by_one` with the app's batch topics handed over a whole fetch at a time.
@@ -421,75 +439,59 @@ class HeldHeadConsumer(AiokafkaConsumer):
         monitor = app.monitor
         targets = self._seek_targets
         unacked = self._unacked_messages
-        try:
-            while not (consumer_should_stop() or fetcher_should_stop()):
-                set_flag(CONSUMER_FETCHING)
-                records, active = await self._wait_next_records(1.0)
-                await self.sleep(0)
-                if records is None or self.should_stop:
-                    unset_flag(CONSUMER_FETCHING)
-                    continue
-                if not self.flow_active:
-                    try:  # as Faust's `getmany` does when the flow stopped while it fetched
-                        await self.perform_seek()
-                    except Exception as exc:  # noqa: BLE001 - Faust's own handling: logged, fetched again
-                        self.log.warning(f"exception performing seek when flow not active {exc}")
-                    unset_flag(CONSUMER_FETCHING)
-                    continue
-                generation = app.consumer_generation_id
-                reread: set[TP] = set()
-                handed: list[tuple[TP, list[Delivered]]] = []
-                for tp, fetched in records.items():
-                    if not (active is None or tp in active or tp in self._buffered_partitions):
-                        continue
-                    monitor.track_tp_end_offset(tp, self.highwater(tp))
-                    batched = tp.topic in batch_topics
-                    taken: list[Delivered] = []
-                    for record in fetched:
-                        if generation != app.consumer_generation_id or not self.flow_active:
-                            break  # fetched before a rebalance: its seek reads it again
-                        offset = record.offset
-                        r_offset = read_offsets.get(tp)
-                        if r_offset is not None and offset < r_offset:
-                            continue
-                        sought = targets.pop(tp, None) if targets else None
-                        due = sought if sought is not None else (r_offset + 1 if r_offset is not None else None)
-                        if due is not None and offset > due and acks_enabled_for(tp.topic):
-                            if await self._jumped(tp, due, offset):
-                                reread.add(tp)
-                                break
-                            await self._add_gap(tp, due, offset - 1)
-                        message = self._to_message(tp, record)
-                        if batched:
-                            unacked.add(message)
-                            taken.append(Delivered(message, self))
-                        else:
-                            await deliver_eagerly(callback(message), suspended, wait_first)
-                        read_offsets[tp] = offset
-                    if taken:
-                        handed.append((tp, taken))
-                if handed and generation == app.consumer_generation_id:
-                    await deliver(handed)
-                if commit_every is not None and self._n_acked >= commit_every:
-                    self._n_acked = 0
-                    await self.commit()
-                if generation == app.consumer_generation_id and self.flow_active:
-                    await self._rewind_undelivered(reread)
+        while not (consumer_should_stop() or fetcher_should_stop()):
+            set_flag(CONSUMER_FETCHING)
+            records, active = await self._wait_next_records(1.0)
+            await self.sleep(0)
+            if records is None or self.should_stop:
                 unset_flag(CONSUMER_FETCHING)
-        except self.consumer_stopped_errors:
-            if self.transport.app.should_stop:
-                self.log.info("Broker stopped consumer, shutting down...")
-                return
-            raise
-        except asyncio.CancelledError:
-            if self.transport.app.should_stop:
-                self.log.info("Consumer shutting down for user cancel.")
-                return
-            raise
-        except Exception as exc:
-            self.log.exception("Drain messages raised: %r", exc)
-            raise
-        finally:
+                continue
+            if not self.flow_active:
+                try:  # as Faust's `getmany` does when the flow stopped while it fetched
+                    await self.perform_seek()
+                except Exception as exc:  # noqa: BLE001 - Faust's own handling: logged, fetched again
+                    self.log.warning(f"exception performing seek when flow not active {exc}")
+                unset_flag(CONSUMER_FETCHING)
+                continue
+            generation = app.consumer_generation_id
+            reread: set[TP] = set()
+            handed: list[tuple[TP, list[Delivered]]] = []
+            for tp, fetched in records.items():
+                if not (active is None or tp in active or tp in self._buffered_partitions):
+                    continue
+                monitor.track_tp_end_offset(tp, self.highwater(tp))
+                batched = tp.topic in batch_topics
+                taken: list[Delivered] = []
+                for record in fetched:
+                    if generation != app.consumer_generation_id or not self.flow_active:
+                        break  # fetched before a rebalance: its seek reads it again
+                    offset = record.offset
+                    r_offset = read_offsets.get(tp)
+                    if r_offset is not None and offset < r_offset:
+                        continue
+                    sought = targets.pop(tp, None) if targets else None
+                    due = sought if sought is not None else (r_offset + 1 if r_offset is not None else None)
+                    if due is not None and offset > due and acks_enabled_for(tp.topic):
+                        if await self._jumped(tp, due, offset):
+                            reread.add(tp)
+                            break
+                        await self._add_gap(tp, due, offset - 1)
+                    message = self._to_message(tp, record)
+                    if batched:
+                        unacked.add(message)
+                        taken.append(Delivered(message, self))
+                    else:
+                        await deliver_eagerly(callback(message), suspended, wait_first)
+                    read_offsets[tp] = offset
+                if taken:
+                    handed.append((tp, taken))
+            if handed and generation == app.consumer_generation_id:
+                await deliver(handed)
+            if commit_every is not None and self._n_acked >= commit_every:
+                self._n_acked = 0
+                await self.commit()
+            if generation == app.consumer_generation_id and self.flow_active:
+                await self._rewind_undelivered(reread)
             unset_flag(CONSUMER_FETCHING)
 
     async def _drain_one_by_one(self, fetcher: Any) -> None:  # pragma: no cover - the consumer's own loop
@@ -513,59 +515,43 @@ class HeldHeadConsumer(AiokafkaConsumer):
         num_since_yield = 0
         app = self.app
         targets = self._seek_targets
-        try:
-            while not (consumer_should_stop() or fetcher_should_stop()):
-                set_flag(CONSUMER_FETCHING)
-                ait = getmany(timeout=1.0)
-                await self.sleep(0)
-                if not self.should_stop:
-                    tp: TP
-                    message: Message
-                    reread: set[TP] = set()  # partitions sought back: the rest of this fetch of them is dropped
-                    generation = app.consumer_generation_id
-                    async for tp, message in ait:
-                        num_since_yield += 1
-                        if num_since_yield > yield_every:
-                            await asyncio.sleep(0)
-                            num_since_yield = 0
-                        if message.generation_id != app.consumer_generation_id:
-                            break  # fetched before a rebalance (awaits below let one in): its seek reads it again
-                        if tp in reread:
-                            continue
-                        offset = message.offset
-                        r_offset = get_read_offset(tp)
-                        if r_offset is None or offset >= r_offset:
-                            # The offset due next: where the partition was sought to, else after the last read.
-                            sought = targets.pop(tp, None) if targets else None
-                            due = sought if sought is not None else (r_offset + 1 if r_offset is not None else None)
-                            if due is not None and offset > due and acks_enabled_for(message.topic):
-                                if await self._jumped(tp, due, offset):
-                                    reread.add(tp)
-                                    continue
-                                await self._add_gap(tp, due, offset - 1)
-                            if commit_every is not None and self._n_acked >= commit_every:
-                                self._n_acked = 0
-                                await self.commit()
-                            await deliver_eagerly(callback(message), suspended, wait_first)
-                            set_read_offset(tp, offset)
-                    if generation == app.consumer_generation_id and self.flow_active:
-                        await self._rewind_undelivered(reread)
-                    unset_flag(CONSUMER_FETCHING)
-        except self.consumer_stopped_errors:
-            if self.transport.app.should_stop:
-                self.log.info("Broker stopped consumer, shutting down...")
-                return
-            raise
-        except asyncio.CancelledError:
-            if self.transport.app.should_stop:
-                self.log.info("Consumer shutting down for user cancel.")
-                return
-            raise
-        except Exception as exc:
-            self.log.exception("Drain messages raised: %r", exc)
-            raise
-        finally:
-            unset_flag(CONSUMER_FETCHING)
+        while not (consumer_should_stop() or fetcher_should_stop()):
+            set_flag(CONSUMER_FETCHING)
+            ait = getmany(timeout=1.0)
+            await self.sleep(0)
+            if not self.should_stop:
+                tp: TP
+                message: Message
+                reread: set[TP] = set()  # partitions sought back: the rest of this fetch of them is dropped
+                generation = app.consumer_generation_id
+                async for tp, message in ait:
+                    num_since_yield += 1
+                    if num_since_yield > yield_every:
+                        await asyncio.sleep(0)
+                        num_since_yield = 0
+                    if message.generation_id != app.consumer_generation_id:
+                        break  # fetched before a rebalance (awaits below let one in): its seek reads it again
+                    if tp in reread:
+                        continue
+                    offset = message.offset
+                    r_offset = get_read_offset(tp)
+                    if r_offset is None or offset >= r_offset:
+                        # The offset due next: where the partition was sought to, else after the last read.
+                        sought = targets.pop(tp, None) if targets else None
+                        due = sought if sought is not None else (r_offset + 1 if r_offset is not None else None)
+                        if due is not None and offset > due and acks_enabled_for(message.topic):
+                            if await self._jumped(tp, due, offset):
+                                reread.add(tp)
+                                continue
+                            await self._add_gap(tp, due, offset - 1)
+                        if commit_every is not None and self._n_acked >= commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        await deliver_eagerly(callback(message), suspended, wait_first)
+                        set_read_offset(tp, offset)
+                if generation == app.consumer_generation_id and self.flow_active:
+                    await self._rewind_undelivered(reread)
+                unset_flag(CONSUMER_FETCHING)
 
     async def _rewind_undelivered(self, sought_back: set[TP]) -> None:
         """After a fetch was handed over: any input partition the client has read past the record due next,

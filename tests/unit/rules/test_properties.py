@@ -12,7 +12,8 @@ from hypothesis import event as note_event
 from hypothesis import strategies as st
 
 from models.actions import dump_action, parse_action
-from models.events import DISPUTE_REASONS, OrderRefunded, ShipmentStatus, dump_event, parse_event
+from models.common import ShipmentStatus
+from models.events import DISPUTE_REASONS, OrderRefunded, dump_event, parse_event
 from models.policy import Policy
 from models.state import ORDER_STATE_ADAPTER
 from rules.engine import advance, handle_event
