@@ -35,7 +35,7 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def replay_child(path: Path, until: datetime) -> dict[str, Any]:
+def replay_child(path: Path, until: datetime | None) -> dict[str, Any]:
     """The replay's figures. Its actions go to /dev/null as `postsale replay --out` would write them (a
     BytesIO would hold every action: memory that grows with the events, not the replay's); its peak RSS is
     `VmHWM`, not `ru_maxrss`, which Linux carries over `execve` from the parent (this driver: the 667 to
@@ -141,6 +141,7 @@ def state_size(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "replay":
-        print(orjson.dumps(replay_child(Path(sys.argv[2]), datetime.fromisoformat(sys.argv[3]))).decode())
+        until = None if sys.argv[3] == "-" else datetime.fromisoformat(sys.argv[3])
+        print(orjson.dumps(replay_child(Path(sys.argv[2]), until)).decode())
     else:
-        sys.exit("usage: python -m benchmarks.inprocess replay FILE UNTIL")
+        sys.exit("usage: python -m benchmarks.inprocess replay FILE UNTIL|-  (-: to the file's end, as replay does)")

@@ -26,10 +26,13 @@ FIGURES = [
     "worker_stream_cpu_ms_per_event",
     "replay_events_per_s",
     "replay_peak_rss_mb",
+    "replay_simulated_events_per_s",
     "latency_p50_ms",
     "latency_p99_ms",
     "latency_floor_p50_ms",
     "latency_floor_p99_ms",
+    "latency_50pct_rate",
+    "latency_50pct_p99_ms",
     "latency_80pct_rate",
     "latency_80pct_p99_ms",
     "deadline_us_per_fired_10k",
@@ -69,7 +72,7 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
         assert fig["median"] > 0, (name, fig)
         assert all(r > 0 for r in fig["runs"]), (name, fig)
     assert report["ratios"] and all(v > 0 for v in report["ratios"].values()), report["ratios"]
-    assert len(report["targets"]) == 7
+    assert len(report["targets"]) == 8
     stages = report["worker_stages"]  # the stage table, or why not (no py-spy in the environment)
     if "stages" in stages:
         assert sum(row["us_per_event"] for row in stages["stages"]) > 0, stages
