@@ -412,13 +412,15 @@ async def _latency_run(wire: Wire, stream: Stream, rate: float, procs: list[subp
     return await _offer(wire, stream, rate, wire.topics["actions"], triggering)
 
 
-def latency(broker: EmbeddedBroker, stream: Stream, rate: float, tmp: Path, partitions: int) -> dict[str, Any]:
+def latency(
+    broker: EmbeddedBroker, stream: Stream, rate: float, tmp: Path, partitions: int, **extra_env: str
+) -> dict[str, Any]:
     """The worker as in production: the live clock (wall time, started at the stream's first event time, so the
     simulated events are current), not the events clock the throughput runs use (there, a topic read less than
     `topic_idle_seconds` ago holds its partition's events back, which is right for a replay through Kafka and
     not what a live store sees)."""
     wire = new_wire(broker, f"lat{int(rate)}", partitions)
-    live = {"POSTSALE_CLOCK_MODE": "wall", "POSTSALE_CLOCK_ORIGIN": stream.events[0]["occurred_at"]}
+    live = {"POSTSALE_CLOCK_MODE": "wall", "POSTSALE_CLOCK_ORIGIN": stream.events[0]["occurred_at"], **extra_env}
     return _with_workers(wire, tmp, 1, lambda procs: _latency_run(wire, stream, rate, procs), **live)
 
 
