@@ -139,9 +139,37 @@ def state_size(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def decoded_state_bytes(path: Path) -> dict[str, Any]:
+    """Memory of an order's decoded state, as the worker keeps it (`orders_kept_in_memory`): the open orders after
+    replaying `path` to its end, each encoded as stored, then all decoded; the growth of RSS over their number.
+    Run in a fresh process (`python -m benchmarks.inprocess kept FILE`): RSS is the whole process's."""
+    from streams.offline.commands import replay_file
+
+    with open(os.devnull, "wb") as sink:
+        result = replay_file(path, load_policy(), out=sink, on_bad=lambda _b: None)
+    stored = [encode_state(s) for s in result.replayer.orders.values()]
+    del result
+    gc.collect()
+    before = _rss_mb()
+    kept = [decode_state(raw) for raw in stored]
+    gc.collect()
+    grown = _rss_mb() - before
+    n = len(kept)
+    return {
+        "open_orders": n,
+        "decoded_bytes_per_order": grown * 1024 * 1024 / n if n else 0.0,
+        "stored_bytes_per_order": sum(map(len, stored)) / n if n else 0.0,
+    }
+
+
+USAGE = """usage: python -m benchmarks.inprocess replay FILE UNTIL|-   replay's figures (-: to the file's end)
+       python -m benchmarks.inprocess kept FILE             memory per decoded order state"""
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "replay":
         until = None if sys.argv[3] == "-" else datetime.fromisoformat(sys.argv[3])
         print(orjson.dumps(replay_child(Path(sys.argv[2]), until)).decode())
+    elif len(sys.argv) == 3 and sys.argv[1] == "kept":
+        print(orjson.dumps(decoded_state_bytes(Path(sys.argv[2]))).decode())
     else:
-        sys.exit("usage: python -m benchmarks.inprocess replay FILE UNTIL|-  (-: to the file's end, as replay does)")
+        sys.exit(USAGE)

@@ -267,6 +267,9 @@ def summarize(runs: list[dict[str, Any]], state: dict[str, Any], mach: dict[str,
         "state_bytes_mean": figure([state["encoded_mean_bytes"]], "bytes"),
         "state_bytes_p95": figure([state["encoded_p95_bytes"]], "bytes"),
         "state_rocksdb_bytes_per_order": figure([state["rocksdb_dir_bytes_per_order"]], "bytes"),
+        "state_decoded_bytes_per_order": figure(
+            [state["decoded_bytes_per_order"]], "bytes of memory per decoded state (simulator's file, RSS growth)"
+        ),
         "two_workers_events_per_s": figure(col("two_workers", "events_per_s"), "events/s"),
         "two_workers_cpu_ms_per_event": figure(col("two_workers", "cpu_ms_per_event"), "ms CPU/event"),
         "cpu_count": figure([float(mach["cpu_count"] or 0)], "cores"),
@@ -487,6 +490,14 @@ def main(argv: list[str] | None = None) -> int:
             partial = {"partial": True, "machine": mach, "runs": runs}
             args.out.write_bytes(orjson.dumps(partial, option=orjson.OPT_INDENT_2))
         stages = worker_stages(stream, expected, args, tmp) if args.stages else {"skipped": "--no-stages"}
+        console.log("memory per decoded order state (what `orders_kept_in_memory` keeps)")
+        res = subprocess.run(
+            [sys.executable, "-m", "benchmarks.inprocess", "kept", str(args.simulated)],
+            capture_output=True,
+            check=True,
+            cwd=ROOT,
+        )
+        decoded = orjson.loads(res.stdout.splitlines()[-1])
     finally:
         if args.keep_tmp:
             console.log(f"logs and state kept in {tmp}")
@@ -494,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     console.log("state size per open order")
     state = state_size(stream.events)
+    state["decoded_bytes_per_order"] = decoded["decoded_bytes_per_order"]
     report: dict[str, Any] = {
         "machine": mach,
         "config": {

@@ -417,14 +417,16 @@ class HeldHeadConsumer(AiokafkaConsumer):
     async def _drain_batches(self, fetcher: Any) -> None:  # pragma: no cover - the consumer's own loop
         """The loop of `_drain_one_by_one` with the app's batch topics handed over a whole fetch at a time.
 
-        Each fetch (`_wait_next_records`: every record the client had for the active partitions) is split: records
-        of the topics in `app.deliver_batch.topics` become `Delivered` records, checked exactly as one by one (the
-        generation, the offset due, gaps), and are handed to `app.deliver_batch` in one call, which decides,
+        Each fetch (`_wait_next_records`: every record the client had for the active partitions) is taken in
+        Faust's round-robin order over topics and partitions (its scheduler), as one by one. Records of the topics
+        in `app.deliver_batch.topics` become `Delivered` records, checked exactly as one by one (the generation,
+        the offset due, gaps), and are handed to `app.deliver_batch` in one call, in that order, which decides,
         settles and acknowledges them; records of every other topic (changelogs for recovery and standbys) take
-        Faust's own path, one by one, first. A delivered record is unacknowledged (`_unacked_messages`) until the
-        app acknowledges it (`Delivered.ack`), so a commit never passes a record still held."""
+        Faust's own path, one by one, as they come. A delivered record is unacknowledged (`_unacked_messages`)
+        until the app acknowledges it (`Delivered.ack`), so a commit never passes a record still held."""
         deliver = self.app.deliver_batch  # type: ignore[attr-defined]
         batch_topics = deliver.topics
+        scheduled = self.scheduler.iterate
         callback = self.callback
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
@@ -454,37 +456,38 @@ class HeldHeadConsumer(AiokafkaConsumer):
                 unset_flag(CONSUMER_FETCHING)
                 continue
             generation = app.consumer_generation_id
-            reread: set[TP] = set()
-            handed: list[tuple[TP, list[Delivered]]] = []
+            reread: set[TP] = set()  # partitions sought back: the rest of this fetch of them is dropped
+            handed: list[Delivered] = []
+            live = {}
             for tp, fetched in records.items():
-                if not (active is None or tp in active or tp in self._buffered_partitions):
+                if active is None or tp in active or tp in self._buffered_partitions:
+                    monitor.track_tp_end_offset(tp, self.highwater(tp))
+                    live[tp] = fetched
+            # In Faust's order, round robin over topics and partitions: records of one topic's backlog must not
+            # all come before the first of another topic (streams.worker.routing weighs the topics' evidence).
+            for tp, record in scheduled(live):
+                if generation != app.consumer_generation_id or not self.flow_active:
+                    break  # fetched before a rebalance: its seek reads it again
+                if tp in reread:
                     continue
-                monitor.track_tp_end_offset(tp, self.highwater(tp))
-                batched = tp.topic in batch_topics
-                taken: list[Delivered] = []
-                for record in fetched:
-                    if generation != app.consumer_generation_id or not self.flow_active:
-                        break  # fetched before a rebalance: its seek reads it again
-                    offset = record.offset
-                    r_offset = read_offsets.get(tp)
-                    if r_offset is not None and offset < r_offset:
+                offset = record.offset
+                r_offset = read_offsets.get(tp)
+                if r_offset is not None and offset < r_offset:
+                    continue
+                sought = targets.pop(tp, None) if targets else None
+                due = sought if sought is not None else (r_offset + 1 if r_offset is not None else None)
+                if due is not None and offset > due and acks_enabled_for(tp.topic):
+                    if await self._jumped(tp, due, offset):
+                        reread.add(tp)
                         continue
-                    sought = targets.pop(tp, None) if targets else None
-                    due = sought if sought is not None else (r_offset + 1 if r_offset is not None else None)
-                    if due is not None and offset > due and acks_enabled_for(tp.topic):
-                        if await self._jumped(tp, due, offset):
-                            reread.add(tp)
-                            break
-                        await self._add_gap(tp, due, offset - 1)
-                    message = self._to_message(tp, record)
-                    if batched:
-                        unacked.add(message)
-                        taken.append(Delivered(message, self))
-                    else:
-                        await deliver_eagerly(callback(message), suspended, wait_first)
-                    read_offsets[tp] = offset
-                if taken:
-                    handed.append((tp, taken))
+                    await self._add_gap(tp, due, offset - 1)
+                message = self._to_message(tp, record)
+                if tp.topic in batch_topics:
+                    unacked.add(message)
+                    handed.append(Delivered(message, self))
+                else:
+                    await deliver_eagerly(callback(message), suspended, wait_first)
+                read_offsets[tp] = offset
             if handed and generation == app.consumer_generation_id:
                 await deliver(handed)
             if commit_every is not None and self._n_acked >= commit_every:

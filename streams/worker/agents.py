@@ -15,8 +15,10 @@ be written inside stream iteration); partitions assigned or revoked are forgotte
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
+from faust.streams import _current_event  # the context variable behind faust.streams.current_event()
 from faust.types import TP, EventT
 
 from streams.kafka.fencing import Fence, Overtaken
@@ -112,25 +114,29 @@ class OrderLoop:
 
 class BatchDelivery:
     """What the consumer calls with each fetch of the input and tick topics (`app.deliver_batch`): every record is
-    taken, then the batch is decided and settled before the next fetch is handed over. Records fetched before a
-    rebalance never get here (the consumer checks the generation); those of a batch the rebalance overtakes stay
-    unacknowledged (`OrderLoop.drop`)."""
+    taken, in the order a stream would have seen them (Faust's round robin over topics and partitions), then the
+    batch is decided and settled before the next fetch is handed over. Records fetched before a rebalance never
+    get here (the consumer checks the generation); those of a batch the rebalance overtakes stay unacknowledged
+    (`OrderLoop.drop`)."""
 
     def __init__(self, loop: OrderLoop, topics: frozenset[str]) -> None:
         self.loop = loop
         self.topics = topics
 
-    async def __call__(self, fetched: list[tuple[TP, list[Any]]]) -> None:
+    async def __call__(self, fetched: list[Any]) -> None:
         loop = self.loop
         take = loop.take
-        for _tp, records in fetched:
-            # A record of the partition is the current event while its records are taken, as in a stream: what is
-            # read from the table meanwhile is read in that partition.
-            with as_current(records[0]):
-                for record in records:
-                    await take(record)
-                    if loop.full():
-                        await loop.flush()
+        current = _current_event
+        for record in fetched:
+            # Each record is the current event while it is taken, as in a stream: what is read from the table
+            # meanwhile is read in its partition.
+            token = current.set(weakref.ref(record))
+            try:
+                await take(record)
+                if loop.full():
+                    await loop.flush()
+            finally:
+                current.reset(token)
         await loop.flush()
 
 

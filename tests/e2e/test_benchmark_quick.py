@@ -40,6 +40,7 @@ FIGURES = [
     "state_bytes_mean",
     "state_bytes_p95",
     "state_rocksdb_bytes_per_order",
+    "state_decoded_bytes_per_order",
     "two_workers_events_per_s",
     "two_workers_cpu_ms_per_event",
     "cpu_count",
