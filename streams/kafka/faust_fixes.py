@@ -434,12 +434,10 @@ class HeldHeadConsumer(AiokafkaConsumer):
         set_flag = self.diag.set_flag
         unset_flag = self.diag.unset_flag
         commit_every = self._commit_every
-        acks_enabled_for = self.app.topics.acks_enabled_for
         suspended = self.suspend_flow.wait
         wait_first = self.wait_first
         app = self.app
         monitor = app.monitor
-        targets = self._seek_targets
         unacked = self._unacked_messages
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(CONSUMER_FETCHING)
@@ -474,13 +472,9 @@ class HeldHeadConsumer(AiokafkaConsumer):
                 r_offset = read_offsets.get(tp)
                 if r_offset is not None and offset < r_offset:
                     continue
-                sought = targets.pop(tp, None) if targets else None
-                due = sought if sought is not None else (r_offset + 1 if r_offset is not None else None)
-                if due is not None and offset > due and acks_enabled_for(tp.topic):
-                    if await self._jumped(tp, due, offset):
-                        reread.add(tp)
-                        continue
-                    await self._add_gap(tp, due, offset - 1)
+                if not await self._in_line(tp, offset, r_offset):
+                    reread.add(tp)
+                    continue
                 message = self._to_message(tp, record)
                 if tp.topic in batch_topics:
                     unacked.add(message)
@@ -511,13 +505,11 @@ class HeldHeadConsumer(AiokafkaConsumer):
         set_flag = self.diag.set_flag
         unset_flag = self.diag.unset_flag
         commit_every = self._commit_every
-        acks_enabled_for = self.app.topics.acks_enabled_for
         suspended = self.suspend_flow.wait
         wait_first = self.wait_first
         yield_every = 100
         num_since_yield = 0
         app = self.app
-        targets = self._seek_targets
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(CONSUMER_FETCHING)
             ait = getmany(timeout=1.0)
@@ -539,14 +531,9 @@ class HeldHeadConsumer(AiokafkaConsumer):
                     offset = message.offset
                     r_offset = get_read_offset(tp)
                     if r_offset is None or offset >= r_offset:
-                        # The offset due next: where the partition was sought to, else after the last read.
-                        sought = targets.pop(tp, None) if targets else None
-                        due = sought if sought is not None else (r_offset + 1 if r_offset is not None else None)
-                        if due is not None and offset > due and acks_enabled_for(message.topic):
-                            if await self._jumped(tp, due, offset):
-                                reread.add(tp)
-                                continue
-                            await self._add_gap(tp, due, offset - 1)
+                        if not await self._in_line(tp, offset, r_offset):
+                            reread.add(tp)
+                            continue
                         if commit_every is not None and self._n_acked >= commit_every:
                             self._n_acked = 0
                             await self.commit()
@@ -593,6 +580,19 @@ class HeldHeadConsumer(AiokafkaConsumer):
                 await self._add_gap(tp, due, position - 1)
                 self._read_offset[tp] = position - 1
                 targets.pop(tp, None)
+
+    async def _in_line(self, tp: TP, offset: int, last_read: int | None) -> bool:
+        """Whether the record at `offset` may be delivered next. The offset due is where the partition was sought
+        to, else the one after the last read; a record past it is either read again from the offset due (False:
+        the rest of this fetch of the partition is dropped) or past a real gap, counted as processed."""
+        targets = self._seek_targets
+        sought = targets.pop(tp, None) if targets else None
+        due = sought if sought is not None else (last_read + 1 if last_read is not None else None)
+        if due is not None and offset > due and self.app.topics.acks_enabled_for(tp.topic):
+            if await self._jumped(tp, due, offset):
+                return False
+            await self._add_gap(tp, due, offset - 1)
+        return True
 
     async def _jumped(self, tp: TP, expected: int, offset: int) -> bool:
         """The next record of `tp` is at `offset`, not at `expected`: read again from `expected` (True), unless

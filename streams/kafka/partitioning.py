@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Callable
 from typing import Literal
 
 from aiokafka.partitioner import murmur2
@@ -31,21 +30,17 @@ def crc32_partition_for(key: bytes, partitions: int) -> int:
     return zlib.crc32(key) % partitions
 
 
-HOME: dict[Partitioner, Callable[[bytes, int], int]] = {"murmur2": partition_for, "crc32": crc32_partition_for}
-
-
 def placement(key: bytes, partition: int, partitions: int) -> Placement:
     """Which partitioner could have put `key` on `partition`: one of them, both (they agree for this key), or
     neither (a producer that chose the partition itself, or another partitioner)."""
-    by_murmur2 = partition_for(key, partitions) == partition
-    by_crc32 = crc32_partition_for(key, partitions) == partition
-    if by_murmur2 and by_crc32:
-        return "both"
-    if by_murmur2:
-        return "murmur2"
-    if by_crc32:
-        return "crc32"
-    return "neither"
+    return placement_of(partition_for(key, partitions), crc32_partition_for(key, partitions), partition)
+
+
+def placement_of(by_murmur2: int, by_crc32: int, partition: int) -> Placement:
+    """`placement`, given where each partitioner puts the key."""
+    if by_murmur2 == partition:
+        return "both" if by_crc32 == partition else "murmur2"
+    return "crc32" if by_crc32 == partition else "neither"
 
 
 class Evidence:

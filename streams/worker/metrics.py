@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
@@ -83,6 +84,7 @@ class Metrics:
     reroute_holds: Gauge
     reroute_grace_expired: Counter
     _committed_lag_series: set[tuple[str, str]] = field(default_factory=set)
+    _children: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # (metric, *label values) -> its child
 
     @classmethod
     def create(cls, registry: CollectorRegistry, settings: Settings, policy_version: str = "unknown") -> Metrics:
@@ -421,6 +423,15 @@ class Metrics:
         key = (topic, str(partition))
         self.committed_lag.labels(*key).set(max(lag, 0))
         self._committed_lag_series.add(key)
+
+    def child(self, metric: Any, **labels: str) -> Any:
+        """`metric.labels(**labels)`, remembered: prometheus_client's lookup costs more than the count itself.
+        Only for series that are never removed (`forget_partition` removes per-partition ones)."""
+        key = (id(metric), *labels.values())
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(**labels)
+        return found
 
     def store_label(self, store_id: str, known: set[str]) -> str | None:
         """The store's label, or None once `stores_max` stores are exported (keeps the series bounded)."""

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from streams.kafka.partitioning import Evidence, Partitioner, Placement, crc32_partition_for, partition_for
+from streams.kafka.partitioning import (
+    Evidence,
+    Partitioner,
+    Placement,
+    crc32_partition_for,
+    partition_for,
+    placement_of,
+)
 from streams.settings import Settings
 from streams.worker.metrics import PARTITIONER_VERDICTS, Metrics
 
@@ -82,7 +89,6 @@ class Routing:
         self.copies = False  # a misplaced record was read: any partition may be sending copies on
         self._said: dict[str, str] = {}
         self._homes: dict[bytes, tuple[int, int]] = {}  # key -> (murmur2's partition, crc32's)
-        self._evidence_counters: dict[tuple[str, Placement], Any] = {}
 
     @property
     def deciding(self) -> bool:
@@ -111,21 +117,13 @@ class Routing:
 
     def placement(self, key: bytes, partition: int) -> Placement:
         """Which partitioner could have put `key` on `partition` (`streams.kafka.partitioning.placement`)."""
-        by_murmur2, by_crc32 = self.homes(key)
-        if by_murmur2 == partition:
-            return "both" if by_crc32 == partition else "murmur2"
-        return "crc32" if by_crc32 == partition else "neither"
+        return placement_of(*self.homes(key), partition)
 
     def route(self, topic: str, key: bytes, partition: int) -> Route:
         """Count where the record landed, then say what to do with it."""
         where = self.placement(key, partition)
         self.evidence.add(topic, where)
-        counter = self._evidence_counters.get((topic, where))
-        if counter is None:
-            counter = self._evidence_counters[topic, where] = self.metrics.partitioner_evidence.labels(
-                topic=topic, placement=where
-            )
-        counter.inc()
+        self.metrics.child(self.metrics.partitioner_evidence, topic=topic, placement=where).inc()
         self._report(topic)
         if self.refusal is not None:
             return Route("refuse", partition)

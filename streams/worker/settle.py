@@ -94,7 +94,6 @@ class Settler:
         self.fence = fence
         self.on_stored = on_stored  # the dead letters of a stored batch are remembered (streams.worker.outbox)
         self.known_stores = known_stores
-        self._children: dict[tuple[Any, ...], Any] = {}
         # partition -> its orders' states kept in memory as stored (None: the partition is not ours any more)
         self.kept = kept
         self.keep_per_partition = keep_per_partition
@@ -132,7 +131,7 @@ class Settler:
         self._count(batch.actions)
         self.on_stored(batch)
         for (topic, type_), n in batch.consumed.items():
-            self._child(self.metrics.events_consumed, topic=topic, type=type_).inc(n)
+            self.metrics.child(self.metrics.events_consumed, topic=topic, type=type_).inc(n)
         for record in batch.acks:
             record.ack()
         done = time.perf_counter()
@@ -143,7 +142,7 @@ class Settler:
         if not actions:
             return
         m = self.metrics
-        child = self._child
+        child = m.child
         for (type_, rule), n in Counter((a.type, a.rule) for a in actions).items():
             child(m.actions_emitted, type=type_, rule=rule).inc(n)
         for a in actions:
@@ -153,11 +152,3 @@ class Settler:
                 child(m.refunds, party=a.party, currency=currency, store=store).inc()
                 if a.amount is not None:
                     child(m.refund_amount, party=a.party, currency=currency, store=store).inc(float(a.amount))
-
-    def _child(self, metric: Any, **labels: str) -> Any:
-        """`metric.labels(**labels)`, remembered: prometheus_client's lookup costs more than the count itself."""
-        key = (id(metric), *labels.values())
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = metric.labels(**labels)
-        return found

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,25 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-import streams
 from models.events import EVENT_TYPES, MAX_RECORD_BYTES, dump_event, parse_event
 from streams.offline.replay import BadLine, read_events
 from tests.fuzz.strategies import BUYER, FUZZ, json_values, leaks, peak_bytes
-
-SAMPLE: list[dict[str, Any]] = [
-    json.loads(line)
-    for line in (Path(streams.__file__).parent / "samples" / "day.jsonl").read_bytes().splitlines()
-    if line.strip()
-]
-_EXECUTOR = [  # the two types only the executor writes, absent from the sample
-    {"event_id": "out-act-1", "order_id": "store-hz-01-11-0000000", "type": "action.failed",
-     "occurred_at": "2026-11-11T10:00:00+08:00", "action_id": "act-1", "action_type": "refund",
-     "reason": "HTTP 422", "outcome": "rejected"},
-    {"event_id": "held-act-1", "order_id": "store-hz-01-11-0000000", "type": "action.held",
-     "occurred_at": "2026-11-11T10:00:00+08:00", "action_id": "act-1", "action_type": "refund",
-     "party": "customer", "amount": "25.00", "currency": "USD", "reason": "above the single-refund limit"},
-]  # fmt: skip
-ONE_OF_EACH_TYPE = list({event["type"]: event for event in [*SAMPLE, *_EXECUTOR]}.values())
+from tests.sample_events import ONE_OF_EACH_TYPE, SAMPLE
 
 
 def test_every_event_type_is_fuzzed() -> None:

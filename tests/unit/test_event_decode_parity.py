@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -17,21 +16,12 @@ from hypothesis import event as label
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-import streams
 from models import common
 from models.events import EVENT_TYPES, Event, OrderPlaced, _fast_decode, parse_event, validate_event, validation_reason
+from tests.sample_events import EXECUTOR_EVENTS, SAMPLE, SAMPLE_LINES
 
-SAMPLE_LINES = [
-    line for line in (Path(streams.__file__).parent / "samples" / "day.jsonl").read_bytes().splitlines() if line.strip()
-]
-SAMPLE: list[dict[str, Any]] = [json.loads(line) for line in SAMPLE_LINES]
-_EXECUTOR = [  # the two types only the executor writes, absent from the sample
-    {"event_id": "out-act-1", "order_id": "store-hz-01-11-0000000", "type": "action.failed",
-     "occurred_at": "2026-11-11T10:00:00+08:00", "action_id": "act-1", "action_type": "refund",
-     "reason": "HTTP 422", "outcome": "rejected"},
-    {"event_id": "held-act-1", "order_id": "store-hz-01-11-0000000", "type": "action.held",
-     "occurred_at": "2026-11-11T10:00:00+08:00", "action_id": "act-1", "action_type": "refund",
-     "party": "customer", "amount": "25.00", "currency": "USD", "reason": "above the single-refund limit"},
+_BEYOND_SAMPLE = [  # the executor's two types, and a placed order with a buyer (the sample's have none)
+    *EXECUTOR_EVENTS,
     {"event_id": "e-buyer", "order_id": "o-buyer", "type": "order.placed", "occurred_at": "2026-11-11T10:00:00Z",
      "store_id": "store-hz-01", "marketplace": "tmall", "origin_country": "CN", "destination_country": "CN",
      "items": [{"sku": "SKU-1", "quantity": 2, "unit_price": "1.50", "weight_kg": 1,
@@ -39,7 +29,7 @@ _EXECUTOR = [  # the two types only the executor writes, absent from the sample
      "amount": "3.00", "currency": "CNY", "ship_by": "2026-11-12T10:00:00+08:00", "wholesale": False,
      "buyer": {"name": "Zhang Wei", "email": None}},
 ]  # fmt: skip
-EVENTS = [*SAMPLE, *_EXECUTOR]
+EVENTS = [*SAMPLE, *_BEYOND_SAMPLE]
 EXAMPLES = int(os.environ.get("POSTSALE_PARITY_EXAMPLES", "300"))
 """Examples per generated test (a few seconds in all); set more to search longer locally."""
 PARITY = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -96,7 +86,7 @@ def test_every_sample_line_decodes_alike_and_fast(number: int) -> None:
 
 
 def test_the_executors_events_and_a_buyer_decode_fast() -> None:
-    for event in _EXECUTOR:
+    for event in _BEYOND_SAMPLE:
         raw = json.dumps(event).encode()
         assert assert_same(raw)[0] == "accepted"
         assert _fast_decode(raw) is not None
@@ -128,7 +118,7 @@ def test_an_offset_pydantic_met_first_gets_its_shared_zone(offset: str) -> None:
 
 def test_text_beyond_ascii_decodes_fast() -> None:
     """A buyer's name in Chinese, an accent in a carrier's message: still the fast path, the same object."""
-    placed = {**_EXECUTOR[2], "buyer": {"name": "张伟", "address": "上海市浦东新区"}}
+    placed = {**_BEYOND_SAMPLE[2], "buyer": {"name": "张伟", "address": "上海市浦东新区"}}
     oversize = next(e for e in ONE_OF_EACH_TYPE if e["type"] == "order.oversize")
     for event in (placed, {**oversize, "detail": "colis refusé: trop lourd"}):
         raw = json.dumps(event, ensure_ascii=False).encode()
