@@ -192,6 +192,19 @@ async def _probe(wire: Wire, reader: TopicReader, want: int, timeout: float) -> 
 Hook = Callable[[list[subprocess.Popen[bytes]]], None]
 
 
+async def _send_clock(bootstrap: str, wire: Wire, until: datetime) -> dict[TopicPartition, int]:
+    """The end-of-input clock tick on every partition of the ticks topic; the offset of each."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        clock = orjson.dumps({"now": until.isoformat()})
+        topic = wire.topics["ticks"]
+        sent = [await producer.send(topic, clock, key=b"clock", partition=p) for p in range(wire.partitions)]
+        return {TopicPartition(topic, p): (await fut).offset for p, fut in enumerate(sent)}
+    finally:
+        await producer.stop()
+
+
 async def _worker_run(
     wire: Wire,
     stream: Stream,
@@ -221,45 +234,52 @@ async def _worker_run(
         produce_s = await asyncio.to_thread(produce, bootstrap, stream_records(wire, stream))
         # The end-of-input clock only once every event is on the broker (as tests/integration do): a tick that
         # overtook events of its partition would move the clock past deadlines that those events cancel.
-        clock = orjson.dumps({"now": stream.until.isoformat()})
-        await asyncio.to_thread(
-            produce, bootstrap, [(wire.topics["ticks"], b"clock", clock, p) for p in range(wire.partitions)]
-        )
+        clock_ticks = await _send_clock(bootstrap, wire, stream.until)
         want = set(expected)
         seen: set[str] = set()
         deadline = t0 + timeout
         end = await end_total(bootstrap, wire.inputs, wire.partitions)
         tps = [TopicPartition(t, p) for t in wire.inputs for p in range(wire.partitions)]
         t_actions: float | None = None  # every expected action seen
-        t_last_new = t0  # the last new action, if some never come
         t_commit: float | None = None
+        t_settled: float | None = None  # the clock ticks committed: every deadline up to the end is decided
         cpu_actions: list[float] = []
         next_commit_check = 0.0
-        # Done: offsets committed to the end, and every action `postsale replay` decides seen (or, should the
-        # worker decide differently, nothing new for 3 s: the difference is then reported, not waited for).
-        while t_commit is None or (t_actions is None and time.monotonic() - t_last_new < 3.0):
+        # Done: input offsets committed to the end, and the end-of-input clock ticks committed (a tick is
+        # acknowledged only with the batch that stored what the deadlines up to its time decided, so every action
+        # is on the broker then), and the actions topic read to its end. What differs from `postsale replay`
+        # is then a difference, not a wait cut short.
+        actions_end: int | None = None
+        while actions_end is None or len(actions.records) < actions_end:
             new = await actions.poll(50)
             now = time.monotonic()
             if new:
-                t_last_new = now
                 seen.update(orjson.loads(m.value)["action_id"] for m in new)
             if t_actions is None and want <= seen:
                 t_actions = now
                 cpu_actions = [cpu_seconds(p.pid) for p in procs]
-            if t_commit is None and now >= next_commit_check:
+            if t_settled is None and now >= next_commit_check:
                 next_commit_check = now + 0.1
-                total = 0
-                for tp in tps:
-                    total += await group.committed(tp) or 0
-                if total >= end:
-                    t_commit = time.monotonic()
+                if t_commit is None:
+                    total = 0
+                    for tp in tps:
+                        total += await group.committed(tp) or 0
+                    if total >= end:
+                        t_commit = time.monotonic()
+                if t_commit is not None and all(
+                    [(await group.committed(tp) or 0) > offset for tp, offset in clock_ticks.items()]
+                ):
+                    t_settled = time.monotonic()
+                    actions_end = await end_total(bootstrap, [wire.topics["actions"]], wire.partitions)
             if now > deadline:
                 raise TimeoutError(
-                    f"after {timeout:.0f}s: {len(want - seen)} of {len(want)} actions missing, committed "
-                    f"{'to the end' if t_commit else 'short of the end'}"
+                    f"after {timeout:.0f}s: {len(want - seen)} of {len(want)} actions missing, inputs committed "
+                    f"{'to the end' if t_commit else 'short of the end'}, end-of-input clock "
+                    f"{'committed' if t_settled else 'not committed'}"
                 )
+        assert t_commit is not None
         if t_actions is None:
-            t_actions = t_last_new
+            t_actions = time.monotonic()
             cpu_actions = [cpu_seconds(p.pid) for p in procs]
         cpu_commit = [cpu_seconds(p.pid) for p in procs]
         rss = [peak_rss_mb(p.pid) for p in procs]
