@@ -336,6 +336,18 @@ class HeldHeadConsumer(AiokafkaConsumer):
 
     _held_back: frozenset[TP] = frozenset()
 
+    def answered_at(self, tp: TP) -> float | None:
+        """When a fetch response last covered `tp` (wall-clock seconds; None: never since its assignment).
+
+        Its highwater is only as new as that answer. A partition with fetched records not yet handed over is
+        left out of the fetches until they are, so once they are read its highwater can be older than records
+        of other topics fetched meanwhile: "read to the highwater" then says nothing of what came since."""
+        try:
+            ms = self._thread._ensure_consumer().last_poll_timestamp(tp)  # noqa: SLF001 - the aiokafka consumer
+        except Exception:  # noqa: BLE001 - not assigned (a rebalance under way): never answered
+            return None
+        return None if ms is None else ms / 1000
+
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         """Keep the input partitions from fetching until recovery has sought them to their committed offsets.
 

@@ -55,6 +55,13 @@ class Decider:
 
     def _lagging(self, partition: int, measure: bool = True) -> Callable[[str, int], bool]:
         consumer = self.rt.app.consumer
+        # On the events clock, a topic read to its highwater counts as caught up only once a fetch answered after
+        # its last record was taken: the highwater of a partition whose fetched records were still being handed
+        # over is older than the records of other topics fetched meanwhile, and a clock moved on it would fire
+        # deadlines that records already on the broker settle. On the live clock time is the wall's anyway.
+        answered_at = getattr(consumer, "answered_at", None) if self.rt.clock is None else None
+        state = self.rt.partitions.get(partition)
+        taken_at = state.taken_at if state is not None else {}
 
         def lagging(topic: str, last_offset: int) -> bool:
             tp = TP(topic, partition)
@@ -79,7 +86,12 @@ class Decider:
             lag = highwater - (last_offset + 1)
             if measure:
                 self.rt.metrics.consumer_lag.labels(topic=topic, partition=str(partition)).set(max(lag, 0))
-            return lag > 0
+            if lag > 0:
+                return True
+            if answered_at is not None and (taken := taken_at.get(topic)) is not None:
+                answered = answered_at(tp)
+                return answered is None or answered <= taken
+            return False
 
         return lagging
 

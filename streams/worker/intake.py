@@ -76,6 +76,7 @@ class Intake:
                     if state.read_high is None or at > state.read_high:
                         state.read_high = at
             return
+        state.taken_at[topic] = time.time()
         inbound = await self._decode(record, batch)
         if inbound is LEFT:
             return

@@ -83,6 +83,9 @@ class PartitionState:
     caught_up: bool = False  # every input topic of it was read to its end once since the assignment
     born: float = field(default_factory=time.monotonic)  # when this worker took the partition (monotonic seconds)
     read_high: datetime | None = None  # the latest event or tick time read on it
+    # input topic -> when its last record was taken (wall-clock seconds): a highwater older than that may have
+    # missed what came since (`Decider._lagging`)
+    taken_at: dict[str, float] = field(default_factory=dict)
     # The latest time the clock may reach for the partitions other workers read: set by each look at their end
     # offsets (`Decider.refresh_remote`). NEVER until the first look.
     remote_cap: datetime | None = NEVER
