@@ -170,6 +170,11 @@ class OrderState(BaseModel):
     interception: Literal["pending", "succeeded", "failed"] | None = None
     interception_cause: Literal["customer_cancel", "wrong_address"] | None = None
     dispute: DisputeCase | None = None
+    evidence_before_dispute: AwareDatetime | None = Field(
+        default=None,
+        description="When the buyer's evidence arrived while no dispute had been opened: the claim path of the "
+        "dispute that follows opens its claim on it instead of asking again.",
+    )
     disputes_opened: int = 0
     dispute_days: tuple[date, ...] = Field(default=(), description="UTC dates disputes were opened (dispute_rate).")
     penalty_points: int = Field(default=0, description="Refusal-to-ship points this order has cost its store.")

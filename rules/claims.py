@@ -4,7 +4,8 @@
 request photo/video evidence; when it arrives, open a claim with the platform
 (verification takes 10-30 working days); verified → reissue or customer refund
 (policy `claim_resolution`), a refund to be completed within 15 working days;
-rejected → tell the buyer. No evidence after `evidence_wait_days`, no
+rejected → tell the buyer. Evidence the buyer sent before the dispute was opened counts: the claim
+is then opened at once. No evidence after `evidence_wait_days`, no
 verification after 30 working days, refund not done after 15 working days →
 escalate to a person.
 """
@@ -66,6 +67,20 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
     if case is None:
         return
     if isinstance(trigger, DisputeOpened):
+        early = plan.order.evidence_before_dispute
+        if early is not None:
+            due = plan.working_days_after(plan.at, thresholds.verification_max_working_days)
+            plan.act(
+                "open_claim",
+                case.cause,
+                f"buyer reports {what}; photo or video evidence already received ({fmt(early)}, before the "
+                "dispute opened): open a claim with the platform; verification takes "
+                f"{thresholds.verification_min_working_days}-{thresholds.verification_max_working_days} working days "
+                f"(escalate after {fmt(due)})",
+            )
+            plan.update(dispute=case.model_copy(update={"status": "claim_open"}))
+            plan.schedule(f"verification-{case.cause}", due)
+            return
         plan.act(
             "request_evidence",
             case.cause,

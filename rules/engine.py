@@ -34,6 +34,8 @@ from models.events import (
     ActionFailed,
     ActionHeld,
     DisputeClosed,
+    DisputeEvidenceSubmitted,
+    DisputeOpened,
     Event,
     OrderPlaced,
 )
@@ -437,6 +439,11 @@ def handle_event(order: OrderState | None, event: Event, policy: Policy) -> Deci
             run.became(outcome[0])
     if kind is DisputeClosed:
         run.became(lifecycle.close_dispute(run.order))
+    elif kind is DisputeOpened:
+        if run.order.evidence_before_dispute is not None and run.order.dispute is not None:
+            run.change(evidence_before_dispute=None)  # the dispute it was sent for is open: it is that one's
+    elif kind is DisputeEvidenceSubmitted and order.dispute is None:
+        run.notes.append("evidence received before any dispute was opened: kept for the dispute that follows")
     elif kind is ActionFailed:
         assert isinstance(event, ActionFailed)
         run.notes.append(f"executor gave up on {event.action_type} {event.action_id}: {event.reason}")

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from models.events import (
     SHIPPED_STATUSES,
+    DisputeEvidenceSubmitted,
     Event,
     OrderPlaced,
     OrderRefunded,
@@ -111,8 +112,17 @@ def _refund(order: OrderState, event: Event, ctx: OrderContext) -> OrderState:
     return _refunded(order, event) if event.party == "customer" else order
 
 
+def _evidence(order: OrderState, event: Event, ctx: OrderContext) -> OrderState:
+    """Evidence sent before any dispute was opened (platforms and stores do not always publish in that order) is
+    kept: the dispute that follows has it already."""
+    if order.dispute is None and order.evidence_before_dispute is None:
+        return order.evolve(evidence_before_dispute=event.occurred_at)
+    return order
+
+
 _FACTS: dict[type, Callable[[OrderState, Event, OrderContext], OrderState]] = {
     ShipmentUpdate: _shipment,
+    DisputeEvidenceSubmitted: _evidence,
     OrderSupplierOrdered: _supplier,
     OrderReordered: _supplier,
     OrderRefunded: _refund,

@@ -134,6 +134,25 @@ CLAIM = ("open_claim", R, None, None, None)
             [EVIDENCE],
             id="dispute closed before evidence: no evidence escalation",
         ),
+        pytest.param(
+            [
+                placed(order_id="W1"),
+                shipped(order_id="W1", at=S),
+                delivered(order_id="W1", at=D),
+                evidence(order_id="W1", at=OPEN - HOUR),
+                dispute("wrong_item", order_id="W1", at=OPEN),
+            ],
+            OPEN + 60 * DAY,
+            [CLAIM, ("escalate", R, None, None, "verification_overdue")],
+            id="evidence sent before the dispute: the claim opens at once, evidence is not asked for",
+        ),
+        pytest.param(
+            order("tmall", "wrong_item", closed(order_id="W1", at=OPEN + HOUR), evidence(order_id="W1", at=EVID))
+            + [dispute("missing_item", order_id="W1", at=EVID + DAY)],
+            EVID + DAY + HOUR,
+            [EVIDENCE, EVIDENCE],
+            id="evidence for a closed dispute does not count for the next one",
+        ),
     ],
 )
 def test_claim_path(events, until, expected):
