@@ -53,12 +53,17 @@ class Evidence:
         self.tally: dict[str, Counter[Placement]] = {}
 
     def add(self, topic: str, where: Placement) -> None:
-        self.tally.setdefault(topic, Counter())[where] += 1
+        tally = self.tally.get(topic)  # called per record: no Counter made for nothing
+        if tally is None:
+            tally = self.tally[topic] = Counter()
+        tally[where] += 1
 
     def verdict(self, topic: str) -> str:
         """`murmur2` or `crc32` (every record that tells them apart says so), `mixed` (some say each),
         `neither` (records placed by neither, none by one alone), or `unknown` (nothing tells them apart yet)."""
-        c = self.tally.get(topic, Counter())
+        c = self.tally.get(topic)
+        if c is None:
+            return "unknown"
         m, k = c["murmur2"], c["crc32"]
         if m and k:
             return "mixed"
