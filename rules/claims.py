@@ -60,6 +60,22 @@ def resolve(plan: Plan, case: DisputeCase, why: str) -> None:
     plan.schedule(f"{REFUND_DUE_KEY}-{case.cause}", due)
 
 
+def _open_claim(plan: Plan, case: DisputeCase, received: str) -> None:
+    """The evidence is in (`received` says which): open a claim with the platform and wait for its verification."""
+    thresholds = plan.thresholds
+    due = plan.working_days_after(plan.at, thresholds.verification_max_working_days)
+    plan.act(
+        "open_claim",
+        case.cause,
+        f"{received}: open a claim with the platform; verification takes "
+        f"{thresholds.verification_min_working_days}-{thresholds.verification_max_working_days} working days "
+        f"(escalate after {fmt(due)})",
+    )
+    plan.settle(plan.rule, key=f"evidence-{case.cause}")
+    plan.update(dispute=case.model_copy(update={"status": "claim_open"}))
+    plan.schedule(f"verification-{case.cause}", due)
+
+
 def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
     """Advance the order's open dispute along the claim path; `what` names the problem in the reasons."""
     case = plan.order.dispute
@@ -69,17 +85,12 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
     if isinstance(trigger, DisputeOpened):
         early = plan.order.evidence_before_dispute
         if early is not None:
-            due = plan.working_days_after(plan.at, thresholds.verification_max_working_days)
-            plan.act(
-                "open_claim",
-                case.cause,
+            _open_claim(
+                plan,
+                case,
                 f"buyer reports {what}; photo or video evidence already received ({fmt(early)}, before the "
-                "dispute opened): open a claim with the platform; verification takes "
-                f"{thresholds.verification_min_working_days}-{thresholds.verification_max_working_days} working days "
-                f"(escalate after {fmt(due)})",
+                "dispute opened)",
             )
-            plan.update(dispute=case.model_copy(update={"status": "claim_open"}))
-            plan.schedule(f"verification-{case.cause}", due)
             return
         plan.act(
             "request_evidence",
@@ -93,17 +104,7 @@ def claim_path(plan: Plan, trigger: Trigger, what: str) -> None:
         if case.status not in ("open", "evidence_requested"):
             plan.note(f"evidence received while the claim is {case.status}: nothing new to do")
             return
-        due = plan.working_days_after(plan.at, thresholds.verification_max_working_days)
-        plan.act(
-            "open_claim",
-            case.cause,
-            f"evidence of {what} received: open a claim with the platform; verification takes "
-            f"{thresholds.verification_min_working_days}-{thresholds.verification_max_working_days} working days "
-            f"(escalate after {fmt(due)})",
-        )
-        plan.settle(plan.rule, key=f"evidence-{case.cause}")
-        plan.update(dispute=case.model_copy(update={"status": "claim_open"}))
-        plan.schedule(f"verification-{case.cause}", due)
+        _open_claim(plan, case, f"evidence of {what} received")
     elif isinstance(trigger, DisputeVerified):
         if case.status in ("verified", "rejected", "resolved", "escalated", "closed"):
             plan.note(f"verification result while the claim is {case.status}: ignored")

@@ -15,10 +15,8 @@ be written inside stream iteration); partitions assigned or revoked are forgotte
 from __future__ import annotations
 
 import time
-import weakref
 from typing import Any
 
-from faust.streams import _current_event  # the context variable behind faust.streams.current_event()
 from faust.types import TP, EventT
 
 from streams.kafka.fencing import Fence, Overtaken
@@ -126,17 +124,13 @@ class BatchDelivery:
     async def __call__(self, fetched: list[Any]) -> None:
         loop = self.loop
         take = loop.take
-        current = _current_event
         for record in fetched:
             # Each record is the current event while it is taken, as in a stream: what is read from the table
             # meanwhile is read in its partition.
-            token = current.set(weakref.ref(record))
-            try:
+            with as_current(record):
                 await take(record)
                 if loop.full():
                     await loop.flush()
-            finally:
-                current.reset(token)
         await loop.flush()
 
 
